@@ -1,0 +1,75 @@
+"""Domain errors: what went wrong and what to do about it, with no HTTP in them."""
+from __future__ import annotations
+
+from typing import Any
+
+
+class GridgovError(Exception):
+    """Base of every error gridgov raises on purpose: a title and a detail saying what to fix."""
+
+    title = "gridgov error"
+
+    def __init__(self, title: str | None = None, detail: str = "", **extra: Any):
+        super().__init__(title or self.title)
+        if title:
+            self.title = title
+        self.detail = detail
+        # Machine-readable extras (row errors, the current version, …) go out with the problem.
+        self.extra = extra
+
+    def __str__(self) -> str:
+        return f"{self.title}: {self.detail}" if self.detail else self.title
+
+
+class InvalidInput(GridgovError):
+    """A request or file that cannot be used as it is (the client must change it)."""
+
+    title = "Invalid input"
+
+
+class InvalidGeometry(InvalidInput):
+    """A geometry that is not valid; the detail carries ST_IsValidReason / shapely's reason."""
+
+    title = "Invalid geometry"
+
+
+class NotFound(GridgovError):
+    """The thing asked for does not exist."""
+
+    title = "Not found"
+
+
+class Conflict(GridgovError):
+    """The change clashes with the current state (duplicate code, overlapping grid, …)."""
+
+    title = "Conflict"
+
+
+class PreconditionFailed(GridgovError):
+    """An optimistic-locking check failed: somebody else changed the thing first."""
+
+    title = "Precondition failed"
+
+
+class Unauthenticated(GridgovError):
+    """No valid credentials were given."""
+
+    title = "Authentication required"
+
+
+class Forbidden(GridgovError):
+    """Credentials are valid but the role or scope does not allow this."""
+
+    title = "Forbidden"
+
+
+class DatabaseUnavailable(GridgovError):
+    """The database cannot be reached or is not ready."""
+
+    title = "Database unavailable"
+
+
+class SetupRequired(GridgovError):
+    """Something must be installed or configured first; the detail gives the exact command."""
+
+    title = "Setup required"
