@@ -1,0 +1,70 @@
+"""The Flask application: the only package that imports Flask."""
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+
+from gis.errors import DatabaseUnavailable
+from gis.pgcluster import project_root, var_dir
+
+DEFAULTS = {
+    # JSON bodies are small; imports go through the CLI. Larger bodies get 413.
+    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Strict",
+    "JSON_SORT_KEYS": False,
+    # Optional XYZ basemap for the map pages, e.g. an intranet or Tianditu tile URL; none by default.
+    "BASEMAP_URL": None,
+    "BASEMAP_ATTRIBUTION": "",
+}
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Build the app; configuration is read here and nowhere else."""
+    app = Flask(__name__, static_folder=str(Path(__file__).resolve().parent.parent / "webmap" / "static"))
+    app.config.update(DEFAULTS)
+    app.config["ASSETS_DIR"] = str(project_root() / "node_modules")
+    app.config.from_prefixed_env("GRIDGOV")
+    if test_config:
+        app.config.update(test_config)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = _default_database_url()
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _persistent_secret()
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+
+    from api import auth, db, errors, health, pages, static, users
+
+    db.init_app(app, app.config["DATABASE_URL"])
+    errors.register(app)
+    for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp):
+        app.register_blueprint(blueprint)
+    auth.check_every_write_is_guarded(app)
+    return app
+
+
+def _default_database_url() -> str | None:
+    from gis.db import resolve_database_url
+
+    try:
+        return resolve_database_url()
+    except DatabaseUnavailable:
+        return None  # /healthz says 503 and what to run
+
+
+def _persistent_secret() -> str:
+    # Keep sessions valid across restarts of the demo server: one key per checkout, 0600.
+    path = var_dir() / "secret_key"
+    try:
+        return path.read_text().strip()
+    except OSError:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_hex(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(key)
+        return key

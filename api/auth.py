@@ -1,0 +1,150 @@
+"""Who is calling: bearer tokens for the API, a session cookie for pages; one role guard."""
+from __future__ import annotations
+
+import functools
+import hmac
+import secrets
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, g, redirect, render_template_string, request, session, url_for
+
+from api import db
+from gis.errors import Forbidden, Unauthenticated
+from gis.models import User
+from gis.users import user_by_password, user_by_token, user_grid_codes
+
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+GUARD_ATTR = "_gridgov_roles"
+PUBLIC_ATTR = "_gridgov_public"
+
+bp = Blueprint("auth", __name__)
+
+
+def current_user() -> User | None:
+    """The user behind this request's bearer token or session cookie, if any."""
+    if "user" not in g:
+        g.user = None
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            g.user = user_by_token(db.session(), token.strip())
+            g.auth_via = "token"
+            if g.user is None:
+                raise Unauthenticated("Invalid token",
+                                      "The bearer token is unknown or revoked; ask an admin for a new one.")
+        elif session.get("user_id"):
+            user = db.session().get(User, session["user_id"])
+            g.user = user if user is not None and user.active else None
+            g.auth_via = "session"
+    return g.user
+
+
+def scoped_grids(user: User) -> list[str] | None:
+    """The grid codes a user may act on, or None for no grid restriction."""
+    if user.role != "worker":
+        return None
+    return user_grid_codes(db.session(), user.id)
+
+
+def requires(*roles: str) -> Callable:
+    """Guard a view: the caller must be signed in with one of `roles` (admin always may)."""
+
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def guarded(*args, **kwargs):
+            user = current_user()
+            if user is None:
+                raise Unauthenticated("Authentication required",
+                                      "Send `Authorization: Bearer <token>` (see `gridgov user add`) "
+                                      "or sign in at /login.")
+            if user.role != "admin" and user.role not in roles:
+                raise Forbidden("Role not allowed",
+                                f"This needs the role {' or '.join(roles) or 'admin'}; you are {user.role}.")
+            if request.method not in SAFE_METHODS and g.get("auth_via") == "session":
+                _check_csrf()
+            return view(*args, **kwargs)
+
+        setattr(guarded, GUARD_ATTR, roles)
+        return guarded
+
+    return decorate
+
+
+def public(view: Callable) -> Callable:
+    """Mark a write route that deliberately needs no role (the login form)."""
+    setattr(view, PUBLIC_ATTR, True)
+    return view
+
+
+def csrf_token() -> str:
+    """The per-session token pages send back in X-CSRF-Token on writes."""
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def _check_csrf() -> None:
+    sent = request.headers.get("X-CSRF-Token") or request.form.get("csrf_token", "")
+    if not sent or not hmac.compare_digest(sent, session.get("csrf", "")):
+        raise Forbidden("CSRF token missing",
+                        "Writes from a signed-in page must send the page's X-CSRF-Token header.")
+
+
+def check_every_write_is_guarded(app: Flask) -> None:
+    """Refuse to start if a route accepting writes has neither a role guard nor `@public`."""
+    unguarded = []
+    for rule in app.url_map.iter_rules():
+        if not (rule.methods or set()) - SAFE_METHODS:
+            continue
+        view = app.view_functions[rule.endpoint]
+        if not (hasattr(view, GUARD_ATTR) or getattr(view, PUBLIC_ATTR, False)):
+            unguarded.append(f"{rule.rule} ({rule.endpoint})")
+    if unguarded:
+        raise RuntimeError("Write routes without a role guard: " + ", ".join(unguarded))
+
+
+LOGIN_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>gridgov — 登录 / Sign in</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="{{ url_for('static', filename='gridgov.css') }}"></head>
+<body class="login"><form method="post" action="{{ url_for('auth.login', next=next) }}">
+<h1>gridgov 网格化管理</h1>
+{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
+<label>用户名 Name <input name="name" autocomplete="username" required value="{{ name }}"></label>
+<label>密码 Password <input name="password" type="password" autocomplete="current-password" required></label>
+<button type="submit">登录 Sign in</button></form></body></html>"""
+
+
+def _safe_next(target: str | None) -> str:
+    # Only same-site paths: never redirect a signed-in user to another host.
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return "/map"
+
+
+@bp.get("/login")
+def login_form():
+    """The sign-in page."""
+    return render_template_string(LOGIN_PAGE, error=None, name="", next=request.args.get("next", ""))
+
+
+@bp.post("/login")
+@public
+def login():
+    """Check name and password; start a cookie session."""
+    name = request.form.get("name", "")
+    user = user_by_password(db.session(), name, request.form.get("password", ""))
+    if user is None:
+        return render_template_string(LOGIN_PAGE, error="用户名或密码错误 — wrong name or password.",
+                                      name=name, next=request.args.get("next", "")), 401
+    session.clear()
+    session["user_id"] = user.id
+    csrf_token()
+    return redirect(_safe_next(request.args.get("next")))
+
+
+@bp.post("/logout")
+@public
+def logout():
+    """End the cookie session."""
+    session.clear()
+    return redirect(url_for("auth.login_form"))

@@ -1,0 +1,327 @@
+"""The `gridgov` command: database, users, serving. Every command honours DATABASE_URL."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from gis.errors import GridgovError
+
+
+class _Group(click.Group):
+    """Turns domain errors into one clear line and exit status 1, never a traceback."""
+
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except GridgovError as exc:
+            click.echo(f"error: {exc.title}", err=True)
+            if exc.detail:
+                click.echo(f"  {exc.detail}", err=True)
+            for row in exc.extra.get("errors", [])[:50]:
+                click.echo(f"  - {row}", err=True)
+            sys.exit(1)
+
+
+@click.group(cls=_Group)
+def main() -> None:
+    """gridgov — GIS server for grid management (网格化管理)."""
+
+
+# -- database -------------------------------------------------------------------------------
+def _embedded() -> bool:
+    return not (os.environ.get("DATABASE_URL") or os.environ.get("GRIDGOV_DATABASE_URL"))
+
+
+def _engine():
+    from gis.db import make_engine, resolve_database_url
+
+    return make_engine(resolve_database_url())
+
+
+def _alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    from gis.pgcluster import project_root
+
+    cfg = Config(str(project_root() / "alembic.ini"))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def migrate_to_head(url: str) -> None:
+    """Bring the database at `url` to the newest schema revision."""
+    from alembic import command
+
+    command.upgrade(_alembic_config(url), "head")
+
+
+@main.group(cls=_Group)
+def db() -> None:
+    """The database: the embedded PostGIS under var/pg, or DATABASE_URL when set."""
+
+
+@db.command("up")
+def db_up() -> None:
+    """Start the embedded PostGIS (creating it on first use); with DATABASE_URL, check it."""
+    from gis.db import check_postgis
+
+    if _embedded():
+        from gis.pgcluster import Cluster
+
+        status = Cluster().up()
+        click.echo(status.describe())
+    version = check_postgis(_engine())
+    click.echo(f"PostGIS {version} ready")
+
+
+@db.command("down")
+def db_down() -> None:
+    """Stop the embedded PostGIS cleanly."""
+    if not _embedded():
+        raise click.ClickException("DATABASE_URL is set: that server is not ours to stop.")
+    from gis.pgcluster import Cluster
+
+    Cluster().down()
+    click.echo("embedded PostGIS stopped")
+
+
+@db.command("status")
+def db_status() -> None:
+    """Say whether the database is up."""
+    if _embedded():
+        from gis.pgcluster import Cluster
+
+        status = Cluster().status()
+        click.echo(status.describe())
+        if not status.running:
+            sys.exit(3)
+    else:
+        from gis.db import check_postgis
+
+        click.echo(f"DATABASE_URL: PostGIS {check_postgis(_engine())}")
+
+
+@db.command("url")
+def db_url() -> None:
+    """Print the SQLAlchemy URL in use."""
+    from gis.db import resolve_database_url
+
+    click.echo(resolve_database_url())
+
+
+@db.command("psql", context_settings={"ignore_unknown_options": True})
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+def db_psql(args: tuple[str, ...]) -> None:
+    """Open psql on the database (extra arguments go to psql)."""
+    import shutil
+
+    from gis.db import resolve_database_url
+
+    url = resolve_database_url().replace("postgresql+psycopg://", "postgresql://")
+    psql = shutil.which("psql")
+    if not psql:
+        raise click.ClickException("psql not found: apt-get install -y postgresql-client")
+    os.execv(psql, [psql, url, *args])
+
+
+@db.command("migrate")
+@click.argument("revision", default="head")
+def db_migrate(revision: str) -> None:
+    """Bring the database to the head schema revision (or up to REVISION)."""
+    from alembic import command
+
+    from gis.db import check_postgis, resolve_database_url
+
+    check_postgis(_engine())
+    command.upgrade(_alembic_config(resolve_database_url()), revision)
+    click.echo(f"schema at {_current_revision() or 'base'}")
+
+
+@db.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Step the schema back to REVISION ('base' drops every gridgov table)."""
+    from alembic import command
+
+    from gis.db import resolve_database_url
+
+    command.downgrade(_alembic_config(resolve_database_url()), revision)
+    click.echo(f"schema at {_current_revision() or 'base'}")
+
+
+def _current_revision() -> str | None:
+    from alembic.migration import MigrationContext
+
+    with _engine().connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()
+
+
+# -- users ----------------------------------------------------------------------------------
+@main.group(cls=_Group)
+def user() -> None:
+    """Users and their API tokens."""
+
+
+@user.command("add")
+@click.argument("name")
+@click.option("--role", required=True, type=click.Choice(["admin", "planner", "commander", "worker", "viewer"]))
+@click.option("--grid", "grids", multiple=True, help="Grid code a worker is scoped to (repeatable).")
+@click.option("--password", help="Also allow signing in to the pages with this password.")
+def user_add(name: str, role: str, grids: tuple[str, ...], password: str | None) -> None:
+    """Add a user; prints the API token once, alone on the last line."""
+    from gis.db import session_factory
+    from gis.users import create_user
+
+    with session_factory(_engine())() as session:
+        user_obj, token = create_user(session, name, role, grids=grids, password=password)
+        session.commit()
+    scope = f", grids {', '.join(grids)}" if grids else ""
+    click.echo(f"user {user_obj.name} ({role}{scope}) created; its token is shown once:")
+    click.echo(token)
+
+
+@user.command("token")
+@click.argument("name")
+def user_token(name: str) -> None:
+    """Issue a new token for a user (the old one stops working); prints it on the last line."""
+    from gis.db import session_factory
+    from gis.users import rotate_token
+
+    with session_factory(_engine())() as session:
+        token = rotate_token(session, name)
+        session.commit()
+    click.echo(f"new token for {name}:")
+    click.echo(token)
+
+
+@user.command("list")
+def user_list() -> None:
+    """List users and roles."""
+    from sqlalchemy import select
+
+    from gis.db import session_factory
+    from gis.models import User
+    from gis.users import user_grid_codes
+
+    with session_factory(_engine())() as session:
+        for u in session.scalars(select(User).order_by(User.name)):
+            grids = user_grid_codes(session, u.id)
+            click.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{' '.join(grids)}")
+
+
+# -- serving --------------------------------------------------------------------------------
+@main.command("serve")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the API and pages with gunicorn (production server)."""
+    from gis.db import check_postgis
+
+    check_postgis(_engine())
+    _run_gunicorn(host, port, workers)
+
+
+def _run_gunicorn(host: str, port: int, workers: int) -> None:
+    import socket
+
+    from gunicorn.app.base import BaseApplication
+
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.")
+
+    class _App(BaseApplication):
+        def load_config(self):
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("timeout", 120)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from api import create_app
+
+            return create_app()
+
+    _App().run()
+
+
+@main.command("run")
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def run(port: int, workers: int) -> None:
+    """Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."""
+    from gis.db import check_postgis, resolve_database_url, session_factory
+
+    if _embedded():
+        from gis.pgcluster import Cluster
+
+        click.echo(Cluster().up().describe())
+    url = resolve_database_url()
+    engine = _engine()
+    check_postgis(engine)
+    migrate_to_head(url)
+    click.echo(f"schema at {_current_revision()}")
+    _load_demo_if_empty(engine)
+    with session_factory(engine)() as session:
+        password = _ensure_demo_users(session)
+        session.commit()
+    click.echo("")
+    click.echo(f"  gridgov is serving on http://127.0.0.1:{port}/map")
+    click.echo(f"  sign in at http://127.0.0.1:{port}/login as admin, planner, commander or worker")
+    click.echo(f"  demo password: {password}   (stored in {_demo_password_file()})")
+    click.echo("")
+    _run_gunicorn("127.0.0.1", port, workers)
+
+
+def _load_demo_if_empty(engine) -> None:
+    try:
+        from data.demo import load_demo_if_empty
+    except ImportError:
+        return  # the demo generator arrives with the data issue
+    load_demo_if_empty(engine, echo=click.echo)
+
+
+def _demo_password_file() -> Path:
+    from gis.pgcluster import var_dir
+
+    return var_dir() / "demo-password"
+
+
+def _ensure_demo_users(session) -> str:
+    """Create the demo sign-ins once; one generated password for all, kept in var/ (0600)."""
+    import secrets
+
+    from sqlalchemy import select
+
+    from gis.models import User
+    from gis.users import create_user, set_password
+
+    path = _demo_password_file()
+    if path.exists():
+        password = path.read_text().strip()
+    else:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        password = secrets.token_urlsafe(9)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+    for role in ("admin", "planner", "commander", "worker"):
+        if session.scalar(select(User.id).where(User.name == role)) is None:
+            create_user(session, role, role, password=password, display_name=f"demo {role}")
+        else:
+            set_password(session, role, password)
+    return password
+
+
+if __name__ == "__main__":
+    main()

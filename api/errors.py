@@ -1,0 +1,101 @@
+"""The one table from domain errors to HTTP statuses, and problem+json responses (RFC 9457)."""
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, json, request
+from sqlalchemy.exc import DBAPIError, OperationalError
+from werkzeug.exceptions import HTTPException
+
+from gis.errors import (
+    Conflict,
+    DatabaseUnavailable,
+    Forbidden,
+    GridgovError,
+    InvalidGeometry,
+    InvalidInput,
+    NotFound,
+    PreconditionFailed,
+    SetupRequired,
+    Unauthenticated,
+)
+
+log = logging.getLogger(__name__)
+
+# Most specific first; the first class an error is an instance of decides its status.
+STATUS: list[tuple[type[GridgovError], int]] = [
+    (InvalidGeometry, 422),
+    (InvalidInput, 400),
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (NotFound, 404),
+    (Conflict, 409),
+    (PreconditionFailed, 412),
+    (DatabaseUnavailable, 503),
+    (SetupRequired, 503),
+    (GridgovError, 500),
+]
+
+PROBLEM_JSON = "application/problem+json"
+
+
+def status_of(exc: GridgovError) -> int:
+    """The HTTP status for a domain error."""
+    return next(status for cls, status in STATUS if isinstance(exc, cls))
+
+
+def problem(status: int, title: str, detail: str = "", headers: dict | None = None, **extra) -> Response:
+    """A problem+json response."""
+    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+            "instance": request.path if request else None}
+    body.update(extra)
+    response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)
+    for key, value in (headers or {}).items():
+        response.headers[key] = value
+    return response
+
+
+def _http_detail(exc: HTTPException) -> str:
+    if exc.code == 413:
+        limit = request.max_content_length if request else None
+        return (f"The request body is larger than the {limit} bytes this server accepts; send less."
+                if limit else "The request body is too large.")
+    if exc.code == 404:
+        return f"No resource at {request.path}; see / for what this server offers."
+    if exc.code == 405:
+        allowed = ", ".join(getattr(exc, "valid_methods", None) or [])
+        return f"{request.method} is not allowed here; use {allowed}." if allowed else exc.description or ""
+    return exc.description or ""
+
+
+def register(app: Flask) -> None:
+    """Make every error the app can raise come out as problem+json."""
+
+    @app.errorhandler(GridgovError)
+    def _domain(exc: GridgovError):
+        status = status_of(exc)
+        headers = {"WWW-Authenticate": 'Bearer realm="gridgov"'} if status == 401 else None
+        if status >= 500:
+            log.warning("%s: %s", exc.title, exc.detail)
+        return problem(status, exc.title, exc.detail, headers=headers, **exc.extra)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException):
+        headers = {"Allow": ", ".join(exc.valid_methods)} if getattr(exc, "valid_methods", None) else None
+        return problem(exc.code or 500, exc.name, _http_detail(exc), headers=headers)
+
+    @app.errorhandler(OperationalError)
+    def _db_down(exc: OperationalError):
+        log.warning("database unavailable: %s", exc)
+        return problem(503, "Database unavailable",
+                       "The database cannot be reached right now; try again shortly.")
+
+    @app.errorhandler(DBAPIError)
+    def _db_error(exc: DBAPIError):
+        log.exception("database error")
+        return problem(500, "Internal error", "The request failed inside the database; it has been logged.")
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception):
+        log.exception("unhandled error")
+        return problem(500, "Internal error", "Something failed on the server; it has been logged.")

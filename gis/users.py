@@ -1,0 +1,110 @@
+"""Users, roles, passwords (argon2) and API tokens (sha256 of a random secret)."""
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select
+from sqlalchemy.orm import Session
+
+from gis.errors import Conflict, InvalidInput, NotFound
+from gis.models import ROLES, User, grid_codes, user_grids
+
+TOKEN_PREFIX = "gg_"
+_hasher = PasswordHasher()
+
+
+def hash_token(token: str) -> str:
+    """The stored form of a bearer token."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token() -> str:
+    """A fresh 256-bit bearer token, recognisable by its prefix."""
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def create_user(session: Session, name: str, role: str, *, grids: Iterable[str] = (),
+                password: str | None = None, display_name: str | None = None) -> tuple[User, str]:
+    """Add a user and return it with its bearer token (shown once, stored hashed)."""
+    name = (name or "").strip()
+    if not name or len(name) > 64:
+        raise InvalidInput("Invalid user name", "Give a name of 1 to 64 characters.")
+    if role not in ROLES:
+        raise InvalidInput("Unknown role", f"Role must be one of: {', '.join(ROLES)}.")
+    if session.scalar(select(User.id).where(User.name == name)) is not None:
+        raise Conflict("User exists", f"A user named {name!r} already exists; pick another name.")
+    token = new_token()
+    user = User(name=name, role=role, display_name=display_name, token_hash=hash_token(token),
+                password_hash=_hasher.hash(password) if password else None)
+    session.add(user)
+    session.flush()
+    set_user_grids(session, user, grids)
+    return user, token
+
+
+def set_user_grids(session: Session, user: User, grids: Iterable[str]) -> None:
+    """Scope a user (a grid worker) to these grid codes, replacing the previous scope."""
+    codes = sorted(set(grids))
+    if codes:
+        known = set(session.scalars(select(grid_codes.c.code).where(grid_codes.c.code.in_(codes))))
+        missing = [c for c in codes if c not in known]
+        if missing:
+            raise InvalidInput("Unknown grid code", f"No grid has code {', '.join(missing)}.",
+                               codes=missing)
+    session.execute(delete(user_grids).where(user_grids.c.user_id == user.id))
+    if codes:
+        session.execute(insert(user_grids), [{"user_id": user.id, "grid_code": c} for c in codes])
+
+
+def user_grid_codes(session: Session, user_id: int) -> list[str]:
+    """The grid codes a user is scoped to (empty: no grid scope)."""
+    return list(session.scalars(select(user_grids.c.grid_code)
+                                .where(user_grids.c.user_id == user_id)
+                                .order_by(user_grids.c.grid_code)))
+
+
+def rotate_token(session: Session, name: str) -> str:
+    """Replace a user's token; the old one stops working at once."""
+    user = get_user(session, name)
+    token = new_token()
+    user.token_hash = hash_token(token)
+    return token
+
+
+def set_password(session: Session, name: str, password: str) -> None:
+    """Set (or replace) a user's login password."""
+    if len(password) < 8:
+        raise InvalidInput("Password too short", "Use at least 8 characters.")
+    get_user(session, name).password_hash = _hasher.hash(password)
+
+
+def get_user(session: Session, name: str) -> User:
+    """The user with this name, or NotFound."""
+    user = session.scalar(select(User).where(User.name == name))
+    if user is None:
+        raise NotFound("No such user", f"There is no user named {name!r}.")
+    return user
+
+
+def user_by_token(session: Session, token: str) -> User | None:
+    """The active user holding this bearer token."""
+    if not token:
+        return None
+    return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active))
+
+
+def user_by_password(session: Session, name: str, password: str) -> User | None:
+    """The active user with this name and password, else None."""
+    user = session.scalar(select(User).where(User.name == name, User.active))
+    if user is None or not user.password_hash:
+        _hasher.hash(password)  # spend the same time whether or not the user exists
+        return None
+    try:
+        _hasher.verify(user.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return user

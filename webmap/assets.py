@@ -1,0 +1,78 @@
+"""Point every JS/CSS asset Folium would load from a CDN at our own /static (offline networks)."""
+from __future__ import annotations
+
+import re
+
+import folium
+from branca.element import Element
+
+VENDOR = "/static/vendor"
+
+# Folium names its assets; each name we use maps to a file of an npm package in package.json.
+# Names Folium loads by default that our pages do not need (jQuery, Bootstrap, awesome-markers,
+# glyphicons) map to None and are dropped.
+LOCAL: dict[str, str | None] = {
+    "leaflet": f"{VENDOR}/leaflet/dist/leaflet.js",
+    "leaflet_css": f"{VENDOR}/leaflet/dist/leaflet.css",
+    "jquery": None,
+    "bootstrap": None,
+    "bootstrap_css": None,
+    "glyphicons_css": None,
+    "awesome_markers": None,
+    "awesome_markers_css": None,
+    "awesome_markers_font_css": None,
+    "awesome_rotate_css": None,
+    "markerclusterjs": f"{VENDOR}/leaflet.markercluster/dist/leaflet.markercluster.js",
+    "markerclustercss": f"{VENDOR}/leaflet.markercluster/dist/MarkerCluster.css",
+    "markerclusterdefaultcss": f"{VENDOR}/leaflet.markercluster/dist/MarkerCluster.Default.css",
+    "leaflet-heat.js": f"{VENDOR}/leaflet.heat/dist/leaflet-heat.js",
+    "vectorGrid": f"{VENDOR}/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
+    "geoman_js": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js",
+    "geoman_css": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
+}
+
+OWN_CSS = "/static/gridgov.css"
+
+
+def _localise_list(assets: list[tuple[str, str]], owner: Element) -> list[tuple[str, str]]:
+    out = []
+    for name, url in assets:
+        if url.startswith("/"):
+            out.append((name, url))
+            continue
+        if name not in LOCAL:
+            raise LookupError(f"{type(owner).__name__} wants {name!r} from {url}; add it to "
+                              "webmap.assets.LOCAL and package.json so it is served from /static")
+        if LOCAL[name]:
+            out.append((name, LOCAL[name]))
+    return out
+
+
+def localise(root: Element) -> Element:
+    """Rewrite the assets of `root` and every child to /static; unknown CDN assets raise."""
+    stack = [root]
+    while stack:
+        element = stack.pop()
+        for attr in ("default_js", "default_css"):
+            assets = getattr(element, attr, None)
+            if assets:
+                setattr(element, attr, _localise_list(list(assets), element))
+        stack.extend(element._children.values())
+    return root
+
+
+_EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+
+
+def render_page(m: folium.Map, title: str) -> str:
+    """Render a map to HTML whose every asset is local; refuses to emit an outside URL."""
+    localise(m)
+    figure = m.get_root()
+    figure.title = title
+    figure.header.add_child(folium.CssLink(OWN_CSS), name="gridgov_css")
+    figure.header.add_child(folium.Element('<link rel="icon" href="/static/favicon.svg" type="image/svg+xml">'),
+                            name="gridgov_icon")
+    html = figure.render()
+    if _EXTERNAL.search(html):
+        raise RuntimeError(f"page {title!r} would load an asset from outside this server")
+    return html
