@@ -1,0 +1,234 @@
+"""Test fixtures: a throwaway PostGIS cluster, a migrated template, and a fresh database per test."""
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import psycopg
+import pytest
+from sqlalchemy.engine import make_url
+
+from gis.db import make_engine, normalise_url, session_factory
+from gis.pgcluster import Cluster
+
+# Tests never skip for want of PostGIS: if the cluster cannot be had, every test using it errors.
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+def _with_database(url: str, name: str) -> str:
+    return make_url(url).set(database=name).render_as_string(hide_password=False)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url():
+    """A superuser URL on a server for tests: TEST_DATABASE_URL, or our own throwaway cluster."""
+    given = os.environ.get("TEST_DATABASE_URL")
+    if given:
+        yield normalise_url(given)
+        return
+    root = Path(tempfile.mkdtemp(prefix="gridgov-test-"))
+    os.chmod(root, 0o755)  # as root, the server runs as `postgres` and must reach its folder
+    cluster = Cluster(root, fast=True)
+    try:
+        cluster.init()
+        cluster.start()
+        yield cluster.url("postgres")
+    finally:
+        try:
+            cluster.destroy()
+        finally:
+            shutil.rmtree(root, ignore_errors=True)
+
+
+def _admin(url: str) -> psycopg.Connection:
+    return psycopg.connect(_libpq(url), autocommit=True)
+
+
+def create_database(admin_url: str, name: str, template: str | None = None) -> str:
+    """Create a database (from a template, or empty with PostGIS) and return its URL."""
+    with _admin(admin_url) as conn:
+        if template:
+            # FILE_COPY (PostgreSQL 15+) clones a small template faster than the WAL_LOG default.
+            strategy = " STRATEGY FILE_COPY" if conn.info.server_version >= 150000 else ""
+            conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"{strategy}')
+        else:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    url = _with_database(admin_url, name)
+    if not template:
+        with _admin(url) as conn:
+            conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+    return url
+
+
+def drop_database(admin_url: str, name: str) -> None:
+    """Drop a database, ending any connection still open to it."""
+    with _admin(admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def template_db(pg_admin_url):
+    """A database migrated to head, cloned for every test."""
+    from alembic import command
+    from alembic.config import Config
+
+    from gis.pgcluster import project_root
+
+    name = f"gridgov_template_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name)
+    cfg = Config(str(project_root() / "alembic.ini"))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(cfg, "head")
+    yield name
+    drop_database(pg_admin_url, name)
+
+
+class _DatabasePool:
+    """Clones the template one test ahead, in a background thread, so a test rarely waits for it."""
+
+    def __init__(self, admin_url: str, template: str):
+        self.admin_url, self.template = admin_url, template
+        self._executor = ThreadPoolExecutor(max_workers=1)
+        self._next = self._executor.submit(self._clone)
+
+    def _clone(self) -> tuple[str, str]:
+        name = f"gridgov_t_{uuid.uuid4().hex[:12]}"
+        return name, create_database(self.admin_url, name, template=self.template)
+
+    def take(self) -> tuple[str, str]:
+        ready = self._next.result()
+        self._next = self._executor.submit(self._clone)
+        return ready
+
+    def release(self, name: str) -> None:
+        self._executor.submit(drop_database, self.admin_url, name)
+
+    def close(self) -> None:
+        name, _ = self._next.result()
+        drop_database(self.admin_url, name)
+        self._executor.shutdown(wait=True)
+
+
+@pytest.fixture(scope="session")
+def database_pool(pg_admin_url, template_db):
+    """Fresh databases cloned from the migrated template."""
+    pool = _DatabasePool(pg_admin_url, template_db)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def db_url(database_pool):
+    """A fresh database at the head schema, for this test only."""
+    name, url = database_pool.take()
+    yield url
+    database_pool.release(name)
+
+
+@pytest.fixture
+def engine(db_url):
+    """An engine on this test's database."""
+    eng = make_engine(db_url)
+    yield eng
+    eng.dispose()
+
+
+@pytest.fixture
+def session(engine):
+    """A session on this test's database (commit freely: the database is thrown away)."""
+    with session_factory(engine)() as s:
+        yield s
+
+
+@pytest.fixture
+def app(db_url):
+    """The Flask app on this test's database."""
+    from api import create_app
+
+    application = create_app({"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "test-secret"})
+    yield application
+    application.extensions["gridgov"]["engine"].dispose()
+
+
+@pytest.fixture
+def client(app):
+    """A test client of the app."""
+    return app.test_client()
+
+
+@pytest.fixture
+def make_user(session):
+    """Create a user and return its bearer token: make_user('worker', grids=[...])."""
+    from gis.users import create_user
+
+    def _make(role: str, *, grids=(), password: str | None = None, name: str | None = None) -> str:
+        _, token = create_user(session, name or f"{role}-{uuid.uuid4().hex[:6]}", role,
+                               grids=grids, password=password)
+        session.commit()
+        return token
+
+    return _make
+
+
+def auth(token: str) -> dict[str, str]:
+    """The Authorization header for a bearer token."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def live_server(app):
+    """The app served over real HTTP on a free loopback port (threaded), for browsers and clients."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+    thread.join(timeout=5)
+
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Debian's Chromium driven by Playwright (no browser download)."""
+    from playwright.sync_api import sync_playwright
+
+    if not os.path.exists(CHROMIUM):
+        pytest.fail(f"{CHROMIUM} is missing: `make test` installs it (apt-get install chromium)")
+    with sync_playwright() as pw:
+        instance = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A fresh browser page that records console errors and every request leaving 127.0.0.1."""
+    context = browser.new_context()
+    pg = context.new_page()
+    pg.console_errors = []
+    pg.outside_requests = []
+    pg.on("console", lambda m: m.type == "error" and pg.console_errors.append(m.text))
+    pg.on("pageerror", lambda e: pg.console_errors.append(str(e)))
+
+    def _request(req):
+        host = req.url.split("/")[2] if "://" in req.url else ""
+        if req.url.startswith(("http://", "https://", "ws://", "wss://")) and not host.startswith("127.0.0.1"):
+            pg.outside_requests.append(req.url)
+
+    pg.on("request", _request)
+    yield pg
+    context.close()

@@ -1,0 +1,64 @@
+"""Small builders for hand-drawn test data: areas, grids, buildings placed by metres on a local plane."""
+from __future__ import annotations
+
+import math
+
+from shapely import MultiPolygon, Polygon, box
+from shapely.geometry.base import BaseGeometry
+
+from geoalchemy2.shape import from_shape
+from gis.models import AdminArea, Grid
+
+# An origin in Shanghai; hand-drawn shapes are given in metres east/north of it.
+ORIGIN_LON, ORIGIN_LAT = 121.47, 31.23
+M_PER_DEG_LAT = 111_320.0
+M_PER_DEG_LON = 111_320.0 * math.cos(math.radians(ORIGIN_LAT))
+
+
+def lonlat(x_m: float, y_m: float) -> tuple[float, float]:
+    """The lon/lat of a point x metres east and y metres north of the origin."""
+    return ORIGIN_LON + x_m / M_PER_DEG_LON, ORIGIN_LAT + y_m / M_PER_DEG_LAT
+
+
+def rect(x0: float, y0: float, x1: float, y1: float) -> MultiPolygon:
+    """A lon/lat rectangle from metre coordinates."""
+    (a, b), (c, d) = lonlat(x0, y0), lonlat(x1, y1)
+    return MultiPolygon([box(a, b, c, d)])
+
+
+def multi(geom: BaseGeometry) -> MultiPolygon:
+    """Wrap a polygon as a multipolygon."""
+    return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
+
+
+def area(session, level: str, code: str, geom, *, name: str | None = None, parent=None) -> AdminArea:
+    """Insert an admin area."""
+    obj = AdminArea(level=level, code=code, name=name or f"{level} {code}", parent=parent,
+                    geom=from_shape(multi(geom), srid=4326))
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def hierarchy(session, geom=None):
+    """A district ⊃ street ⊃ community over `geom` (default: a 400 m × 200 m rectangle)."""
+    geom = geom if geom is not None else rect(0, 0, 400, 200)
+    district = area(session, "district", "310101", geom, name="测试区")
+    street = area(session, "street", "310101001", geom, name="测试街道", parent=district)
+    community = area(session, "community", "310101001001", geom, name="测试社区", parent=street)
+    return district, street, community
+
+
+def grid(session, community: AdminArea, seq: int, geom, **kw) -> Grid:
+    """Insert a current grid version with code community + seq."""
+    obj = Grid(code=f"{community.code}{seq:03d}", name=kw.pop("name", f"网格{seq}"), community=community,
+               geom=from_shape(multi(geom), srid=4326), **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def bowtie() -> Polygon:
+    """A self-intersecting polygon (invalid)."""
+    (a, b), (c, d) = lonlat(0, 0), lonlat(100, 100)
+    return Polygon([(a, b), (c, d), (c, b), (a, d), (a, b)])

@@ -1,0 +1,75 @@
+"""Every error is application/problem+json with status, title and what to fix; a dead database is 503."""
+from __future__ import annotations
+
+from api import create_app
+from tests.conftest import auth
+
+
+def _is_problem(response, status):
+    assert response.status_code == status
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
+def test_healthz_ok(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json["status"] == "ok" and response.json["postgis"] >= "3.3"
+
+
+def test_healthz_when_database_is_down_is_503():
+    # A port nobody listens on: the database is "down".
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    app = create_app({"TESTING": True, "SECRET_KEY": "x",
+                      "DATABASE_URL": f"postgresql+psycopg://nobody:pw@127.0.0.1:{port}/nothing"})
+    body = _is_problem(app.test_client().get("/healthz"), 503)
+    assert "database" in body["title"].lower()
+
+
+def test_unknown_route_is_404_problem(client):
+    _is_problem(client.get("/no/such/thing"), 404)
+
+
+def test_wrong_method_is_405_problem(client):
+    body = _is_problem(client.delete("/healthz"), 405)
+    assert "GET" in body["detail"]
+
+
+def test_malformed_json_is_400(client, make_user):
+    token = make_user("admin")
+    body = _is_problem(client.post("/api/v1/users", data="{not json", content_type="application/json",
+                                   headers=auth(token)), 400)
+    assert "JSON" in body["title"]
+
+
+def test_non_json_body_is_400(client, make_user):
+    token = make_user("admin")
+    _is_problem(client.post("/api/v1/users", data="name=x", headers=auth(token)), 400)
+
+
+def test_too_large_body_is_413(client, make_user):
+    token = make_user("admin")
+    big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
+    body = _is_problem(client.post("/api/v1/users", data=big, content_type="application/json",
+                                   headers=auth(token)), 413)
+    assert "bytes" in body["detail"]
+
+
+def test_unexpected_exception_is_500_problem_without_traceback(db_url):
+    app = create_app({"TESTING": False, "SECRET_KEY": "x", "DATABASE_URL": db_url})
+
+    @app.get("/boom")
+    def boom():
+        raise ZeroDivisionError("secret internals")
+
+    response = app.test_client().get("/boom")
+    body = _is_problem(response, 500)
+    assert "secret internals" not in response.get_data(as_text=True)
+    assert "Traceback" not in body["detail"]
+    app.extensions["gridgov"]["engine"].dispose()
