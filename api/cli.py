@@ -246,6 +246,9 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("threads", 4)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
+            if "control_socket_disable" in self.cfg.settings:
+                # One server per checkout; a per-user control socket would clash between them.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self):
             from api import create_app
