@@ -1,0 +1,74 @@
+"""Shared benchmark plumbing: the city-scale database and timing helpers."""
+from __future__ import annotations
+
+import os
+import statistics
+import time
+from collections.abc import Callable
+
+from sqlalchemy import text
+
+from gis.db import make_engine, normalise_url
+
+BENCH_DB = "gridgov_bench"
+
+
+def bench_database_url(scale: str = "city", seed: int = 1) -> str:
+    """A database holding the `city` data set, created and loaded on first use.
+
+    BENCH_DATABASE_URL points at one you prepared; otherwise a database `gridgov_bench` in the
+    embedded cluster is created, migrated and loaded (once: later runs reuse it).
+    """
+    given = os.environ.get("BENCH_DATABASE_URL")
+    if given:
+        return normalise_url(given)
+    from api.cli import migrate_to_head
+    from data.demo import load
+    from gis.pgcluster import Cluster
+
+    cluster = Cluster()
+    cluster.up()
+    cluster.ensure_database(BENCH_DB)
+    url = cluster.url(BENCH_DB)
+    migrate_to_head(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            loaded = conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
+        if not loaded:
+            print(f"loading the {scale} data set into {BENCH_DB} (once)…", flush=True)
+            load(engine, scale=scale, seed=seed, progress=True)
+    finally:
+        engine.dispose()
+    return url
+
+
+def timed(fn: Callable[[], object], repeat: int = 5, warmup: int = 1) -> list[float]:
+    """Wall-clock seconds of `repeat` calls after `warmup` unmeasured ones."""
+    for _ in range(warmup):
+        fn()
+    out = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - start)
+    return out
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0–100) by linear interpolation."""
+    ordered = sorted(values)
+    if len(ordered) == 1:
+        return ordered[0]
+    k = (len(ordered) - 1) * p / 100
+    lo, hi = int(k), min(int(k) + 1, len(ordered) - 1)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def report(name: str, ours: list[float], floor: list[float], target: float | None = None) -> float:
+    """Print median times and our/floor ratio (both measured in this run); returns the ratio."""
+    a, b = statistics.median(ours), statistics.median(floor)
+    ratio = a / b if b else float("inf")
+    verdict = "" if target is None else ("  ok" if ratio <= target else f"  MISSES target {target:.2f}×")
+    print(f"{name}: ours {a * 1000:.1f} ms, floor {b * 1000:.1f} ms, ratio {ratio:.2f}×{verdict}", flush=True)
+    return ratio
