@@ -326,5 +326,7 @@ def _ensure_demo_users(session) -> str:
     return password
 
 
+from api import cli_workflow  # noqa: E402,F401  issue #8: `gridgov workflow …`, `gridgov stats …`
+
 if __name__ == "__main__":
     main()

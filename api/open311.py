@@ -1,0 +1,97 @@
+"""Open311 GeoReport v2 at /open311/v2: services, service definitions and requests, in JSON and XML."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from api import db
+from api.auth import current_user
+from gis import open311
+from gis.errors import Unauthenticated
+from gis.users import user_by_token
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FORMATS = "any(json, xml)"
+STAFF = ("admin", "commander")
+
+
+@bp.before_request
+def _api_key_is_a_token():
+    # GeoReport clients send their key as `api_key` (query or form), not as a bearer header;
+    # it is a gridgov user token, so the usual role guard applies to it.
+    key = request.values.get("api_key")
+    if key and not request.headers.get("Authorization"):
+        user = user_by_token(db.session(), key)
+        if user is None:
+            raise Unauthenticated("Invalid api_key", "The api_key is unknown or revoked; ask an admin for a token.")
+        g.user, g.auth_via = user, "token"
+
+
+def _staff() -> bool:
+    user = current_user()
+    return user is not None and user.role in STAFF
+
+
+def _xml(root: str, item: str | None, data: Any) -> Response:
+    element = ET.Element(root)
+    for entry in (data if item else [data]):
+        target = ET.SubElement(element, item) if item else element
+        for key, value in entry.items():
+            child = ET.SubElement(target, key)
+            if isinstance(value, list):
+                for sub in value:
+                    attr = ET.SubElement(child, "attribute")
+                    for k, v in sub.items():
+                        ET.SubElement(attr, k).text = _text(v)
+            else:
+                child.text = _text(value)
+    body = ET.tostring(element, encoding="unicode", xml_declaration=False)
+    return Response('<?xml version="1.0" encoding="utf-8"?>\n' + body, mimetype="text/xml")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _out(fmt: str, root: str, item: str | None, data: Any) -> Response:
+    return _xml(root, item, data) if fmt == "xml" else jsonify(data)
+
+
+@bp.get("/services", defaults={"fmt": "json"})
+@bp.get(f"/services.<{FORMATS}:fmt>")
+def services(fmt: str):
+    """The service list: one service per active category."""
+    return _out(fmt, "services", "service", open311.services(db.session()))
+
+
+@bp.get(f"/services/<code>", defaults={"fmt": "json"})
+@bp.get(f"/services/<code>.<{FORMATS}:fmt>")
+def service_definition(code: str, fmt: str):
+    """A service's definition (no extra attributes)."""
+    return _out(fmt, "service_definition", None, open311.service_definition(db.session(), code))
+
+
+@bp.get("/requests", defaults={"fmt": "json"})
+@bp.get(f"/requests.<{FORMATS}:fmt>")
+def list_requests(fmt: str):
+    """Requests filtered by service_request_id, or service_code, status and start_date / end_date."""
+    args = request.args
+    found = open311.find_requests(db.session(), ids=args.get("service_request_id"),
+                                  service_code=args.get("service_code"), status=args.get("status"),
+                                  start_date=args.get("start_date"), end_date=args.get("end_date"),
+                                  include_private=_staff())
+    return _out(fmt, "service_requests", "request", found)
+
+
+@bp.get("/requests/<int:request_id>", defaults={"fmt": "json"})
+@bp.get(f"/requests/<int:request_id>.<{FORMATS}:fmt>")
+def get_request(request_id: int, fmt: str):
+    """One request, as a list of one (GeoReport's shape)."""
+    found = open311.get_request(db.session(), request_id, include_private=_staff())
+    return _out(fmt, "service_requests", "request", [found])
