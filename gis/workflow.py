@@ -428,12 +428,12 @@ def _merge(session: Session, event: Event, user: User, target_id, record: EventM
         raise Conflict("Target is not open", f"Event {target.id} is {target.status}; merge into an open case.")
     if user.role == "worker" and not _holds_grid(session, user, event_grid_code(session, target)):
         raise Forbidden("Outside your grids", f"Case {target.id} is not in one of your grids.")
-    event.merged_into_id = target.id
-    record.detail = {"into": target.id}
     # Keep merges flat: reports earlier merged into this one now point at the surviving case.
     absorbed = list(session.scalars(select(Event.id).where(Event.merged_into_id == event.id)))
     if absorbed:
         session.execute(update(Event).where(Event.merged_into_id == event.id).values(merged_into_id=target.id))
+    event.status, event.merged_into_id = "merged", target.id
+    record.detail = {"into": target.id}
     session.add(EventMove(event_id=target.id, at=at, actor_id=user.id, move="merge", from_status=target.status,
                           to_status=target.status, from_level=target.level, to_level=target.level,
                           note=record.note, detail={"report": event.id, "also": absorbed}))
