@@ -63,22 +63,30 @@ def _out(fmt: str, root: str, item: str | None, data: Any) -> Response:
     return _xml(root, item, data) if fmt == "xml" else jsonify(data)
 
 
-@bp.get("/services", defaults={"fmt": "json"})
-@bp.get(f"/services.<{FORMATS}:fmt>")
+def _formats(path: str):
+    """Route `path.json`, `path.xml` and the bare `path` (JSON) to one view."""
+
+    def register(view):
+        bp.add_url_rule(f"{path}.<{FORMATS}:fmt>", view.__name__, view, methods=["GET"])
+        bp.add_url_rule(path, f"{view.__name__}_bare", lambda **kw: view(fmt="json", **kw), methods=["GET"])
+        return view
+
+    return register
+
+
+@_formats("/services")
 def services(fmt: str):
     """The service list: one service per active category."""
     return _out(fmt, "services", "service", open311.services(db.session()))
 
 
-@bp.get(f"/services/<code>", defaults={"fmt": "json"})
-@bp.get(f"/services/<code>.<{FORMATS}:fmt>")
+@_formats("/services/<code>")
 def service_definition(code: str, fmt: str):
     """A service's definition (no extra attributes)."""
     return _out(fmt, "service_definition", None, open311.service_definition(db.session(), code))
 
 
-@bp.get("/requests", defaults={"fmt": "json"})
-@bp.get(f"/requests.<{FORMATS}:fmt>")
+@_formats("/requests")
 def list_requests(fmt: str):
     """Requests filtered by service_request_id, or service_code, status and start_date / end_date."""
     args = request.args
@@ -89,8 +97,7 @@ def list_requests(fmt: str):
     return _out(fmt, "service_requests", "request", found)
 
 
-@bp.get("/requests/<int:request_id>", defaults={"fmt": "json"})
-@bp.get(f"/requests/<int:request_id>.<{FORMATS}:fmt>")
+@_formats("/requests/<int:request_id>")
 def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
     found = open311.get_request(db.session(), request_id, include_private=_staff())

@@ -206,7 +206,7 @@ def check_move(session: Session, event: Event, user: User, move: str) -> Transit
         raise Conflict("Move not allowed in this state",
                        f"Event {event.id} is {event.status}; {move} is not possible from there. "
                        + (f"Possible now: {', '.join(allowed)}." if allowed else "The case is finished."),
-                       status=event.status, allowed=allowed)
+                       case_status=event.status, allowed=allowed)
     if user.role != "admin" and user.role not in row.roles:
         raise Forbidden("Role not allowed for this move",
                         f"{move} from {event.status} needs the role {' or '.join(row.roles)}; you are {user.role}.")
@@ -461,7 +461,22 @@ def timeline(session: Session, event_id: int) -> list[dict]:
             "photo_ref": move.photo_ref, "handler": handler_name,
             "deadline_at": move.deadline_at.isoformat() if move.deadline_at else None, "detail": move.detail,
         })
+    if not out or out[0]["move"] != "report":
+        out.insert(0, _report_entry(session, event_id))
     return out
+
+
+def _report_entry(session: Session, event_id: int) -> dict:
+    # A report whose clock the tick has not started yet (written by an import or another path) still
+    # begins its timeline with the report itself, taken from the event row.
+    event = get_event(session, event_id)
+    reporter = session.get(User, event.reporter_id) if event.reporter_id else None
+    return {"id": None, "at": event.reported_at.isoformat(), "move": "report", "label": MOVE_LABELS["report"],
+            "actor": ({"name": reporter.name, "display_name": reporter.display_name, "role": reporter.role}
+                      if reporter else None),
+            "from_status": "reported", "to_status": "reported", "from_level": None, "to_level": event.level,
+            "note": "", "photo_ref": None, "handler": None,
+            "deadline_at": _iso(event.deadline_at), "detail": None}
 
 
 def case_summary(session: Session, event: Event, *, now: dt.datetime | None = None) -> dict:

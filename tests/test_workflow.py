@@ -106,7 +106,7 @@ def test_moves_not_in_the_table_are_refused_in_every_state(session, town):
             with pytest.raises(Conflict) as err:
                 workflow.apply_move(session, e.id, town.admin, move, note="x", target=1, handler="h", extra_hours=1)
             session.rollback()
-            assert err.value.extra["status"] == status
+            assert err.value.extra["case_status"] == status
             refused += 1
     # 8 states × 12 user moves, minus the 27 rows of the table.
     assert refused == len(EVENT_STATUSES) * len(workflow.USER_MOVES) - len(workflow.TRANSITIONS) == 69
@@ -318,7 +318,7 @@ def test_two_people_moving_one_case_at_once_are_serialised(engine, session, town
     first.commit()
     thread.join(timeout=10)
     first.close(), second.close()
-    assert isinstance(outcome["second"], Conflict) and outcome["second"].extra["status"] == "closed"
+    assert isinstance(outcome["second"], Conflict) and outcome["second"].extra["case_status"] == "closed"
     session.expire_all()
     assert session.get(Event, e.id).status == "closed" and session.get(Event, e.id).rework_count == 0
 
