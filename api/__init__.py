@@ -43,7 +43,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp,
-                      workflow.bp, stats.bp, open311.bp):
+                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp):
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app

@@ -3,17 +3,18 @@ from __future__ import annotations
 
 import datetime as dt
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 from sqlalchemy import func, select
 
 from api import db
-from api.auth import current_user, requires, scoped_grids
+from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.params import json_body, number
 from gis import workflow
 from gis.errors import Forbidden, InvalidInput
 from gis.models import Event, Grid
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
+pages_bp = Blueprint("case_pages", __name__)
 
 MOVE_FIELDS = {"move", "note", "photo_ref", "handler", "deadline", "extra_hours", "target", "category"}
 
@@ -162,3 +163,24 @@ def overdue_cases():
                                 "overdue_hours": round((now - r.deadline_at).total_seconds() / 3600, 2)}}
                 for r in session.execute(query)]
     return jsonify(type="FeatureCollection", features=features)
+
+
+@pages_bp.get("/cases/<int:event_id>")
+def case_page(event_id: int):
+    """The case page: where it is, its state and timeline, and the moves the signed-in user may make."""
+    from webmap.case import case_page as render
+
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login_form", next=request.path))
+    if user.role not in ("admin", "commander", "worker"):
+        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    session = db.session()
+    event = _visible_event(event_id)
+    data = _case(event)
+    duplicates = workflow.duplicates_of(session, event_id) if "merge" in data["allowed_moves"] else []
+    cfg = current_app.config
+    return render(data["case"], data["timeline"], data["allowed_moves"], lonlat=workflow.event_lonlat(session, event_id),
+                  move_labels=workflow.MOVE_LABELS, handlers=workflow.handler_choices(session, event),
+                  duplicates=duplicates, csrf_token=csrf_token(), user_name=user.display_name or user.name,
+                  basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])

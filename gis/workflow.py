@@ -292,6 +292,22 @@ def _resolve_handler(session: Session, event: Event, handler: int | str | None) 
     return user
 
 
+def handler_choices(session: Session, event: Event, *, limit: int = 200) -> list[str]:
+    """Who a case may be dispatched to: the workers of its grid, and beyond grid level any worker or commander."""
+    query = select(User.name).where(User.active).order_by(User.name).limit(limit)
+    if event.level == "grid":
+        query = query.join(user_grids, user_grids.c.user_id == User.id).where(
+            user_grids.c.grid_code == event_grid_code(session, event), User.role == "worker")
+    else:
+        query = query.where(User.role.in_(("worker", "commander")))
+    return list(session.scalars(query))
+
+
+def event_lonlat(session: Session, event_id: int) -> tuple[float, float]:
+    """The event's WGS84 longitude and latitude."""
+    return tuple(session.execute(select(func.ST_X(Event.geom), func.ST_Y(Event.geom)).where(Event.id == event_id)).one())
+
+
 def _aware(value: dt.datetime | str | None, name: str) -> dt.datetime | None:
     if value is None or value == "":
         return None
@@ -610,7 +626,7 @@ def find_duplicates(session: Session, *, category: str, lon: float, lat: float, 
 def duplicates_of(session: Session, event_id: int, **kwargs) -> list[dict]:
     """Likely duplicates of an existing report (see find_duplicates)."""
     event = get_event(session, event_id)
-    lon, lat = session.execute(select(func.ST_X(Event.geom), func.ST_Y(Event.geom)).where(Event.id == event.id)).one()
+    lon, lat = event_lonlat(session, event.id)
     return find_duplicates(session, category=event.category, lon=lon, lat=lat, at=event.reported_at,
                            exclude_id=event.id, **kwargs)
 
