@@ -395,24 +395,17 @@ def to_csv(report: StatsReport) -> str:
 
 
 # -- the command-center counters ------------------------------------------------------------
-def overdue_count(session: Session, *, now: dt.datetime | None = None) -> int:
-    """Open cases whose deadline has passed (an index range scan on the open-deadline partial index)."""
-    from gis.workflow import OPEN_STATUSES, utcnow
-
-    statuses = ", ".join(f"'{s}'" for s in OPEN_STATUSES)
-    return session.execute(text(f"SELECT count(*) FROM events WHERE status IN ({statuses}) AND deadline_at < :now"),
-                           {"now": now or utcnow()}).scalar_one()
+def refresh_counters(session: Session) -> None:
+    """Recompute the command-center counters (the tick does this; readers never wait for it)."""
+    session.execute(text("REFRESH MATERIALIZED VIEW CONCURRENTLY case_counters"))
 
 
-def district_closure(session: Session, *, days: int = 30, today: dt.date | None = None) -> dict[str, Any]:
-    """结案率 and 按期结案率 over the cases registered in the last `days` days, from the summary."""
-    today = today or local_today(session)
-    row = session.execute(text("""
-        SELECT coalesce(sum(due), 0) AS due, coalesce(sum(postponed), 0) AS postponed,
-               coalesce(sum(closed), 0) AS closed, coalesce(sum(closed_on_time), 0) AS closed_on_time
-        FROM case_stats_daily WHERE day > :d0 AND day <= :d1
-    """), {"d0": today - dt.timedelta(days=days), "d1": today}).one()
-    assessed = row.due - row.postponed
-    return {"days": days, "due": row.due, "postponed": row.postponed, "closed": row.closed,
-            "closure_ratio": round(row.closed / assessed, 6) if assessed else None,
-            "on_time_closure_ratio": round(row.closed_on_time / assessed, 6) if assessed else None}
+def counters(session: Session) -> dict[str, Any]:
+    """The command-center counters as of the last tick: open and overdue cases, and the closure
+    ratios of the cases registered in the last 30 days. One row; no counting per page view."""
+    row = session.execute(text("SELECT * FROM case_counters")).mappings().one()
+    assessed = row["due_30d"] - row["postponed_30d"]
+    return {"open": row["open"], "overdue": row["overdue"],
+            "closure_ratio": round(row["closed_30d"] / assessed, 6) if assessed else None,
+            "on_time_closure_ratio": round(row["closed_on_time_30d"] / assessed, 6) if assessed else None,
+            "period_days": 30, "as_of": row["refreshed_at"].isoformat()}

@@ -545,7 +545,7 @@ ADOPT_BATCH = 5000
 def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: bool | None = None) -> TickResult:
     """Time-driven work: give reports their deadline, flag newly overdue cases (escalating them one
     level when auto_escalate is on), and refresh the summary rows whose cases fell due since the last tick."""
-    from gis.stats import mark_due_dirty, refresh_dirty
+    from gis.stats import mark_due_dirty, refresh_counters, refresh_dirty
 
     now = now or utcnow()
     settings = get_settings(session)
@@ -591,6 +591,7 @@ def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: boo
     result.stats_keys = refresh_dirty(session, now=now)
     session.merge(WorkflowSetting(key="last_tick_at", value=now.isoformat()))
     session.flush()
+    refresh_counters(session)
     return result
 
 

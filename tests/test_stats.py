@@ -220,3 +220,26 @@ def test_stats_api_json_csv_and_bad_input(client, session, cases, make_user):
         assert bad.get_json()["parameter"] == parameter and bad.get_json()["detail"]
     missing = client.get("/api/v1/stats?area=999999", headers=auth(commander))
     assert missing.status_code == 404 and missing.mimetype == "application/problem+json"
+
+
+def test_command_center_counters_come_from_the_tick(session):
+    _, _, community = hierarchy(session)
+    g = grid(session, community, 1, rect(0, 0, 200, 200))
+    now = dt.datetime.now(dt.UTC)
+    closed = event(session, grid=g, reported_at=now - dt.timedelta(days=1))
+    late = event(session, grid=g, reported_at=now - dt.timedelta(days=1))
+    fresh = event(session, grid=g, reported_at=now - dt.timedelta(minutes=5))
+    for e, deadline in ((closed, now + dt.timedelta(days=1)), (late, now - dt.timedelta(hours=1)),
+                        (fresh, now + dt.timedelta(days=2))):
+        e.registered_at, e.first_deadline_at, e.deadline_at, e.status = now - dt.timedelta(hours=20), deadline, \
+            deadline, "dispatched"
+    closed.status, closed.closed_at = "closed", now - dt.timedelta(hours=2)
+    session.commit()
+    before = stats.counters(session)
+    assert (before["open"], before["overdue"]) == (0, 0)  # nothing counted until the tick runs
+    workflow.tick(session)
+    session.commit()
+    after = stats.counters(session)
+    # Open: late and fresh; overdue: late. Due: closed (closed) and late (deadline passed) → 1 of 2 closed.
+    assert (after["open"], after["overdue"]) == (2, 1)
+    assert (after["closure_ratio"], after["on_time_closure_ratio"]) == (0.5, 0.5)

@@ -35,6 +35,24 @@ def _key_columns():
             sa.Column('urgent', sa.Boolean(), nullable=False)]
 
 
+COUNTERS_VIEW = f"""
+    CREATE MATERIALIZED VIEW case_counters AS
+    WITH zone AS (SELECT coalesce((SELECT value #>> '{{}}' FROM workflow_settings WHERE key = 'timezone'),
+                                  'Asia/Shanghai') AS tz),
+    today AS (SELECT (now() AT TIME ZONE zone.tz)::date AS d FROM zone),
+    recent AS (
+        SELECT coalesce(sum(due), 0)::int AS due, coalesce(sum(postponed), 0)::int AS postponed,
+               coalesce(sum(closed), 0)::int AS closed, coalesce(sum(closed_on_time), 0)::int AS closed_on_time
+        FROM case_stats_daily, today WHERE day > today.d - 30 AND day <= today.d)
+    SELECT 1 AS id, now() AS refreshed_at,
+           (SELECT count(*) FROM events WHERE status IN {OPEN})::int AS open,
+           (SELECT count(*) FROM events WHERE status IN {OPEN} AND deadline_at < now())::int AS overdue,
+           recent.due AS due_30d, recent.postponed AS postponed_30d, recent.closed AS closed_30d,
+           recent.closed_on_time AS closed_on_time_30d
+    FROM recent
+"""
+
+
 def upgrade() -> None:
     # -- events: a 'merged' status and the case's workflow facts ------------------------------
     op.drop_constraint(op.f('ck_events_status'), 'events', type_='check')
@@ -164,6 +182,11 @@ def upgrade() -> None:
     op.execute("""CREATE TRIGGER events_stats_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows
                   FOR EACH STATEMENT EXECUTE FUNCTION case_stats_mark_dirty()""")
 
+    # The command-center counters, read on every /map refresh: one row, refreshed by the tick
+    # (CONCURRENTLY, so readers never wait), instead of counting on each page view.
+    op.execute(COUNTERS_VIEW)
+    op.execute("CREATE UNIQUE INDEX uq_case_counters_id ON case_counters (id)")
+
     # -- seed data: the holiday calendar and the default settings ------------------------------
     with (DATA / "calendar.csv").open(encoding="utf-8") as f:
         days = [{"day": r["date"], "workday": r["workday"] == "true", "note": r["note"]} for r in csv.DictReader(f)]
@@ -175,6 +198,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.execute("DROP MATERIALIZED VIEW case_counters")
     op.execute("DROP TRIGGER events_stats_delete ON events")
     op.execute("DROP TRIGGER events_stats_update ON events")
     op.execute("DROP TRIGGER events_stats_insert ON events")
