@@ -106,7 +106,7 @@ def refresh_dirty(session: Session, *, now: dt.datetime | None = None) -> int:
 _CASES = """
     SELECT k.*, ev.status, ev.closed_at, ev.first_deadline_at, ev.deadline_at, ev.postponed_count,
            ev.rework_count, ev.dispatched_at, ev.handling_work_hours
-    FROM k JOIN events ev ON ev.registered_at >= (k.day::timestamp AT TIME ZONE :tz)
+    FROM {k} JOIN events ev ON ev.registered_at >= (k.day::timestamp AT TIME ZONE :tz)
         AND ev.registered_at < ((k.day + 1)::timestamp AT TIME ZONE :tz)
         AND {grid_match}
         AND coalesce(ev.community_id, 0) = k.community_id AND coalesce(ev.street_id, 0) = k.street_id
@@ -116,46 +116,57 @@ _CASES = """
 """
 
 
+BATCH = 5000  # keys per recompute statement: bounded work and memory, even for a full rebuild
+_K = f"unnest(:day, :district_id, :street_id, :community_id, :grid_id, :urgent) AS k({KEY_LIST})"
+_S_IS_K = " AND ".join(f"s.{c} = k.{c}" for c in KEY)
+
+
+def _key_params(statement: str):
+    return text(statement).bindparams(bindparam("day", type_=ARRAY(Date)), bindparam("urgent", type_=ARRAY(Boolean)),
+                                      *(bindparam(c, type_=ARRAY(Integer)) for c in KEY[1:5]))
+
+
 def _recompute(session: Session, keys: list, now: dt.datetime) -> None:
-    columns = list(zip(*keys))
-    # Two joins rather than coalesce(grid_id, 0) = k.grid_id, so the (grid_id, registered_at) index serves both.
-    cases = (_CASES.format(grid_match="ev.grid_id = k.grid_id") + " UNION ALL "
-             + _CASES.format(grid_match="k.grid_id = 0 AND ev.grid_id IS NULL"))
-    statement = text(f"""
-        WITH k AS (SELECT * FROM unnest(:day, :district_id, :street_id, :community_id, :grid_id, :urgent)
-                   AS k({KEY_LIST})),
-        e AS ({cases}),
-        f AS (SELECT *, (status = 'closed' AND closed_at <= :now) AS is_closed FROM e),
-        g AS (SELECT *, (is_closed OR first_deadline_at <= :now) AS is_due FROM f),
-        h AS (SELECT *, (is_due AND postponed_count > 0) AS is_postponed FROM g),
-        agg AS (
-            SELECT {KEY_LIST}, count(*) AS registered,
-                count(*) FILTER (WHERE is_due) AS due,
-                count(*) FILTER (WHERE is_postponed) AS postponed,
-                count(*) FILTER (WHERE is_due AND NOT is_postponed AND is_closed) AS closed,
-                count(*) FILTER (WHERE is_due AND NOT is_postponed AND is_closed AND closed_at <= deadline_at)
-                    AS closed_on_time,
-                count(*) FILTER (WHERE dispatched_at <= :now) AS dispatched,
-                count(*) FILTER (WHERE rework_count > 0) AS reworked,
-                count(*) FILTER (WHERE is_closed) AS closed_all,
-                coalesce(array_agg(handling_work_hours ORDER BY handling_work_hours)
-                         FILTER (WHERE is_closed AND handling_work_hours IS NOT NULL), '{{}}') AS handling_hours
-            FROM h GROUP BY {KEY_LIST})
-        UPDATE case_stats_daily s SET
-            {', '.join(f'{c} = coalesce(agg.{c}, 0)' for c in COUNTS)},
-            handling_hours = coalesce(agg.handling_hours, '{{}}'), refreshed_at = :now
-        FROM k LEFT JOIN agg USING ({KEY_LIST})
-        WHERE ({', '.join(f's.{c}' for c in KEY)}) = ({', '.join(f'k.{c}' for c in KEY)})
-    """).bindparams(bindparam("day", type_=ARRAY(Date)), bindparam("urgent", type_=ARRAY(Boolean)),
-                    *(bindparam(c, type_=ARRAY(Integer)) for c in KEY[1:5]))
-    params = {name: list(values) for name, values in zip(KEY, columns)}
-    session.execute(statement, {**params, "now": now, "tz": _timezone(session)})
-    session.execute(text(f"""
-        DELETE FROM case_stats_daily s USING unnest(:day, :district_id, :street_id, :community_id, :grid_id, :urgent)
-            AS k({KEY_LIST})
-        WHERE s.registered = 0 AND ({', '.join(f's.{c}' for c in KEY)}) = ({', '.join(f'k.{c}' for c in KEY)})
-    """).bindparams(bindparam("day", type_=ARRAY(Date)), bindparam("urgent", type_=ARRAY(Boolean)),
-                    *(bindparam(c, type_=ARRAY(Integer)) for c in KEY[1:5])), params)
+    tz = _timezone(session)
+    for start in range(0, len(keys), BATCH):
+        batch = keys[start:start + BATCH]
+        params = {name: list(values) for name, values in zip(KEY, zip(*batch))}
+        # Three statements, each a loop over the keys with primary-key lookups: zero the rows, add
+        # what the cases of each key count now, drop rows left with no case.
+        session.execute(_key_params(f"""
+            UPDATE case_stats_daily s SET {', '.join(f'{c} = 0' for c in COUNTS)}, handling_hours = '{{}}',
+                refreshed_at = :now
+            FROM {_K} WHERE {_S_IS_K}
+        """), {**params, "now": now})
+        session.execute(_key_params(_COUNT_CASES), {**params, "now": now, "tz": tz})
+        session.execute(_key_params(f"DELETE FROM case_stats_daily s USING {_K} WHERE s.registered = 0 AND {_S_IS_K}"),
+                        params)
+
+
+# Two joins rather than coalesce(grid_id, 0) = k.grid_id, so the (grid_id, registered_at) index serves both.
+_COUNT_CASES = f"""
+    WITH e AS ({_CASES.format(grid_match="ev.grid_id = k.grid_id", k=_K)}
+               UNION ALL {_CASES.format(grid_match="k.grid_id = 0 AND ev.grid_id IS NULL", k=_K)}),
+    f AS (SELECT *, (status = 'closed' AND closed_at <= :now) AS is_closed FROM e),
+    g AS (SELECT *, (is_closed OR first_deadline_at <= :now) AS is_due FROM f),
+    h AS (SELECT *, (is_due AND postponed_count > 0) AS is_postponed FROM g),
+    agg AS (
+        SELECT {KEY_LIST}, count(*) AS registered,
+            count(*) FILTER (WHERE is_due) AS due,
+            count(*) FILTER (WHERE is_postponed) AS postponed,
+            count(*) FILTER (WHERE is_due AND NOT is_postponed AND is_closed) AS closed,
+            count(*) FILTER (WHERE is_due AND NOT is_postponed AND is_closed AND closed_at <= deadline_at)
+                AS closed_on_time,
+            count(*) FILTER (WHERE dispatched_at <= :now) AS dispatched,
+            count(*) FILTER (WHERE rework_count > 0) AS reworked,
+            count(*) FILTER (WHERE is_closed) AS closed_all,
+            coalesce(array_agg(handling_work_hours ORDER BY handling_work_hours)
+                     FILTER (WHERE is_closed AND handling_work_hours IS NOT NULL), '{{}}') AS handling_hours
+        FROM h GROUP BY {KEY_LIST})
+    UPDATE case_stats_daily s SET {', '.join(f'{c} = k.{c}' for c in COUNTS)}, handling_hours = k.handling_hours,
+        refreshed_at = :now
+    FROM agg k WHERE {_S_IS_K}
+"""
 
 
 def rebuild(session: Session, *, now: dt.datetime | None = None) -> int:
@@ -248,7 +259,7 @@ def _group_sql(group: str) -> tuple[str, str]:
 
 
 def _bucket_sql(bucket: str) -> str:
-    return {"none": "NULL::date", "day": "s.day", "week": "date_trunc('week', s.day)::date",
+    return {"none": "CAST(:d0 AS date)", "day": "s.day", "week": "date_trunc('week', s.day)::date",
             "month": "date_trunc('month', s.day)::date"}[bucket]
 
 
@@ -283,54 +294,45 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
     source, labels_sql = _group_sql(query.group)
     area_sql, area_params = _area_filter(session, query.area)
     params = {"d0": query.date_from, "d1": query.date_to + dt.timedelta(days=1), **area_params}
-    base = f"""
-        WITH s AS (SELECT s.*, {_bucket_sql(query.bucket)} AS period FROM {source}
-                   WHERE s.day >= :d0 AND s.day < :d1{area_sql})"""
-    sums = ", ".join(f"sum(s.{c})::int AS {c}" for c in COUNTS)
-    counts = session.execute(text(f"""{base}
-        SELECT s.g, s.period, s.urgent, GROUPING(s.urgent) = 1 AS everything, {sums}, max(s.refreshed_at) AS as_of
-        FROM s GROUP BY GROUPING SETS ((s.g, s.period), (s.g, s.period, s.urgent))
-    """), params).mappings().all()
-    hours = session.execute(text(f"""{base}
-        SELECT s.g, s.period, s.urgent, GROUPING(s.urgent) = 1 AS everything, avg(h) AS mean,
-               percentile_cont(0.9) WITHIN GROUP (ORDER BY h) AS p90
-        FROM s CROSS JOIN LATERAL unnest(s.handling_hours) AS h
-        GROUP BY GROUPING SETS ((s.g, s.period), (s.g, s.period, s.urgent))
-    """), params).mappings().all()
-    hour_of = {(r["g"], r["period"], _tag(r)): r for r in hours}
-    ids = sorted({r["g"] for r in counts if r["g"] not in (None, "", 0)})
+    sums = ", ".join(f"sum(s.{c})::int AS {c}, (sum(s.{c}) FILTER (WHERE s.urgent))::int AS u_{c}" for c in COUNTS)
+    # One pass over the period's summary rows: the sums, and the hours unnested once; the urgent
+    # figures are the same aggregates with FILTER (WHERE urgent).
+    # A short aggregate over precomputed rows: compiling it (JIT) costs more than it saves.
+    session.execute(text("SET LOCAL jit = off"))
+    result = session.execute(text(f"""
+        WITH s AS MATERIALIZED (SELECT s.*, {_bucket_sql(query.bucket)} AS period FROM {source}
+                                WHERE s.day >= :d0 AND s.day < :d1{area_sql}),
+        c AS (SELECT s.g, s.period, {sums}, max(s.refreshed_at) AS as_of FROM s GROUP BY s.g, s.period),
+        h AS (SELECT s.g, s.period, avg(x) AS mean, percentile_cont(0.9) WITHIN GROUP (ORDER BY x) AS p90,
+                     avg(x) FILTER (WHERE s.urgent) AS u_mean,
+                     percentile_cont(0.9) WITHIN GROUP (ORDER BY x) FILTER (WHERE s.urgent) AS u_p90
+              FROM s CROSS JOIN LATERAL unnest(s.handling_hours) AS x GROUP BY s.g, s.period)
+        SELECT * FROM c LEFT JOIN h USING (g, period)
+    """), params).all()
+    ids = sorted({r.g for r in result if r.g not in (None, "", 0)})
     labels = {r.id: {"code": r.code, "name": r.name}
               for r in session.execute(text(labels_sql), {"ids": ids})} if ids else {}
-    rows: dict[tuple, dict] = {}
-    as_of = None
-    for r in counts:
-        if not r["everything"] and not r["urgent"]:
-            continue
-        block = _block(r, hour_of.get((r["g"], r["period"], _tag(r))))
-        key = (r["g"], r["period"])
-        if r["everything"]:
-            label = labels.get(r["g"], {"code": None, "name": "无网格 no grid" if query.group == "grid" else None})
-            rows.setdefault(key, {}).update({query.group: label, "period": _period_label(query, r["period"]), **block})
-            as_of = max(as_of, r["as_of"]) if as_of else r["as_of"]
-        else:
-            rows.setdefault(key, {})["urgent"] = block
-    for row in rows.values():
-        row.setdefault("urgent", _block({c: 0 for c in COUNTS}, None))
-    ranked = _rank(list(rows.values()), query.rank_by, min_count)
+    nobody = {"code": None, "name": "无网格 no grid" if query.group == "grid" else None}
+    rows = []
+    periods = {p: _period_label(query, p) for p in {r.period for r in result}}
+    for r in result:
+        m = r._mapping
+        row = {query.group: labels.get(r.g, nobody), "period": periods[r.period],
+               **_block([m[c] for c in COUNTS], m["mean"], m["p90"]),
+               "urgent": _block([m[f"u_{c}"] for c in COUNTS], m["u_mean"], m["u_p90"])}
+        rows.append(row)
+    as_of = max((r.as_of for r in result), default=None)
+    ranked = _rank(rows, query.rank_by, min_count)
     return StatsReport(query=query, as_of=as_of.isoformat() if as_of else None, min_count=min_count, rows=ranked)
 
 
-def _tag(row) -> str:
-    return "all" if row["everything"] else ("urgent" if row["urgent"] else "other")
-
-
-def _block(counts, hours) -> dict[str, Any]:
-    block = {c: int(counts[c] or 0) for c in COUNTS}
+def _block(counts: list, mean, p90) -> dict[str, Any]:
+    block = dict(zip(COUNTS, (int(v or 0) for v in counts)))
     block["assessed"] = block["due"] - block["postponed"]
     for name, (num, den, _) in RATIOS.items():
         block[name] = round(block[num] / block[den], 6) if block[den] else None
-    block["handling_hours_mean"] = round(float(hours["mean"]), 4) if hours and hours["mean"] is not None else None
-    block["handling_hours_p90"] = round(float(hours["p90"]), 4) if hours and hours["p90"] is not None else None
+    block["handling_hours_mean"] = round(float(mean), 4) if mean is not None else None
+    block["handling_hours_p90"] = round(float(p90), 4) if p90 is not None else None
     return block
 
 
@@ -355,10 +357,14 @@ def _rank(rows: list[dict], rank_by: str, min_count: int) -> list[dict]:
     higher_better = RATIOS[rank_by][2] if rank_by in RATIOS else False
     den = _denominator(rank_by)
     out = []
-    for period in sorted({r["period"] for r in rows}):
-        in_period = [r for r in rows if r["period"] == period]
-        eligible = [r for r in in_period if r[den] >= max(min_count, 1) and r[rank_by] is not None]
-        others = [r for r in in_period if r not in eligible]
+    by_period: dict[str, list[dict]] = {}
+    for r in rows:
+        by_period.setdefault(r["period"], []).append(r)
+    for period in sorted(by_period):
+        in_period = by_period[period]
+        eligible, others = [], []
+        for r in in_period:
+            (eligible if r[den] >= max(min_count, 1) and r[rank_by] is not None else others).append(r)
         eligible.sort(key=lambda r: (-r[rank_by] if higher_better else r[rank_by], _name_key(r)))
         previous, rank = None, 0
         for position, r in enumerate(eligible, start=1):
