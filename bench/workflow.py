@@ -181,11 +181,18 @@ def main() -> None:
         t1 = t0 + dt.timedelta(days=30)
         query = stats.StatsQuery(group="grid", date_from=d0, date_to=today)
         ours = timed(lambda: stats.indicators(session, query), repeat=5)
+        first = today.replace(day=1)
+        last_month = (first - dt.timedelta(days=1)).replace(day=1)
+        whole = stats.StatsQuery(group="grid", date_from=last_month, date_to=first - dt.timedelta(days=1))
+        # The same number of days shifted by one, so no whole month: day rows only.
+        days_only = stats.StatsQuery(group="grid", date_from=last_month + dt.timedelta(days=1), date_to=first)
         session.execute(text("SET LOCAL jit = off"))
         floor = timed(lambda: session.execute(text(SUMMARY_FLOOR), {"d0": d0, "d1": today + dt.timedelta(days=1)}).all())
         direct = timed(lambda: session.execute(text(DIRECT), {"t0": t0, "t1": t1}).all())
         report("stats per grid, 30 days (indicators() vs the same figures in raw SQL on the summary)", ours, floor)
         report("  for scale: the figures straight from events vs from the summary (raw SQL both)", direct, floor)
+        report("stats per grid, last calendar month (month rows vs day rows, both indicators())",
+               timed(lambda: stats.indicators(session, whole)), timed(lambda: stats.indicators(session, days_only)))
         query = stats.StatsQuery(group="street", date_from=d0, date_to=today)
         report("stats per street, 30 days", timed(lambda: stats.indicators(session, query)), floor)
         report("command-center counters (the tick's view vs counting live)",

@@ -430,6 +430,30 @@ class CaseStatsDaily(Base):
     refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
+class CaseStatsMonthly(Base):
+    """The day rows of one month summed (same key with the month's first day): whole months of a period
+    are read from here, so a monthly grid report reads one or two rows per grid, not one per case."""
+
+    __tablename__ = "case_stats_monthly"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    registered: Mapped[int] = mapped_column(Integer, server_default="0")
+    due: Mapped[int] = mapped_column(Integer, server_default="0")
+    postponed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    dispatched: Mapped[int] = mapped_column(Integer, server_default="0")
+    reworked: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_all: Mapped[int] = mapped_column(Integer, server_default="0")
+    handling_hours: Mapped[list[float]] = mapped_column(ARRAY(Float), server_default="{}")
+    refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
 case_stats_dirty = Table(
     "case_stats_dirty",
     Base.metadata,

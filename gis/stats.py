@@ -33,6 +33,7 @@ from gis.errors import InvalidInput, NotFound
 
 KEY = ("day", "district_id", "street_id", "community_id", "grid_id", "urgent")
 KEY_LIST = ", ".join(KEY)
+REST = ", ".join(KEY[1:])  # the key without its date: the month rows share it
 COUNTS = ("registered", "due", "postponed", "closed", "closed_on_time", "dispatched", "reworked", "closed_all")
 GROUPS = ("district", "street", "community", "grid", "cadre")
 BUCKETS = ("none", "day", "week", "month")
@@ -141,6 +142,32 @@ def _recompute(session: Session, keys: list, now: dt.datetime) -> None:
         session.execute(_key_params(_COUNT_CASES), {**params, "now": now, "tz": tz})
         session.execute(_key_params(f"DELETE FROM case_stats_daily s USING {_K} WHERE s.registered = 0 AND {_S_IS_K}"),
                         params)
+        # The months of these days: lock their rows (in key order, after the day rows), then sum the days.
+        session.execute(_key_params(f"""
+            INSERT INTO case_stats_monthly (month, {REST}, refreshed_at) {_MONTHS}
+            ON CONFLICT (month, {REST}) DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at
+        """), {**params, "now": now})
+        session.execute(_key_params(_SUM_MONTHS), {**params, "now": now})
+        session.execute(_key_params(_DROP_EMPTY_MONTHS), {**params, "now": now})
+
+
+_MONTHS = (f"SELECT DISTINCT date_trunc('month', k.day)::date, {', '.join('k.' + c for c in KEY[1:])}, "
+           f"CAST(:now AS timestamptz) FROM {_K} ORDER BY 1, 2, 3, 4, 5, 6")
+_D_IN_MONTH = ("d.day >= s.month AND d.day < (s.month + interval '1 month')::date AND "
+               + " AND ".join(f"d.{c} = s.{c}" for c in KEY[1:]))
+_SUM_MONTHS = f"""
+    UPDATE case_stats_monthly s SET ({', '.join(COUNTS)}) = (
+            SELECT {', '.join(f'coalesce(sum(d.{c}), 0)' for c in COUNTS)} FROM case_stats_daily d WHERE {_D_IN_MONTH}),
+        handling_hours = coalesce((SELECT array_agg(x ORDER BY x) FROM case_stats_daily d, unnest(d.handling_hours) x
+                                   WHERE {_D_IN_MONTH}), '{{}}'),
+        refreshed_at = :now
+    FROM ({_MONTHS}) AS m(month, {REST}, at)
+    WHERE s.month = m.month AND {' AND '.join(f's.{c} = m.{c}' for c in KEY[1:])}
+"""
+_DROP_EMPTY_MONTHS = f"""
+    DELETE FROM case_stats_monthly s USING ({_MONTHS}) AS m(month, {REST}, at)
+    WHERE s.registered = 0 AND s.month = m.month AND {' AND '.join(f's.{c} = m.{c}' for c in KEY[1:])}
+"""
 
 
 # Two joins rather than coalesce(grid_id, 0) = k.grid_id, so the (grid_id, registered_at) index serves both.
@@ -172,6 +199,7 @@ _COUNT_CASES = f"""
 def rebuild(session: Session, *, now: dt.datetime | None = None) -> int:
     """Recompute the whole summary from the events (after changing the time zone or categories)."""
     session.execute(text("DELETE FROM case_stats_daily"))
+    session.execute(text("DELETE FROM case_stats_monthly"))
     session.execute(text(f"""
         INSERT INTO case_stats_dirty ({KEY_LIST})
         SELECT DISTINCT {_key_expr('e')} FROM events e LEFT JOIN categories c ON c.code = e.category
@@ -234,12 +262,12 @@ DEFINITIONS = {
 }
 
 
-def _group_sql(group: str) -> tuple[str, str]:
-    """(from-clause adding column `g` to summary rows, and the label query for `g`)."""
+def _group_sql(group: str, rows: str) -> tuple[str, str]:
+    """(from-clause adding column `g` to the summary `rows`, and the label query for `g`)."""
     if group == "cadre":
         # A cadre answers for the grids they contract on the day a case was registered: whole grids by
         # code, and drawn areas for the grids more than half inside them. Duplicate contracts count once.
-        return ("""(SELECT DISTINCT cg.cadre_id AS g, s.* FROM case_stats_daily s JOIN (
+        return (f"""(SELECT DISTINCT cg.cadre_id AS g, s.* FROM {rows} s JOIN (
                         SELECT c.cadre_id, g.id AS grid_id, c.valid_from, c.valid_to
                         FROM contracts c JOIN grids g ON g.code = c.grid_code
                         UNION
@@ -250,12 +278,34 @@ def _group_sql(group: str) -> tuple[str, str]:
                         AND (cg.valid_to IS NULL OR s.day < cg.valid_to)) s""",
                 "SELECT id, code, name FROM cadres WHERE id = ANY(:ids)")
     if group == "grid":
-        return ("(SELECT coalesce(gr.code, '') AS g, s.* FROM case_stats_daily s "
-                "LEFT JOIN grids gr ON gr.id = s.grid_id) s",
+        return (f"(SELECT coalesce(gr.code, '') AS g, s.* FROM {rows} s LEFT JOIN grids gr ON gr.id = s.grid_id) s",
                 "SELECT DISTINCT ON (code) code AS id, code, name FROM grids WHERE code = ANY(:ids) "
                 "ORDER BY code, valid_to DESC NULLS FIRST")
-    return (f"(SELECT s.{group}_id AS g, s.* FROM case_stats_daily s) s",
+    return (f"(SELECT s.{group}_id AS g, s.* FROM {rows} s) s",
             "SELECT id, code, name FROM admin_areas WHERE id = ANY(:ids)")
+
+
+_ROW_COLUMNS = f"{', '.join(KEY[1:])}, {', '.join(COUNTS)}, handling_hours, refreshed_at"
+
+
+def _rows_sql(query: StatsQuery) -> tuple[str, dict]:
+    """The summary rows of the period: month rows for its whole months, day rows for the rest.
+
+    Day and week buckets and cadres (whose contracts start and end on any day) read day rows only.
+    """
+    d0, end = query.date_from, query.date_to + dt.timedelta(days=1)
+    m0 = d0 if d0.day == 1 else _next_month(d0)
+    m1 = end.replace(day=1)
+    if query.bucket in ("day", "week") or query.group == "cadre" or m1 <= m0:
+        m0 = m1 = end
+    rows = (f"(SELECT day, {_ROW_COLUMNS} FROM case_stats_daily "
+            f" WHERE (day >= :d0 AND day < :m0) OR (day >= :m1 AND day < :d1)"
+            f" UNION ALL SELECT month AS day, {_ROW_COLUMNS} FROM case_stats_monthly WHERE month >= :m0 AND month < :m1)")
+    return rows, {"d0": d0, "d1": end, "m0": m0, "m1": m1}
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
 def _bucket_sql(bucket: str) -> str:
@@ -291,9 +341,10 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
     if query.date_to < query.date_from:
         raise InvalidInput("Invalid period", "`to` must not be before `from`.", parameter="to")
     min_count = query.min_count if query.min_count is not None else int(get_settings(session)["ranking_min_count"])
-    source, labels_sql = _group_sql(query.group)
+    rows_sql, params = _rows_sql(query)
+    source, labels_sql = _group_sql(query.group, rows_sql)
     area_sql, area_params = _area_filter(session, query.area)
-    params = {"d0": query.date_from, "d1": query.date_to + dt.timedelta(days=1), **area_params}
+    params.update(area_params)
     sums = ", ".join(f"sum(s.{c})::int AS {c}, (sum(s.{c}) FILTER (WHERE s.urgent))::int AS u_{c}" for c in COUNTS)
     # One pass over the period's summary rows: the sums, and the hours unnested once; the urgent
     # figures are the same aggregates with FILTER (WHERE urgent).
@@ -301,7 +352,7 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
     session.execute(text("SET LOCAL jit = off"))
     result = session.execute(text(f"""
         WITH s AS MATERIALIZED (SELECT s.*, {_bucket_sql(query.bucket)} AS period FROM {source}
-                                WHERE s.day >= :d0 AND s.day < :d1{area_sql}),
+                                WHERE true{area_sql}),
         c AS (SELECT s.g, s.period, {sums}, max(s.refreshed_at) AS as_of FROM s GROUP BY s.g, s.period),
         h AS (SELECT s.g, s.period, avg(x) AS mean, percentile_cont(0.9) WITHIN GROUP (ORDER BY x) AS p90,
                      avg(x) FILTER (WHERE s.urgent) AS u_mean,

@@ -248,8 +248,10 @@ def _category(session: Session, code: str) -> Category:
     return category
 
 
-def open_case(session: Session, event: Event, *, calendar: WorkCalendar | None = None) -> bool:
-    """Start the case clock of a new report: level, deadline, and the 'report' entry of its timeline.
+def open_case(session: Session, event: Event, *, calendar: WorkCalendar | None = None,
+              photo_ref: str | None = None) -> bool:
+    """Start the case clock of a new report: level, deadline, and the 'report' entry of its timeline
+    (with the reporter's photo, if any).
 
     Idempotent: an event that already has a deadline is left alone. Returns whether it did anything.
     """
@@ -261,7 +263,8 @@ def open_case(session: Session, event: Event, *, calendar: WorkCalendar | None =
     event.level = category.default_level
     event.first_deadline_at = event.deadline_at = deadline
     session.add(EventMove(event_id=event.id, at=event.reported_at, actor_id=event.reporter_id, move="report",
-                          from_status="reported", to_status="reported", to_level=event.level, deadline_at=deadline))
+                          from_status="reported", to_status="reported", to_level=event.level, deadline_at=deadline,
+                          photo_ref=_check_photo(photo_ref)))
     session.flush()
     return True
 

@@ -243,3 +243,26 @@ def test_command_center_counters_come_from_the_tick(session):
     # Open: late and fresh; overdue: late. Due: closed (closed) and late (deadline passed) → 1 of 2 closed.
     assert (after["open"], after["overdue"]) == (2, 1)
     assert (after["closure_ratio"], after["on_time_closure_ratio"]) == (0.5, 0.5)
+
+
+def test_month_rows_and_day_rows_agree(session, cases):
+    from gis.models import CaseStatsMonthly
+
+    months = {(r.month, r.grid_id, r.urgent): r for r in session.scalars(select(CaseStatsMonthly))}
+    november = dt.date(2026, 11, 1)
+    # G1's November: six ordinary cases and the two urgent ones, their hours kept sorted.
+    assert months[(november, cases.g1.id, False)].registered == 6
+    assert months[(november, cases.g1.id, True)].registered == 2
+    assert months[(november, cases.g1.id, False)].handling_hours == [2, 5, 20]
+    # 2 Nov – 30 Nov reads day rows only; the whole of November reads the month rows: same figures
+    # (nothing was registered on 1 November).
+    whole = rows_by_code(stats.indicators(session, stats.StatsQuery(**NOVEMBER)))
+    part = rows_by_code(stats.indicators(session, stats.StatsQuery(date_from=dt.date(2026, 11, 2),
+                                                                   date_to=dt.date(2026, 11, 30))))
+    for code in (cases.g1.code, cases.g2.code):
+        assert {k: v for k, v in whole[code].items() if k != "period"} == \
+            {k: v for k, v in part[code].items() if k != "period"}
+    # 30 Oct – 30 Nov: two October days from day rows plus November from month rows.
+    mixed = rows_by_code(stats.indicators(session, stats.StatsQuery(date_from=dt.date(2026, 10, 30),
+                                                                    date_to=dt.date(2026, 11, 30))))
+    assert mixed[cases.g1.code]["registered"] == 9 and mixed[cases.g1.code]["handling_hours_mean"] == 8.4

@@ -53,6 +53,13 @@ COUNTERS_VIEW = f"""
 """
 
 
+def _count_columns():
+    counts = ('registered', 'due', 'postponed', 'closed', 'closed_on_time', 'dispatched', 'reworked', 'closed_all')
+    return [*(sa.Column(c, sa.Integer(), server_default='0', nullable=False) for c in counts),
+            sa.Column('handling_hours', postgresql.ARRAY(sa.Float()), server_default='{}', nullable=False),
+            sa.Column('refreshed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False)]
+
+
 def upgrade() -> None:
     # -- events: a 'merged' status and the case's workflow facts ------------------------------
     op.drop_constraint(op.f('ck_events_status'), 'events', type_='check')
@@ -125,20 +132,15 @@ def upgrade() -> None:
     )
 
     # -- the assessment summary ----------------------------------------------------------------
-    op.create_table('case_stats_daily', *_key_columns(),
-    sa.Column('registered', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('due', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('postponed', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('closed', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('closed_on_time', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('dispatched', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('reworked', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('closed_all', sa.Integer(), server_default='0', nullable=False),
-    sa.Column('handling_hours', postgresql.ARRAY(sa.Float()), server_default='{}', nullable=False),
-    sa.Column('refreshed_at', sa.DateTime(timezone=True), server_default=sa.text('now()'), nullable=False),
+    op.create_table('case_stats_daily', *_key_columns(), *_count_columns(),
     sa.PrimaryKeyConstraint(*KEY, name=op.f('pk_case_stats_daily'))
     )
     op.create_index('ix_case_stats_daily_grid_id_day', 'case_stats_daily', ['grid_id', 'day'], unique=False)
+    month_key = _key_columns()
+    month_key[0] = sa.Column('month', sa.Date(), nullable=False)
+    op.create_table('case_stats_monthly', *month_key, *_count_columns(),
+    sa.PrimaryKeyConstraint('month', *KEY[1:], name=op.f('pk_case_stats_monthly'))
+    )
     op.create_table('case_stats_dirty', *_key_columns(),
     sa.PrimaryKeyConstraint(*KEY, name=op.f('pk_case_stats_dirty'))
     )
@@ -204,6 +206,7 @@ def downgrade() -> None:
     op.execute("DROP TRIGGER events_stats_insert ON events")
     op.execute("DROP FUNCTION case_stats_mark_dirty()")
     op.drop_table('case_stats_dirty')
+    op.drop_table('case_stats_monthly')
     op.drop_index('ix_case_stats_daily_grid_id_day', table_name='case_stats_daily')
     op.drop_table('case_stats_daily')
     op.drop_table('workflow_settings')
