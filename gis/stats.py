@@ -132,8 +132,8 @@ def _recompute(session: Session, keys: list, now: dt.datetime) -> None:
     for start in range(0, len(keys), BATCH):
         batch = keys[start:start + BATCH]
         params = {name: list(values) for name, values in zip(KEY, zip(*batch))}
-        # Three statements, each a loop over the keys with primary-key lookups: zero the rows, add
-        # what the cases of each key count now, drop rows left with no case.
+        # Each statement is a loop over the keys with primary-key lookups: zero the day rows, add what
+        # the cases of each key count now, drop rows left with no case; then the same for the months.
         session.execute(_key_params(f"""
             UPDATE case_stats_daily s SET {', '.join(f'{c} = 0' for c in COUNTS)}, handling_hours = '{{}}',
                 refreshed_at = :now
