@@ -107,6 +107,13 @@ def make_move(event_id: int):
     return jsonify(payload), 201
 
 
+@bp.get("/cases/mine")
+@requires("commander", "worker")
+def my_cases():
+    """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue (a commander)."""
+    return jsonify(workflow.todo(db.session(), current_user()))
+
+
 @bp.get("/events/<int:event_id>/duplicates")
 @requires("commander", "worker")
 def event_duplicates(event_id: int):
@@ -184,3 +191,16 @@ def case_page(event_id: int):
                   move_labels=workflow.MOVE_LABELS, handlers=workflow.handler_choices(session, event),
                   duplicates=duplicates, csrf_token=csrf_token(), user_name=user.display_name or user.name,
                   basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
+
+
+@pages_bp.get("/cases")
+def todo_page():
+    """The signed-in person's to-do list of cases, each linking to its case page."""
+    from webmap.case import todo_page as render
+
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login_form", next=request.path))
+    if user.role not in ("admin", "commander", "worker"):
+        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    return render(workflow.todo(db.session(), user), user_name=user.display_name or user.name)

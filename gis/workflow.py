@@ -526,6 +526,34 @@ def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
+# -- what waits on whom ---------------------------------------------------------------------
+def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit: int = 200) -> dict[str, list[dict]]:
+    """The cases waiting on `user`, by kind, most urgent (earliest deadline) first.
+
+    A worker: cases dispatched to them, and handled cases in their grids that someone else handled
+    (to verify). A commander or admin: reports to register, handled cases to verify (not their own
+    work), and overdue cases.
+    """
+    now = now or utcnow()
+    columns = (Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at, Grid.code)
+    base = select(*columns).outerjoin(Grid, Grid.id == Event.grid_id).order_by(Event.deadline_at, Event.id).limit(limit)
+    not_mine = ~Event.id.in_(select(EventMove.event_id).where(EventMove.move == "handle", EventMove.actor_id == user.id))
+    lists: dict[str, Any] = {}
+    if user.role == "worker":
+        my_grids = select(user_grids.c.grid_code).where(user_grids.c.user_id == user.id)
+        lists["to_handle"] = base.where(Event.handler_id == user.id, Event.status.in_(("dispatched", "in_progress")))
+        lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id),
+                                        not_mine, Grid.code.in_(my_grids))
+    elif user.role in ("commander", "admin"):
+        lists["to_register"] = base.where(Event.status == "reported")
+        lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id), not_mine)
+        lists["overdue"] = base.where(Event.status.in_(OPEN_STATUSES), Event.deadline_at < now)
+    return {name: [{"id": r.id, "title": r.title, "category": r.category, "status": r.status, "level": r.level,
+                    "deadline_at": _iso(r.deadline_at), "grid_code": r.code,
+                    "overdue": r.deadline_at is not None and r.deadline_at < now}
+                   for r in session.execute(query)] for name, query in lists.items()}
+
+
 # -- the tick -------------------------------------------------------------------------------
 @dataclass
 class TickResult:

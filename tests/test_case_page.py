@@ -68,7 +68,11 @@ def test_the_loop_in_the_browser(browser, live_server, session, make_user):
         assert page.locator("#case-status").get_attribute("data-status") == "dispatched"
 
     with signed_in(browser, live_server, "li", viewport=PHONE) as phone:
-        phone.goto(url)
+        # The worker finds the case in their to-do list and opens it.
+        phone.goto(f"{live_server}/cases")
+        with phone.expect_navigation():
+            phone.locator(f"#to_handle li[data-id='{case.id}'] a").click()
+        assert phone.url == url
         assert [f.get_attribute("data-move") for f in phone.locator("form.move").all()] == \
             ["start", "handle", "escalate", "note"]
         # Page fits the phone: no horizontal scrolling.

@@ -121,3 +121,22 @@ def test_state_table_and_settings(client, setting):
                        ("duplicate_radius_m", -5), ("timezone", "Mars/Olympus")]:
         bad = client.put(f"/api/v1/workflow/settings/{key}", json={"value": value}, headers=auth(setting["admin"]))
         assert bad.status_code == 400 and bad.mimetype == "application/problem+json", key
+
+
+def test_to_do_lists_for_worker_and_commander(client, session, setting):
+    case = setting["case"].id
+    other = event(session, grid=setting["a"], x=120, title="路灯不亮", category="01003")
+    session.commit()
+    move(client, setting["commander"], case, move="register")
+    move(client, setting["commander"], case, move="dispatch", handler="h")
+    mine = client.get("/api/v1/cases/mine", headers=auth(setting["h"])).get_json()
+    assert [c["id"] for c in mine["to_handle"]] == [case] and mine["to_verify"] == []
+    boss = client.get("/api/v1/cases/mine", headers=auth(setting["commander"])).get_json()
+    assert [c["id"] for c in boss["to_register"]] == [other.id] and boss["to_verify"] == []
+    move(client, setting["h"], case, move="handle", note="已补装")
+    # The handler no longer has it; a colleague in the grid and the commander see it to verify.
+    assert client.get("/api/v1/cases/mine", headers=auth(setting["h"])).get_json() == {"to_handle": [], "to_verify": []}
+    assert [c["id"] for c in client.get("/api/v1/cases/mine", headers=auth(setting["w2"])).get_json()["to_verify"]] \
+        == [case]
+    assert client.get("/api/v1/cases/mine", headers=auth(setting["wx"])).get_json()["to_verify"] == []
+    assert client.get("/api/v1/cases/mine", headers=auth(setting["viewer"])).status_code == 403

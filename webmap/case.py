@@ -63,7 +63,8 @@ def _panel(case, timeline, allowed, move_labels, handlers, duplicates, user_name
             f'<dt>返工 rework</dt><dd>{case["rework_count"]}</dd><dt>延期 postponed</dt><dd>{case["postponed_count"]}</dd>'
             + (f'<dt>并入 merged into</dt><dd><a href="/cases/{case["merged_into"]}">#{case["merged_into"]}</a></dd>'
                if case["merged_into"] else "")
-            + f'</dl><p class="who">{e(user_name)} · <a href="/map">地图 map</a></p></header>')
+            + f'</dl><p class="who">{e(user_name)} · <a href="/cases">待办 my cases</a> · <a href="/map">地图 map</a>'
+            f'</p></header>')
     forms = []
     for move in allowed:
         fields = []
@@ -133,3 +134,27 @@ def _script(case_id: int, csrf_token: str) -> str:
   }});
 }})();
 </script>"""
+
+
+TODO_TITLES = {"to_handle": "待处置 to handle", "to_verify": "待核查 to verify", "to_register": "待立案 to register",
+               "overdue": "超期 overdue"}
+TODO_PAGE = """<!doctype html>
+<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>待办 — gridgov</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+<link rel="stylesheet" href="/static/gridgov.css"><link rel="stylesheet" href="{css}"></head>
+<body><main class="case-panel"><header><h1>待办 my cases</h1><p class="who">{user} · <a href="/map">地图 map</a></p>
+</header>{sections}</main></body></html>"""
+
+
+def todo_page(lists: dict[str, list[dict]], *, user_name: str) -> str:
+    """A plain list page (no map): each kind of waiting case, each case linking to its page."""
+    sections = []
+    for kind, cases in lists.items():
+        items = "".join(
+            f'<li data-id="{c["id"]}"><a href="/cases/{c["id"]}">#{c["id"]} {escape(c["title"])}</a> '
+            f'<span class="badge" data-status="{c["status"]}">{escape(c["status"])}</span>'
+            + (' <span class="badge overdue">超期</span>' if c["overdue"] else "")
+            + f' <time>{escape((c["deadline_at"] or "")[:16].replace("T", " "))}</time></li>' for c in cases)
+        sections.append(f'<section class="todo" id="{kind}"><h2>{escape(TODO_TITLES[kind])} ({len(cases)})</h2>'
+                        f'<ol class="cases">{items or "<li>—</li>"}</ol></section>')
+    return TODO_PAGE.format(css=CASE_CSS, user=escape(user_name), sections="".join(sections))
