@@ -87,7 +87,10 @@ def _panel(case, timeline, allowed, move_labels, handlers, duplicates, user_name
              f'{"".join(forms)}</section>' if allowed else "")
     entries = []
     for step in reversed(timeline):
-        who = step["actor"]["display_name"] or step["actor"]["name"] if step["actor"] else "系统 system"
+        if step["actor"]:
+            who = step["actor"]["display_name"] or step["actor"]["name"]
+        else:  # no user: a report from outside (a resident, a hotline, an import), or gridgov itself
+            who = "外部来源 outside source" if step["move"] == "report" else "系统 system"
         change = (f'{e(step["from_status"])} → {e(step["to_status"])}' if step["from_status"] != step["to_status"]
                   else "")
         if step["from_level"] and step["to_level"] and step["from_level"] != step["to_level"]:
