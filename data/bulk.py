@@ -1,0 +1,177 @@
+"""Bulk loading shared by the demo loader and the importers: COPY, deferred indexes, progress, hooks."""
+from __future__ import annotations
+
+import io
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+
+import numpy as np
+import pandas as pd
+import shapely
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+COPY_CHUNK_ROWS = 50_000
+
+
+class Progress:
+    """A one-line progress bar on stderr: label, bar, rows, rows/s; silent unless enabled."""
+
+    def __init__(self, label: str, total: int, enabled: bool = True, stream=None):
+        self.label, self.total, self.enabled = label, max(total, 0), enabled
+        self.stream = stream or sys.stderr
+        self.done = 0
+        self.start = time.perf_counter()
+        self._last = 0.0
+        if enabled:
+            self._draw()
+
+    def update(self, n: int) -> None:
+        """Count n more rows done."""
+        self.done += n
+        now = time.perf_counter()
+        if self.enabled and (now - self._last > 0.2 or self.done >= self.total):
+            self._last = now
+            self._draw()
+
+    def close(self) -> float:
+        """Finish the line; returns the seconds taken."""
+        secs = time.perf_counter() - self.start
+        if self.enabled:
+            self._draw(final=True)
+            self.stream.write("\n")
+            self.stream.flush()
+        return secs
+
+    def _draw(self, final: bool = False) -> None:
+        if not final and not getattr(self.stream, "isatty", lambda: False)():
+            return  # a log file gets the final line only
+        secs = max(time.perf_counter() - self.start, 1e-9)
+        frac = self.done / self.total if self.total else 1.0
+        width = 28
+        filled = int(width * min(frac, 1.0))
+        rate = self.done / secs
+        tail = f"{secs:5.1f} s" if final else (f"eta {(self.total - self.done) / rate:4.0f} s" if rate else "")
+        self.stream.write(f"\r  {self.label:<18} [{'#' * filled}{'.' * (width - filled)}] "
+                          f"{self.done:>10,}/{self.total:,}  {rate:>9,.0f}/s  {tail}")
+        self.stream.flush()
+
+
+def raw_connection(session: Session):
+    """The psycopg connection under the session, inside the session's transaction."""
+    return session.connection().connection.driver_connection
+
+
+def ewkb_hex(geoms: np.ndarray, srid: int = 4326) -> np.ndarray:
+    """Hex EWKB of shapely geometries (what PostGIS reads from COPY text)."""
+    return shapely.to_wkb(shapely.set_srid(geoms, srid), hex=True, include_srid=True)
+
+
+def copy_frame(session: Session, table: str, frame: pd.DataFrame, *, progress: Progress | None = None,
+               chunk_rows: int = COPY_CHUNK_ROWS) -> int:
+    """COPY a DataFrame into `table` (columns named as the frame's); empty strings and NaN become NULL."""
+    return copy_chunks(session, table, list(frame.columns),
+                       (frame.iloc[i:i + chunk_rows] for i in range(0, len(frame), chunk_rows)),
+                       progress=progress)
+
+
+def copy_chunks(session: Session, table: str, columns: Sequence[str], chunks: Iterable[pd.DataFrame], *,
+                progress: Progress | None = None) -> int:
+    """COPY DataFrame chunks (same columns) into `table` in CSV form; returns the rows written."""
+    cols = ", ".join(f'"{c}"' for c in columns)
+    total = 0
+    with raw_connection(session).cursor() as cur, \
+            cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT csv)") as copy:
+        for chunk in chunks:
+            buf = io.StringIO()
+            chunk.to_csv(buf, header=False, index=False, na_rep="", date_format="%Y-%m-%dT%H:%M:%S%z")
+            copy.write(buf.getvalue().encode("utf-8"))
+            total += len(chunk)
+            if progress:
+                progress.update(len(chunk))
+    return total
+
+
+PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us")
+_POINT_EWKB_HEADER = np.frombuffer(bytes.fromhex("0101000020E6100000"), np.uint8)  # LE, Point|SRID, 4326
+
+
+def point_ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
+    """EWKB (SRID 4326) of points, built with numpy: 25 bytes each, no per-point GEOS call."""
+    n = len(lon)
+    buf = np.empty((n, 25), np.uint8)
+    buf[:, :9] = _POINT_EWKB_HEADER
+    buf[:, 9:17] = np.ascontiguousarray(lon, "<f8").view(np.uint8).reshape(n, 8)
+    buf[:, 17:25] = np.ascontiguousarray(lat, "<f8").view(np.uint8).reshape(n, 8)
+    raw = buf.tobytes()
+    return [raw[i:i + 25] for i in range(0, len(raw), 25)]
+
+
+def pg_timestamps(values: np.ndarray) -> list[int | None]:
+    """UTC datetime64 values as PostgreSQL's binary timestamptz: microseconds since 2000-01-01.
+
+    NaT becomes None (NULL).
+    """
+    us = values.astype("datetime64[us]")
+    out = (us - PG_EPOCH_US).astype(np.int64).astype(object)
+    out[np.isnat(us)] = None
+    return out.tolist()
+
+
+def copy_binary(session: Session, table: str, columns: Sequence[str], types: Sequence[str],
+                rows: Iterable[Sequence], *, progress: Progress | None = None, every: int = 20_000) -> int:
+    """COPY rows into `table` in PostgreSQL's binary format; returns the rows written.
+
+    `types` name the binary form sent for each column: 'bytea' sends raw bytes (EWKB for a
+    geometry column, read by geometry_recv), 'int8' sends microseconds since 2000-01-01 for a
+    timestamptz column (see pg_timestamps), 'text', 'float8', 'int4', 'int8', 'date' as usual.
+    """
+    cols = ", ".join(f'"{c}"' for c in columns)
+    n = 0
+    with raw_connection(session).cursor() as cur, \
+            cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.set_types(list(types))
+        for row in rows:
+            copy.write_row(row)
+            n += 1
+            if progress and n % every == 0:
+                progress.update(every)
+    if progress:
+        progress.update(n % every)
+    return n
+
+
+@contextmanager
+def deferred_indexes(session: Session, tables: Sequence[str]) -> Iterator[None]:
+    """Drop the plain secondary indexes of `tables` for a bulk load and rebuild them afterwards.
+
+    Building a GiST index once over a million rows is several times faster than inserting a
+    million rows into it. Primary keys, unique indexes and constraint indexes stay, so every
+    rule still holds during the load. Use it only on tables nobody else reads meanwhile: the
+    drop holds an exclusive lock until the transaction ends.
+    """
+    rows = session.execute(text("""
+        SELECT i.indexrelid::regclass::text AS name, pg_get_indexdef(i.indexrelid) AS ddl
+        FROM pg_index i JOIN pg_class t ON t.oid = i.indrelid
+        WHERE t.relname = ANY(:tables) AND t.relnamespace = 'public'::regnamespace
+          AND NOT i.indisprimary AND NOT i.indisunique
+          AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)
+    """), {"tables": list(tables)}).all()
+    for name, _ in rows:
+        session.execute(text(f"DROP INDEX {name}"))
+    yield
+    session.execute(text("SET LOCAL maintenance_work_mem = '256MB'"))
+    for _, ddl in rows:
+        session.execute(text(ddl))
+
+
+def events_loaded(session: Session, first_id: int, last_id: int) -> None:
+    """Run once after events with ids first_id..last_id were bulk-loaded (demo loader, events import).
+
+    The one place where freshly loaded events get their grid, community, street, district and
+    building: issue 4's set-wise `gis.assign.assign_events(session, …)` is called here. Until
+    then those columns stay NULL.
+    """
+    return None
