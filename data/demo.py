@@ -295,7 +295,7 @@ class _Cutter:
     def road_name(self, cls: str) -> str:
         if cls == "arterial" and self._arterials:
             return self._arterials.pop(0)
-        word = self.pool.word()
+        word = self.pool.word() if cls == "secondary" else self.pool.any()
         if cls == "secondary":
             return word + str(self.rng.choice(["路", "大道", "街"]))
         return word + str(self.rng.choice(nm.ROAD_SUFFIXES))
@@ -734,7 +734,7 @@ def _buildings(grids: list[GridRec], roads: list[Road], fld: _Field, sc: Scale,
         cols["hh"].append(hh)
         cols["pop"].append(pop)
         cols["grid"].append(np.full(k, gi))
-        estate = pool.word() + str(rng.choice(nm.ESTATE_SUFFIXES))
+        estate = pool.any() + str(rng.choice(nm.ESTATE_SUFFIXES))
         for j in range(k):
             codes.append(building_code(g.code, j + 1))
             bnames.append(f"{estate}{j + 1}栋" if spec["flat"] else f"{g.name.removesuffix('网格')}{j + 1}号楼")
@@ -778,6 +778,8 @@ THEMES = {
     "night_market": (("店外经营", "暴露垃圾", "道路不洁", "施工扰民"), "night", "夜市街"),
     "village": (("电动车违规充电", "消防安全隐患", "乱堆物堆料", "土地纠纷", "违规张贴悬挂广告"), "evening", "城中村"),
 }
+THEME_SHARES = {"market": 0.2, "construction": 0.15, "old_compound": 0.2, "school_gate": 0.1,
+                "night_market": 0.15, "village": 0.2}
 USE_THEMES = {
     "old": ("old_compound", "night_market", "market"), "urban_estate": ("old_compound",),
     "urban_mixed": ("night_market", "old_compound"), "commercial": ("night_market", "market"),
@@ -820,10 +822,10 @@ def _hotspot_place(theme: str, grid: GridRec, building_name: str, pool: nm.NameP
     if theme == "village":
         return community if community.endswith("村") else community + "城中村"
     if theme == "school_gate":
-        return pool.word() + "小学校门口"
+        return pool.any() + "小学校门口"
     if theme == "construction":
-        return pool.word() + "项目工地"
-    return pool.word() + THEMES[theme][2]
+        return pool.any() + "项目"
+    return pool.any() + THEMES[theme][2]
 
 
 def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[dict], to_ll,
@@ -839,13 +841,22 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     start = np.datetime64(as_of.replace(tzinfo=None), "s") - np.timedelta64(DAYS * 86400, "s")
 
     # Hotspots sit on buildings of a fitting land use.
+    # Hotspots: first the kind of place (a fixed mix), then a building on land of a fitting use.
     n_hot = max(6, len(grids) // 25)
-    bw = (b.population + 40).astype(float)
-    hb = rng.choice(len(b), n_hot, replace=False, p=bw / bw.sum())
+    use_of = np.array([grids[gi].use for gi in b.grid])
+    themes, shares = zip(*THEME_SHARES.items(), strict=True)
     hotspots = []
-    for rank, bi in enumerate(hb):
+    taken: set[int] = set()
+    for rank in range(n_hot):
+        theme = str(rng.choice(themes, p=np.array(shares) / sum(shares)))
+        uses = [u for u, ts in USE_THEMES.items() if theme in ts]
+        cand = np.flatnonzero(np.isin(use_of, uses))
+        cand = cand if len(cand) else np.arange(len(b))
+        bi = int(cand[rng.integers(0, len(cand))])
+        if bi in taken:
+            continue
+        taken.add(bi)
         g = grids[b.grid[bi]]
-        theme = str(rng.choice(USE_THEMES.get(g.use, ("market",))))
         first = int(rng.integers(0, 70))
         hotspots.append(dict(building=int(bi), theme=theme, sigma=float(rng.uniform(25, 90)),
                              intensity=1.0 / (rank + 1) ** 0.7, first_day=first,
@@ -854,7 +865,7 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     is_hot = rng.random(n) < 0.5
     hot_idx = np.full(n, -1)
     inten = np.array([h["intensity"] for h in hotspots])
-    hot_idx[is_hot] = rng.choice(n_hot, int(is_hot.sum()), p=inten / inten.sum())
+    hot_idx[is_hot] = rng.choice(len(hotspots), int(is_hot.sum()), p=inten / inten.sum())
 
     # Positions: around the hotspot, or near a home (weighted by residents).
     x = np.empty(n)
@@ -1260,8 +1271,8 @@ def _utc_text(values: np.ndarray) -> list[str]:
     return [f"{v}Z" for v in values.astype("datetime64[s]").astype(str)]
 
 
-def load_demo_if_empty(engine, echo: Callable[[str], object] = print) -> LoadReport | None:
-    """Load the `demo` district when the database holds no areas, grids or other data yet."""
+def load_demo_if_empty(engine, echo: Callable[[str], object] = print, scale: str = "demo") -> LoadReport | None:
+    """Load the demo district when the database holds no areas, grids or other data yet."""
     from gis.db import session_factory
 
     with session_factory(engine)() as session:
@@ -1270,7 +1281,7 @@ def load_demo_if_empty(engine, echo: Callable[[str], object] = print) -> LoadRep
         echo(f"database already holds data ({', '.join(present)}): demo district not loaded")
         return None
     echo(f"loading the demo district {DISTRICT_NAME} ({CITY_NAME}) into the empty database…")
-    report = load(engine, "demo", seed=1)
+    report = load(engine, scale, seed=1)
     echo(report.summary())
     return report
 

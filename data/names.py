@@ -38,6 +38,11 @@ class NamePool:
         words = [a + b for a in FIRST for b in SECOND if a != b]
         self._words = [words[i] for i in rng.permutation(len(words))]
         self._next = 0
+        self._rng = rng
+
+    def any(self) -> str:
+        """A word that may repeat (roads, estates: many districts have a 阳光花园)."""
+        return self._words[int(self._rng.integers(0, len(self._words)))]
 
     def word(self) -> str:
         """The next unused two-character word (wraps with a numeral suffix when exhausted)."""
