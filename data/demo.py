@@ -1166,7 +1166,16 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
     import pandas as pd
     from sqlalchemy import text
 
-    from data.bulk import Progress, copy_chunks, copy_frame, deferred_indexes, events_loaded, ewkb_hex
+    from data.bulk import (
+        Progress,
+        copy_binary,
+        copy_frame,
+        deferred_indexes,
+        events_loaded,
+        ewkb_hex,
+        pg_timestamps,
+        point_ewkb,
+    )
     from gis.buildings import footprint_grids_sql, refresh_grid_totals
 
     session.execute(text("SET LOCAL synchronous_commit = off"))
@@ -1199,16 +1208,15 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         b = d.buildings
         bar = Progress("buildings", len(b), progress)
 
-        def chunks(step: int = 50_000):
+        def building_rows(step: int = 50_000):
             for i in range(0, len(b), step):
                 sl = slice(i, i + step)
-                yield pd.DataFrame({"id": np.arange(i, min(i + step, len(b))), "code": b.code[sl],
-                                    "name": b.name[sl], "geom": ewkb_hex(d.footprints(sl)),
-                                    "floors": b.floors[sl], "households": b.households[sl],
-                                    "population": b.population[sl]})
+                wkb = shapely.to_wkb(shapely.set_srid(d.footprints(sl), 4326), include_srid=True)
+                yield from zip(range(i, i + len(wkb)), b.code[sl], b.name[sl], wkb, b.floors[sl].tolist(),
+                               b.households[sl].tolist(), b.population[sl].tolist(), strict=True)
 
-        copy_chunks(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households",
-                                                 "population"], chunks(), progress=bar)
+        copy_binary(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
+                    ["int8", "text", "text", "bytea", "int4", "int4", "int4"], building_rows(), progress=bar)
         session.execute(text("CREATE INDEX ON stage_buildings USING gist (geom)"))
         session.execute(text("ANALYZE stage_buildings"))
         counts["buildings"] = session.execute(text(f"""
@@ -1223,23 +1231,18 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         e = d.events
         bar = Progress("events", len(e), progress)
 
-        def event_chunks(step: int = 100_000):
-            pts = shapely.points(np.column_stack([e.lon, e.lat]))
-            for i in range(0, len(e), step):
-                sl = slice(i, i + step)
-                yield pd.DataFrame({
-                    "geom": ewkb_hex(pts[sl]), "category": e.category[sl], "title": e.title[sl],
-                    "description": e.description[sl], "status": e.status[sl],
-                    "occurred_at": _utc_text(e.occurred_at[sl]), "reported_at": _utc_text(e.reported_at[sl]),
-                    "updated_at": _utc_text(e.updated_at[sl]), "source_x": e.lon[sl], "source_y": e.lat[sl],
-                    "accuracy_m": e.accuracy_m[sl],
-                    "contact": [json.dumps(c, ensure_ascii=False) if c else "" for c in e.contact[sl]],
-                })
-
-        counts["events"] = copy_chunks(session, "events", ["geom", "category", "title", "description", "status",
-                                                           "occurred_at", "reported_at", "updated_at", "source_x",
-                                                           "source_y", "accuracy_m", "contact"],
-                                       event_chunks(), progress=bar)
+        # jsonb's binary form is a version byte (1) and the JSON text.
+        contact = [b"\x01" + json.dumps(c, ensure_ascii=False).encode() if c else None for c in e.contact]
+        accuracy = [None if np.isnan(a) else float(a) for a in e.accuracy_m]
+        counts["events"] = copy_binary(
+            session, "events",
+            ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "updated_at",
+             "source_x", "source_y", "accuracy_m", "contact"],
+            ["bytea", "text", "text", "text", "text", "int8", "int8", "int8", "float8", "float8", "float8", "bytea"],
+            zip(point_ewkb(e.lon, e.lat), e.category.tolist(), e.title, e.description, e.status.tolist(),
+                pg_timestamps(e.occurred_at), pg_timestamps(e.reported_at), pg_timestamps(e.updated_at),
+                e.lon.tolist(), e.lat.tolist(), accuracy, contact, strict=True),
+            progress=bar)
         bar.close()
         first, last = session.execute(text("SELECT min(id), max(id) FROM events")).one()
         if first is not None:
@@ -1265,10 +1268,6 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
             FROM stage_contracts s JOIN cadres c ON c.code = s.cadre_code
         """)).rowcount
     return counts
-
-
-def _utc_text(values: np.ndarray) -> list[str]:
-    return [f"{v}Z" for v in values.astype("datetime64[s]").astype(str)]
 
 
 def load_demo_if_empty(engine, echo: Callable[[str], object] = print, scale: str = "demo") -> LoadReport | None:

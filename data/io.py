@@ -367,6 +367,8 @@ def _read_ogr(p: Path, layer: Layer, given) -> Table:
     import pyogrio
     from pyogrio.errors import DataLayerError, DataSourceError
 
+    if p.suffix.lower() in (".geojson", ".json"):
+        _strict_json(p)  # GDAL forgives trailing commas and truncation; a planner should hear about them
     try:
         layers = [str(name) for name, _ in pyogrio.list_layers(p)]
         name = layer.name if layer.name in layers else layers[0] if layers else None
@@ -411,16 +413,18 @@ def _read_ogr(p: Path, layer: Layer, given) -> Table:
     return table
 
 
+def _strict_json(p: Path) -> None:
+    try:
+        json.loads(p.read_bytes().decode("utf-8-sig"))
+    except json.JSONDecodeError as exc:
+        raise InvalidInput("Broken JSON", f"{p} is not valid JSON: {exc.msg} at line {exc.lineno}, column "
+                           f"{exc.colno}. Fix the file (or export it again) and retry.") from exc
+    except UnicodeDecodeError as exc:
+        raise InvalidInput("Broken JSON", f"{p} is not UTF-8 text ({exc}); GeoJSON is always UTF-8.") from exc
+
+
 def _unreadable(p: Path, exc: Exception) -> InvalidInput:
     msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    if p.suffix.lower() in (".geojson", ".json"):
-        try:
-            json.loads(p.read_text(encoding="utf-8-sig"))
-        except json.JSONDecodeError as jexc:
-            return InvalidInput("Broken JSON", f"{p} is not valid JSON: {jexc.msg} at line {jexc.lineno}, "
-                                f"column {jexc.colno}. Fix the file (or export it again) and retry.")
-        except UnicodeDecodeError as uexc:
-            return InvalidInput("Broken JSON", f"{p} is not UTF-8 text: {uexc}.")
     return InvalidInput("Cannot read file", f"{p}: {msg}. gridgov reads GeoJSON, GeoPackage, Shapefile (.shp with "
                         ".dbf and .shx, or all zipped), FlatGeobuf and CSV.")
 
@@ -565,7 +569,7 @@ def _check_duplicates(values: np.ndarray, name: str, errors: RowErrors, skip_emp
         idx = sorted(idx)
         rows = ", ".join(str(i + 1) for i in idx[:10]) + (" …" if len(idx) > 10 else "")
         for i in idx[1:]:
-            errors.add(i, f"duplicate {name} {value} (also on row{'s' * (len(idx) > 2)} {rows})")
+            errors.add(i, f"duplicate {name} {value}: rows {rows} all have it")
 
 
 def _check_geometries(layer: Layer, t: Table, errors: RowErrors, session: Session) -> None:
@@ -805,8 +809,9 @@ def _import_buildings(session, t: Table, parsed, errors: RowErrors, report: Impo
     """))
     outside = list(session.scalars(text("SELECT id FROM plan_buildings WHERE grid_id IS NULL ORDER BY id")))
     if outside:
-        report.warnings.append(f"{len(outside):,} building{'s' * (len(outside) > 1)} lie outside every current "
-                               f"grid and get no grid ({_where_rows(errors, outside)})")
+        many = len(outside) > 1
+        report.warnings.append(f"{len(outside):,} building{'s lie' if many else ' lies'} outside every current "
+                               f"grid and get{'' if many else 's'} no grid ({_where_rows(errors, outside)})")
     _count_changes(session, report, """
         SELECT count(*) FILTER (WHERE bid IS NULL), count(*) FILTER (WHERE changed),
                count(*) FILTER (WHERE bid IS NOT NULL AND NOT changed) FROM plan_buildings
@@ -1083,6 +1088,8 @@ def _write_ogr(frame: pd.DataFrame, geoms, p: Path, suffix: str, layer_name: str
     if isinstance(gdf, gpd.GeoDataFrame):
         if layer_name in ("areas", "grids", "buildings", "contracts"):
             kw["geometry_type"] = "MultiPolygon"
+        if suffix in (".geojson", ".json"):
+            kw["layer_options"] = {"SIGNIFICANT_FIGURES": 17}  # shortest text that reads back bit for bit
         pyogrio.write_dataframe(gdf, p, driver=OGR_SUFFIXES[suffix], layer=layer_name, **kw)
     else:
         pyogrio.write_dataframe(gdf, p.with_suffix(".dbf"), driver="ESRI Shapefile", layer=layer_name, **kw)
