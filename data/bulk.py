@@ -167,6 +167,25 @@ def deferred_indexes(session: Session, tables: Sequence[str]) -> Iterator[None]:
         session.execute(text(ddl))
 
 
+@contextmanager
+def deferred_foreign_keys(session: Session, table: str) -> Iterator[None]:
+    """Drop the foreign keys of `table` for a bulk load and add them back, checked in one pass.
+
+    PostgreSQL checks each foreign key with a trigger per inserted row (events has seven);
+    adding the constraint back afterwards validates every row at once with a join, and fails
+    the whole transaction if any row breaks it. Same locking caveat as deferred_indexes.
+    """
+    rows = session.execute(text("""
+        SELECT conname, pg_get_constraintdef(oid) FROM pg_constraint
+        WHERE conrelid = CAST(:t AS regclass) AND contype = 'f' ORDER BY conname
+    """), {"t": table}).all()
+    for name, _ in rows:
+        session.execute(text(f'ALTER TABLE {table} DROP CONSTRAINT "{name}"'))
+    yield
+    for name, ddl in rows:
+        session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl}'))
+
+
 def events_loaded(session: Session, first_id: int, last_id: int) -> None:
     """Run once after events with ids first_id..last_id were bulk-loaded (demo loader, events import).
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 # key (code) exists are updated, others added; a grid whose boundary changes gets a new
 # dated version. `dry_run` runs everything, reports what would change and rolls nothing in.
 import datetime as dt
-import io
 import json
 import re
 import time
@@ -30,6 +29,7 @@ from data.bulk import (
     Progress,
     copy_binary,
     copy_frame,
+    deferred_foreign_keys,
     deferred_indexes,
     events_loaded,
     ewkb_hex,
@@ -37,7 +37,14 @@ from data.bulk import (
     point_ewkb,
 )
 from gis.buildings import footprint_grids_sql
-from gis.checks import district_extent, geometry_problems, grid_overlaps, outside_parent, swapped_coordinates
+from gis.checks import (
+    coordinate_problems,
+    district_extent,
+    geometry_problems,
+    grid_overlaps,
+    outside_parent,
+    swapped_coordinates,
+)
 from gis.codes import code_problem
 from gis.errors import InvalidInput
 from gis.models import AREA_LEVELS, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
@@ -45,7 +52,9 @@ from gis.models import AREA_LEVELS, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
 NAIVE_TZ = "Asia/Shanghai"  # times without an offset are China Standard Time
 MAX_ERRORS = 1000
 PROGRESS_ROWS = 5_000  # files with more rows than this get a progress bar
-BULK_EVENT_ROWS = 100_000  # an events import this large rebuilds the events indexes once at the end
+BULK_EVENT_ROWS = 50_000  # an events import this large (and ≥ 1/4 of the table) rebuilds indexes once at the end
+# pandas < 3 parses floats fast but up to one ulp off unless asked; pandas 3 is exact and deprecates asking.
+EXACT_FLOATS = {"float_precision": "round_trip"} if int(pd.__version__.split(".")[0]) < 3 else {}
 LON_NAMES = ("lon", "lng", "long", "longitude", "x")
 LAT_NAMES = ("lat", "latitude", "y")
 WKT_NAMES = ("wkt", "geometry", "geom", "the_geom", "shape")
@@ -226,6 +235,7 @@ class Table:
     source_xy: tuple[np.ndarray, np.ndarray] | None
     source_crs: str
     line_offset: int | None
+    lonlat: tuple[np.ndarray, np.ndarray] | None = None  # point layers: WGS84 coordinates
     notes: list[str] = field(default_factory=list)
     errors: dict[int, str] = field(default_factory=dict)  # geometry read problems (bad WKT, lon)
 
@@ -277,24 +287,44 @@ def read_table(path: str | Path, layer: Layer, crs: str | None = None) -> Table:
     return table
 
 
-def _decode(raw: bytes) -> tuple[str, str | None]:
-    try:
-        return raw.decode("utf-8-sig"), None
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("gb18030"), "read as GB18030 (not UTF-8), as Excel saves Chinese CSV"
-    except UnicodeDecodeError as exc:
-        raise InvalidInput("Unreadable text", f"The file is neither UTF-8 nor GB18030 ({exc}).") from exc
-
-
 def _read_csv(p: Path, layer: Layer, given) -> Table:
-    content, note = _decode(p.read_bytes())
-    first = content.split("\n", 1)[0]
-    sep = max((",", "\t", ";"), key=first.count)
+    import csv
+
+    with p.open("rb") as f:
+        head = f.readline()
     try:
-        frame = pd.read_csv(io.StringIO(content), dtype=str, keep_default_na=False, sep=sep,
-                            skipinitialspace=True)
+        encoding, note, first = "utf-8-sig", None, head.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        encoding, note = "gb18030", "read as GB18030 (not UTF-8), as Excel saves Chinese CSV"
+        first = head.decode(encoding, errors="replace")
+    sep = max((",", "\t", ";"), key=first.count)
+    header = next(csv.reader([first], delimiter=sep), [])
+    lower = [h.strip().lower() for h in header]
+    # Fast path for point files: lon/lat parsed as correctly rounded floats by the C parser.
+    # A cell that is not a number makes it fail; the text path then names the rows.
+    xy = [header[lower.index(c)] for group in (LON_NAMES, LAT_NAMES) for c in group if c in lower][:2] \
+        if layer.geometry == "point" else []
+    frame = None
+    options = dict(keep_default_na=False, sep=sep, skipinitialspace=True, encoding=encoding)
+    try:
+        if len(xy) == 2 and xy[0] != xy[1]:
+            try:
+                frame = pd.read_csv(p, dtype={h: (np.float64 if h in xy else str) for h in header},
+                                    na_values={h: [""] for h in xy}, **EXACT_FLOATS, **options)
+            except UnicodeDecodeError:
+                raise
+            except ValueError:
+                frame = None
+        if frame is None:
+            frame = pd.read_csv(p, dtype=str, **options)
+    except UnicodeDecodeError:
+        if encoding == "gb18030":
+            raise InvalidInput("Unreadable text", f"{p} is neither UTF-8 nor GB18030 text.") from None
+        note = "read as GB18030 (not UTF-8), as Excel saves Chinese CSV"
+        try:
+            frame = pd.read_csv(p, dtype=str, **dict(options, encoding="gb18030"))
+        except UnicodeDecodeError:
+            raise InvalidInput("Unreadable text", f"{p} is neither UTF-8 nor GB18030 text.") from None
     except (pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
         raise InvalidInput("Cannot read CSV", f"{p}: {exc}".replace("\n", " ")) from exc
     frame.columns = [str(c).strip().lower() for c in frame.columns]
@@ -311,17 +341,13 @@ def _read_csv(p: Path, layer: Layer, given) -> Table:
     wkt = next((c for c in WKT_NAMES if c in cols), None)
     n = len(frame)
     if lon and lat and layer.geometry == "point":
-        x, y = _floats(frame[lon]), _floats(frame[lat])
+        x, y = (frame[c].to_numpy(np.float64) if frame[c].dtype.kind == "f" else _floats(frame[c]) for c in (lon, lat))
         for i in np.flatnonzero(np.isnan(x) | np.isnan(y)):
             bad = frame[lon].iat[i] if np.isnan(x[i]) else frame[lat].iat[i]
             which = lon if np.isnan(x[i]) else lat
             table.errors[int(i)] = (f"{which} is empty" if not str(bad).strip() else
                                     f"{which} {str(bad)!r} is not a number")
-        lx, ly = _to_wgs84(x, y, given)
-        ok = ~(np.isnan(lx) | np.isnan(ly))
-        geoms = np.full(n, None, dtype=object)
-        geoms[ok] = shapely.points(lx[ok], ly[ok])
-        table.geoms, table.source_xy = geoms, (x, y)
+        table.lonlat, table.source_xy = _to_wgs84(x, y, given), (x, y)
     elif wkt:
         raw = frame[wkt].to_numpy(dtype=object)
         geoms = shapely.from_wkt(np.where(raw == "", None, raw), on_invalid="ignore")
@@ -410,6 +436,8 @@ def _read_ogr(p: Path, layer: Layer, given) -> Table:
             table.source_xy = (shapely.get_x(raw), shapely.get_y(raw))
         gdf = gdf.to_crs("EPSG:4326")
     table.geoms = shapely.force_2d(np.asarray(gdf.geometry.values, dtype=object))
+    if layer.geometry == "point":
+        table.lonlat = (shapely.get_x(table.geoms), shapely.get_y(table.geoms))
     return table
 
 
@@ -446,6 +474,10 @@ def _text_values(series: pd.Series) -> np.ndarray:
         return out
     if pd.api.types.is_datetime64_any_dtype(s):
         return np.array(["" if pd.isna(v) else pd.Timestamp(v).isoformat() for v in s], dtype=object)
+    if pd.api.types.infer_dtype(s, skipna=True) == "string":
+        out = s.to_numpy(dtype=object, copy=True)  # text as read (CSV, GDAL string fields)
+        out[s.isna().to_numpy()] = ""
+        return out
     out = np.empty(len(s), dtype=object)
     for i, v in enumerate(s.to_numpy(dtype=object)):
         if v is None or (isinstance(v, float) and np.isnan(v)) or v is pd.NaT:
@@ -495,14 +527,39 @@ def _columns(p: Path, layer: Layer, frame: pd.DataFrame, line_offset: int | None
 
 
 # -- checking rows ---------------------------------------------------------------------------
-_OFFSET = re.compile(r"(?:Z|[+-]\d\d(?::?\d\d)?)$", re.IGNORECASE)
+def _has_offset(texts: np.ndarray) -> np.ndarray:
+    """True where a date-time text ends in Z, ±hh:mm or ±hhmm after a time (numpy over code points)."""
+    u = np.asarray(texts, dtype=str)
+    n = len(u)
+    width = u.dtype.itemsize // 4
+    if n == 0 or width == 0:
+        return np.zeros(n, dtype=bool)
+    cp = np.ascontiguousarray(u).view(np.uint32).reshape(n, width)
+    length = np.char.str_len(u)
+    rows = np.arange(n)
+
+    def back(k: int) -> np.ndarray:
+        i = length - k
+        return np.where(i >= 0, cp[rows, np.maximum(i, 0)], 0)
+
+    def sign(c):
+        return (c == ord("+")) | (c == ord("-"))
+
+    def digit(c):
+        return (c >= ord("0")) & (c <= ord("9"))
+
+    timed = np.char.find(u, ":") >= 0
+    zulu = (back(1) == ord("Z")) | (back(1) == ord("z"))
+    colon = sign(back(6)) & (back(3) == ord(":")) & digit(back(2))
+    compact = sign(back(5)) & digit(back(4)) & digit(back(3)) & digit(back(1)) & (back(3) != ord(":"))
+    return timed & (zulu | colon | compact)
 
 
 def parse_datetimes(values: np.ndarray) -> np.ndarray:
     """ISO 8601 (or common spreadsheet forms) to UTC datetime64[us]; naive times are China time."""
     s = pd.Series(values, dtype=object).fillna("")
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")
-    aware = s.str.contains(_OFFSET) & (s != "")
+    aware = pd.Series(_has_offset(s.to_numpy(dtype=str)), index=s.index)
     naive = ~aware & (s != "")
     for sel, kw in ((aware, {"utc": True}), (naive, {})):
         if not sel.any():
@@ -573,18 +630,29 @@ def _check_duplicates(values: np.ndarray, name: str, errors: RowErrors, skip_emp
 
 
 def _check_geometries(layer: Layer, t: Table, errors: RowErrors, session: Session) -> None:
-    if layer.geometry is None or t.geoms is None:
+    if layer.geometry is None:
         return
     errors.extend(t.errors)
-    want = "point" if layer.geometry == "point" else "polygon"
-    problems = geometry_problems(t.geoms, want, optional=layer.geometry == "optional polygon")
+    if t.geoms is None and t.lonlat is not None:  # points from lon/lat columns: no geometry objects needed
+        lon, lat = t.lonlat
+        read = np.zeros(t.n, dtype=bool)
+        read[list(t.errors)] = True
+        bounds = np.column_stack([lon, lat, lon, lat])
+        problems = {i: m for i, m in coordinate_problems(bounds).items() if not read[i]}
+    else:
+        want = "point" if layer.geometry == "point" else "polygon"
+        problems = {i: m for i, m in geometry_problems(t.geoms, want, optional=layer.geometry == "optional polygon")
+                    .items() if i not in t.errors}
+        present = ~(shapely.is_missing(t.geoms) | shapely.is_empty(t.geoms))
+        bounds = np.full((t.n, 4), np.nan)
+        bounds[present] = shapely.bounds(t.geoms[present])
     for i, m in problems.items():
-        if i not in t.errors:
-            errors.add(i, m)
+        errors.add(i, m)
     if layer.name != "areas":
-        ok = np.array([i not in problems and i not in t.errors for i in range(t.n)])
+        ok = np.ones(t.n, dtype=bool)
+        ok[list(problems) + list(t.errors)] = False
         idx = np.flatnonzero(ok)
-        for i, m in swapped_coordinates(t.geoms[idx], district_extent(session)).items():
+        for i, m in swapped_coordinates(bounds[idx], district_extent(session)).items():
             errors.add(idx[i], m)
 
 
@@ -833,7 +901,7 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
     v = t.values
     cats = dict(session.execute(text("SELECT code, name FROM categories")).all())
     by_name = {name: code for code, name in cats.items()}
-    unknown = ~np.isin(v["category"], list(cats)) & (v["category"] != "")
+    unknown = ~pd.Series(v["category"]).isin(list(cats)).to_numpy() & (v["category"] != "")
     for i in np.flatnonzero(unknown):
         c = v["category"][i]
         hint = f"; its code is {by_name[c]}" if c in by_name else " (see the categories table, e.g. 11001 暴露垃圾)"
@@ -846,11 +914,11 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
         known_ids = set(session.scalars(text("SELECT id FROM events WHERE id = ANY(:ids)"),
                                         {"ids": [int(x) for x in ids[has_id]]}))
     errors.raise_if_any(t.path, "events")
-    update = np.array([h and int(i) in known_ids for h, i in zip(has_id, np.nan_to_num(ids), strict=True)])
+    update = has_id & np.isin(np.nan_to_num(ids).astype(np.int64), list(known_ids)) if known_ids else \
+        np.zeros(t.n, dtype=bool)
     insert = ~update
     report.added, report.updated = int(insert.sum()), int(update.sum())
-    geoms = t.geoms
-    lon, lat = shapely.get_x(geoms), shapely.get_y(geoms)
+    lon, lat = t.lonlat
     sx, sy = t.source_xy if t.source_xy is not None else (lon, lat)
     occurred = parsed["occurred_at"]
     status = np.where(v["status"] == "", "reported", v["status"])
@@ -861,7 +929,10 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
         return
     before = session.execute(text("SELECT COALESCE(max(id), 0) FROM events")).scalar_one()
     bar = Progress("events", len(idx), progress) if progress else None
-    bulk = len(idx) >= BULK_EVENT_ROWS and not report.dry_run
+    # Rebuilding the indexes costs a pass over the whole table; growing them costs per new row.
+    existing = session.execute(text("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'events'::regclass")
+                               ).scalar() or 0
+    bulk = len(idx) >= BULK_EVENT_ROWS and len(idx) >= 0.25 * existing and not report.dry_run
     occ = pg_timestamps(occurred[idx])
     rows = zip(point_ewkb(lon[idx], lat[idx]), v["category"][idx].tolist(), v["title"][idx].tolist(),
                v["description"][idx].tolist(), status[idx].tolist(), occ, occ,
@@ -872,9 +943,10 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
     types = ["bytea", "text", "text", "text", "text", "int8", "int8", "text", "float8", "float8"]
     if bulk:
         # Big files: rebuild the secondary indexes once instead of growing them row by row.
-        with deferred_indexes(session, ["events"]):
+        with deferred_indexes(session, ["events"]), deferred_foreign_keys(session, "events"):
             copy_binary(session, "events", columns, types, rows, progress=bar)
-        report.notes.append("large file: events indexes were rebuilt after loading")
+        report.notes.append("large file: the events table was locked, its indexes and foreign keys "
+                            "rebuilt once after loading")
     else:
         copy_binary(session, "events", columns, types, rows, progress=bar)
     if bar:

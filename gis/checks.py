@@ -13,13 +13,36 @@ TOLERANCE_M2 = 1.0
 SWAP_MARGIN_DEG = 0.5
 
 
+def coordinate_problems(bounds: np.ndarray) -> dict[int, str]:
+    """Per row of (minx, miny, maxx, maxy), why the coordinates cannot be WGS84 longitude/latitude.
+
+    Longitude must lie in −180…180 and latitude in −90…90; a latitude out of range whose
+    longitude would fit as a latitude is reported as a likely lon/lat swap.
+    """
+    out: dict[int, str] = {}
+    finite = np.isfinite(bounds).all(axis=1)
+    for i in np.flatnonzero(~finite):
+        out[int(i)] = "coordinates are not finite numbers (NaN or infinite)"
+    with np.errstate(invalid="ignore"):
+        minx, miny, maxx, maxy = bounds.T
+        bad_lat = finite & ((miny < -90) | (maxy > 90))
+        bad_lon = finite & ~bad_lat & ((minx < -180) | (maxx > 180))
+    for i in np.flatnonzero(bad_lat):
+        lat = maxy[i] if maxy[i] > 90 else miny[i]
+        hint = " — are lon and lat swapped?" if -90 <= minx[i] and maxx[i] <= 90 else ""
+        out[int(i)] = f"latitude {lat:g} is out of range (−90…90){hint}"
+    for i in np.flatnonzero(bad_lon):
+        lon = maxx[i] if maxx[i] > 180 else minx[i]
+        out[int(i)] = f"longitude {lon:g} is out of range (−180…180)"
+    return out
+
+
 def geometry_problems(geoms: np.ndarray, want: str, *, optional: bool = False) -> dict[int, str]:
     """Per index, why a geometry cannot be stored: missing, wrong type, out of range, invalid.
 
-    `want` is 'polygon' (Polygon or MultiPolygon) or 'point'. Coordinates must be WGS84
-    longitude −180…180 and latitude −90…90; a latitude out of range whose longitude would fit
-    is reported as a likely lon/lat swap. Validity is GEOS's, with its reason
-    (the same rule as the tables' CHECK ST_IsValid).
+    `want` is 'polygon' (Polygon or MultiPolygon) or 'point'. Coordinates are checked by
+    coordinate_problems. Validity is GEOS's, with its reason (the same rule as the tables'
+    CHECK ST_IsValid).
     """
     out: dict[int, str] = {}
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
@@ -28,31 +51,16 @@ def geometry_problems(geoms: np.ndarray, want: str, *, optional: bool = False) -
                       "MultiPolygon", "GeometryCollection"])
     allowed = {"polygon": (3, 6), "point": (0,)}[want]
     wanted = "Polygon or MultiPolygon" if want == "polygon" else "Point"
-    bounds = shapely.bounds(geoms)
     for i in np.flatnonzero(missing):
         if not optional:
             out[int(i)] = f"has no geometry (needs a {wanted})"
     bad_type = ~missing & ~np.isin(types, allowed)
     for i in np.flatnonzero(bad_type):
         out[int(i)] = f"geometry is a {names[types[i]] if types[i] >= 0 else 'nothing'}; it must be a {wanted}"
-    ok = ~missing & ~bad_type
-    finite = np.isfinite(bounds).all(axis=1)
-    for i in np.flatnonzero(ok & ~finite):
-        out[int(i)] = "coordinates are not finite numbers (NaN or infinite)"
-    ok &= finite
-    minx, miny, maxx, maxy = bounds.T
-    bad_lat = ok & ((miny < -90) | (maxy > 90))
-    bad_lon = ok & ((minx < -180) | (maxx > 180))
-    for i in np.flatnonzero(bad_lat | bad_lon):
-        lat = maxy[i] if maxy[i] > 90 else miny[i]
-        lon = maxx[i] if maxx[i] > 180 else minx[i]
-        if bad_lat[i]:
-            hint = " — are lon and lat swapped?" if -90 <= minx[i] and maxx[i] <= 90 else ""
-            out[int(i)] = f"latitude {lat:g} is out of range (−90…90){hint}"
-        else:
-            out[int(i)] = f"longitude {lon:g} is out of range (−180…180)"
-    ok &= ~(bad_lat | bad_lon)
-    idx = np.flatnonzero(ok)
+    idx = np.flatnonzero(~missing & ~bad_type)
+    for j, m in coordinate_problems(shapely.bounds(geoms[idx])).items():
+        out[int(idx[j])] = m
+    idx = np.array([i for i in idx if i not in out], dtype=int)
     if len(idx):
         valid = shapely.is_valid(geoms[idx])
         for i in idx[~valid]:
@@ -69,17 +77,18 @@ def district_extent(session: Session) -> tuple[float, float, float, float] | Non
     return None if row[0] is None else tuple(row)
 
 
-def swapped_coordinates(geoms: np.ndarray, extent: tuple[float, float, float, float] | None) -> dict[int, str]:
-    """Per index, a message for features that lie far from every district but would lie inside swapped.
+def swapped_coordinates(bounds: np.ndarray, extent: tuple[float, float, float, float] | None) -> dict[int, str]:
+    """Per row of (minx, miny, maxx, maxy), a message when a feature lies far from every district
+    (more than SWAP_MARGIN_DEG outside their bounding box) but would lie inside it swapped.
 
     Helsinki read as (lat, lon) lands in the Indian Ocean, well inside the valid range, so the
     range check cannot see it; the districts already in the database can.
     """
-    if extent is None or len(geoms) == 0:
+    if extent is None or len(bounds) == 0:
         return {}
     x0, y0, x1, y1 = extent
     m = SWAP_MARGIN_DEG
-    b = shapely.bounds(geoms)
+    b = np.asarray(bounds, dtype=float)
     known = np.isfinite(b).all(axis=1)
     minx, miny, maxx, maxy = b.T
 

@@ -9,6 +9,7 @@ import sys
 import zipfile
 
 import geopandas as gpd
+import numpy as np
 import pytest
 import shapely
 from sqlalchemy import text
@@ -417,3 +418,39 @@ def test_buildings_outside_every_grid_are_stored_with_a_warning(small, session, 
     grids = dict(session.execute(text("SELECT b.code, g.code FROM buildings b LEFT JOIN grids g ON g.id = b.grid_id"))
                  .all())
     assert grids["B1"] == small[1].code and grids["B2"] is None
+
+
+def test_large_point_csv_takes_the_bulk_path_and_restores_every_index_and_key(small, session, tmp_path):
+    from bench.import_csv import write_csv
+
+    schema = """
+        SELECT (SELECT string_agg(indexdef, ';' ORDER BY indexname) FROM pg_indexes WHERE tablename = 'events'),
+               (SELECT string_agg(conname || pg_get_constraintdef(oid), ';' ORDER BY conname)
+                FROM pg_constraint WHERE conrelid = 'events'::regclass)
+    """
+    before = session.execute(text(schema)).one()
+    path = tmp_path / "events.csv"
+    write_csv(path, 60_000)
+    report = import_file(session, "events", path)
+    session.commit()
+    assert report.added == 60_000 and any("rebuilt once" in n for n in report.notes)
+    assert session.execute(text(schema)).one() == before
+    assert session.execute(text("SELECT count(*) FROM events")).scalar() == 60_000
+
+
+@pytest.mark.parametrize("given, utc", [
+    ("2026-05-01T08:00:00+08:00", "2026-05-01T00:00:00"),
+    ("2026-05-01T08:00:00Z", "2026-05-01T08:00:00"),
+    ("2026-05-01T08:00:00+0800", "2026-05-01T00:00:00"),
+    ("2026-05-01T08:00:00-05:00", "2026-05-01T13:00:00"),
+    ("2026-05-01T08:00:00", "2026-05-01T00:00:00"),  # no offset: China Standard Time
+    ("2026-05-01 08:00", "2026-05-01T00:00:00"),
+    ("2026-05-01", "2026-04-30T16:00:00"),  # a date alone is midnight in China, not an offset of -01
+    ("2026/5/1 8:00", "2026-05-01T00:00:00"),  # as Excel writes it
+    ("not a time", None),
+])
+def test_datetimes_in_files(given, utc):
+    from data.io import parse_datetimes
+
+    got = parse_datetimes(np.array([given], dtype=object))[0]
+    assert (np.isnat(got) if utc is None else got == np.datetime64(utc))
