@@ -454,3 +454,14 @@ def test_datetimes_in_files(given, utc):
 
     got = parse_datetimes(np.array([given], dtype=object))[0]
     assert (np.isnat(got) if utc is None else got == np.datetime64(utc))
+
+
+def test_readme_documents_every_field():
+    from gis.pgcluster import project_root
+
+    readme = (project_root() / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Importing and exporting layers", 1)[1].split("\n## ", 1)[0]
+    rows = {line.split("|")[1].strip(" `"): line for line in section.splitlines() if line.startswith("| `")}
+    for name, layer in LAYERS.items():
+        for f in layer.fields:
+            assert f"`{f.name}`" in rows[name], f"README does not document {name}.{f.name}"
