@@ -109,6 +109,18 @@ def point_ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
     return [raw[i:i + 25] for i in range(0, len(raw), 25)]
 
 
+def ring_polygon_ewkb(rings: np.ndarray) -> list[bytes]:
+    """EWKB (SRID 4326) of one-ring polygons from an (n, k, 2) array of closed rings, built with numpy."""
+    n, k, _ = rings.shape
+    head = np.frombuffer(bytes.fromhex("0103000020E6100000") + np.array([1, k], "<u4").tobytes(), np.uint8)
+    size = len(head) + 16 * k
+    buf = np.empty((n, size), np.uint8)
+    buf[:, :len(head)] = head
+    buf[:, len(head):] = np.ascontiguousarray(rings, "<f8").view(np.uint8).reshape(n, 16 * k)
+    raw = buf.tobytes()
+    return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+
 def pg_timestamps(values: np.ndarray) -> list[int | None]:
     """UTC datetime64 values as PostgreSQL's binary timestamptz: microseconds since 2000-01-01.
 

@@ -191,11 +191,14 @@ class DemoDistrict:
         """The plane → WGS84 transform used for every geometry."""
         return _plane_to_lonlat()
 
+    def footprint_rings(self, sl: slice = slice(None)) -> np.ndarray:
+        """Building footprints as (n, 5, 2) closed WGS84 rings."""
+        rings = self.buildings.corners_m(sl)
+        return _plane_to_lonlat()(rings.reshape(-1, 2)).reshape(rings.shape)
+
     def footprints(self, sl: slice = slice(None)) -> np.ndarray:
         """Building footprints as WGS84 polygons."""
-        rings = self.buildings.corners_m(sl)
-        flat = _plane_to_lonlat()(rings.reshape(-1, 2)).reshape(rings.shape)
-        return shapely.polygons(flat)
+        return shapely.polygons(self.footprint_rings(sl))
 
 
 # -- coordinates -----------------------------------------------------------------------------
@@ -1173,8 +1176,10 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         deferred_indexes,
         events_loaded,
         ewkb_hex,
+        deferred_foreign_keys,
         pg_timestamps,
         point_ewkb,
+        ring_polygon_ewkb,
     )
     from gis.buildings import footprint_grids_sql, refresh_grid_totals
 
@@ -1190,7 +1195,8 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
     counts["areas"] = len(d.areas)
     comm_id = dict(session.execute(text("SELECT code, id FROM admin_areas WHERE level = 'community'")).all())
 
-    with deferred_indexes(session, ["buildings", "events", "contracts"]):
+    with deferred_indexes(session, ["buildings", "events", "contracts"]), \
+            deferred_foreign_keys(session, "buildings"), deferred_foreign_keys(session, "events"):
         grids = pd.DataFrame({
             "code": [g.code for g in d.grids], "name": [g.name for g in d.grids],
             "kind": [g.kind for g in d.grids], "community_id": [comm_id[g.community_code] for g in d.grids],
@@ -1211,7 +1217,7 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         def building_rows(step: int = 50_000):
             for i in range(0, len(b), step):
                 sl = slice(i, i + step)
-                wkb = shapely.to_wkb(shapely.set_srid(d.footprints(sl), 4326), include_srid=True)
+                wkb = ring_polygon_ewkb(d.footprint_rings(sl))
                 yield from zip(range(i, i + len(wkb)), b.code[sl], b.name[sl], wkb, b.floors[sl].tolist(),
                                b.households[sl].tolist(), b.population[sl].tolist(), strict=True)
 
