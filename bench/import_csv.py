@@ -82,7 +82,7 @@ def main() -> None:
                         cur.copy("COPY stage FROM STDIN WITH (FORMAT csv, HEADER)") as copy, csv.open("rb") as f:
                     while chunk := f.read(1 << 20):
                         copy.write(chunk)
-                with deferred_indexes(s, ["events"]), deferred_foreign_keys(s, "events"):
+                with deferred_foreign_keys(s, "events"), deferred_indexes(s, ["events"]):
                     s.execute(text("""
                         INSERT INTO events (geom, category, title, description, status, occurred_at, reported_at,
                                             source_crs, source_x, source_y)

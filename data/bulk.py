@@ -98,27 +98,40 @@ PG_EPOCH_US = np.datetime64("2000-01-01T00:00:00", "us")
 _POINT_EWKB_HEADER = np.frombuffer(bytes.fromhex("0101000020E6100000"), np.uint8)  # LE, Point|SRID, 4326
 
 
-def point_ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
-    """EWKB (SRID 4326) of points, built with numpy: 25 bytes each, no per-point GEOS call."""
+def _points_raw(lon: np.ndarray, lat: np.ndarray) -> bytes:
     n = len(lon)
     buf = np.empty((n, 25), np.uint8)
     buf[:, :9] = _POINT_EWKB_HEADER
     buf[:, 9:17] = np.ascontiguousarray(lon, "<f8").view(np.uint8).reshape(n, 8)
     buf[:, 17:25] = np.ascontiguousarray(lat, "<f8").view(np.uint8).reshape(n, 8)
-    raw = buf.tobytes()
+    return buf.tobytes()
+
+
+def point_ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
+    """EWKB (SRID 4326) of points, built with numpy: 25 bytes each, no per-point GEOS call."""
+    raw = _points_raw(lon, lat)
     return [raw[i:i + 25] for i in range(0, len(raw), 25)]
 
 
-def ring_polygon_ewkb(rings: np.ndarray) -> list[bytes]:
-    """EWKB (SRID 4326) of one-ring polygons from an (n, k, 2) array of closed rings, built with numpy."""
+def _rings_raw(rings: np.ndarray) -> tuple[int, bytes]:
     n, k, _ = rings.shape
     head = np.frombuffer(bytes.fromhex("0103000020E6100000") + np.array([1, k], "<u4").tobytes(), np.uint8)
     size = len(head) + 16 * k
     buf = np.empty((n, size), np.uint8)
     buf[:, :len(head)] = head
     buf[:, len(head):] = np.ascontiguousarray(rings, "<f8").view(np.uint8).reshape(n, 16 * k)
-    raw = buf.tobytes()
+    return size, buf.tobytes()
+
+
+def ring_polygon_ewkb(rings: np.ndarray) -> list[bytes]:
+    """EWKB (SRID 4326) of one-ring polygons from an (n, k, 2) array of closed rings, built with numpy."""
+    size, raw = _rings_raw(rings)
     return [raw[i:i + size] for i in range(0, len(raw), size)]
+
+
+def pg_micros(values: np.ndarray) -> np.ndarray:
+    """UTC datetime64 values as microseconds since 2000-01-01 (PostgreSQL's binary timestamptz)."""
+    return (values.astype("datetime64[us]") - PG_EPOCH_US).astype(np.int64)
 
 
 def pg_timestamps(values: np.ndarray) -> list[int | None]:
@@ -153,6 +166,90 @@ def copy_binary(session: Session, table: str, columns: Sequence[str], types: Seq
     if progress:
         progress.update(n % every)
     return n
+
+
+# Binary COPY built with numpy, column by column: each column is encoded once as (lengths,
+# bytes) — length −1 for NULL — and the rows are laid out in one pass, so a million rows cost
+# a few numpy operations instead of a million Python calls.
+COPY_SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + bytes(8)
+COPY_TRAILER = b"\xff\xff"
+Encoded = tuple  # (lengths: int64 array, −1 for NULL; data: the non-NULL values' bytes, concatenated)
+
+
+def enc_text(values: Sequence) -> Encoded:
+    """A text column (None is NULL)."""
+    parts = [v.encode() if v is not None else None for v in values]
+    lengths = np.fromiter((len(b) if b is not None else -1 for b in parts), np.int64, len(parts))
+    return lengths, b"".join(b for b in parts if b is not None)
+
+
+def enc_bytes(values: Sequence[bytes | None]) -> Encoded:
+    """A column sent as raw bytes: EWKB for geometry, version byte + JSON for jsonb (None is NULL)."""
+    lengths = np.fromiter((len(b) if b is not None else -1 for b in values), np.int64, len(values))
+    return lengths, b"".join(b for b in values if b is not None)
+
+
+def enc_fixed(values: np.ndarray, dtype: str, null: np.ndarray | None = None) -> Encoded:
+    """A fixed-width number column: dtype '>i8' (int8, or timestamptz as µs since 2000), '>f8', '>i4'."""
+    arr = np.asarray(values)
+    width = np.dtype(dtype).itemsize
+    keep = np.ones(len(arr), dtype=bool) if null is None else ~np.asarray(null, dtype=bool)
+    lengths = np.where(keep, width, -1).astype(np.int64)
+    return lengths, arr[keep].astype(dtype).tobytes()
+
+
+def enc_points(lon: np.ndarray, lat: np.ndarray) -> Encoded:
+    """A geometry column of points (EWKB, SRID 4326)."""
+    return np.full(len(lon), 25, np.int64), _points_raw(lon, lat)
+
+
+def enc_rings(rings: np.ndarray) -> Encoded:
+    """A geometry column of one-ring polygons (EWKB, SRID 4326) from (n, k, 2) closed rings."""
+    size, raw = _rings_raw(rings)
+    return np.full(len(rings), size, np.int64), raw
+
+
+def binary_rows(columns: Sequence[Encoded]) -> bytes:
+    """The tuples of a binary COPY stream (no signature or trailer) for encoded columns."""
+    n = len(columns[0][0])
+    nf = len(columns)
+    lengths = np.stack([c[0] for c in columns], axis=1)
+    payload = np.maximum(lengths, 0)
+    row_size = 2 + 4 * nf + payload.sum(axis=1)
+    row_start = np.zeros(n, np.int64)
+    np.cumsum(row_size[:-1], out=row_start[1:])
+    out = np.empty(int(row_size.sum()), np.uint8)
+    out[row_start[:, None] + np.arange(2)] = np.frombuffer(np.array(nf, ">i2").tobytes(), np.uint8)
+    pos = row_start + 2
+    for f, (_, data) in enumerate(columns):
+        out[pos[:, None] + np.arange(4)] = lengths[:, f].astype(">i4").view(np.uint8).reshape(n, 4)
+        pos = pos + 4
+        size = payload[:, f]
+        if data:
+            src_start = np.zeros(n, np.int64)
+            np.cumsum(size[:-1], out=src_start[1:])
+            out[np.repeat(pos - src_start, size) + np.arange(int(size.sum()))] = np.frombuffer(data, np.uint8)
+        pos = pos + size
+    return out.tobytes()
+
+
+def copy_columns(session: Session, table: str, names: Sequence[str], chunks: Iterable[Sequence[Encoded]], *,
+                 progress: Progress | None = None) -> int:
+    """Binary COPY of encoded column chunks (see enc_*) into `table`; returns the rows written."""
+    cols = ", ".join(f'"{c}"' for c in names)
+    total = 0
+    with raw_connection(session).cursor() as cur, \
+            cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT binary)") as copy:
+        copy.write(COPY_SIGNATURE)
+        for columns in chunks:
+            n = len(columns[0][0])
+            if n:
+                copy.write(binary_rows(columns))
+            total += n
+            if progress:
+                progress.update(n)
+        copy.write(COPY_TRAILER)
+    return total
 
 
 @contextmanager

@@ -1195,8 +1195,9 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
     counts["areas"] = len(d.areas)
     comm_id = dict(session.execute(text("SELECT code, id FROM admin_areas WHERE level = 'community'")).all())
 
-    with deferred_indexes(session, ["buildings", "events", "contracts"]), \
-            deferred_foreign_keys(session, "buildings"), deferred_foreign_keys(session, "events"):
+    # Keys go back after the indexes are rebuilt, so their checks can use them.
+    with deferred_foreign_keys(session, "buildings"), deferred_foreign_keys(session, "events"), \
+            deferred_indexes(session, ["buildings", "events", "contracts"]):
         grids = pd.DataFrame({
             "code": [g.code for g in d.grids], "name": [g.name for g in d.grids],
             "kind": [g.kind for g in d.grids], "community_id": [comm_id[g.community_code] for g in d.grids],

@@ -27,14 +27,16 @@ from sqlalchemy.orm import Session
 from data import LAYER_NAMES
 from data.bulk import (
     Progress,
-    copy_binary,
+    copy_columns,
     copy_frame,
     deferred_foreign_keys,
     deferred_indexes,
+    enc_fixed,
+    enc_points,
+    enc_text,
     events_loaded,
     ewkb_hex,
-    pg_timestamps,
-    point_ewkb,
+    pg_micros,
 )
 from gis.buildings import footprint_grids_sql
 from gis.checks import (
@@ -933,22 +935,27 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
     existing = session.execute(text("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'events'::regclass")
                                ).scalar() or 0
     bulk = len(idx) >= BULK_EVENT_ROWS and len(idx) >= 0.25 * existing and not report.dry_run
-    occ = pg_timestamps(occurred[idx])
-    rows = zip(point_ewkb(lon[idx], lat[idx]), v["category"][idx].tolist(), v["title"][idx].tolist(),
-               v["description"][idx].tolist(), status[idx].tolist(), occ, occ,
-               [t.source_crs] * len(idx), np.asarray(sx, float)[idx].tolist(), np.asarray(sy, float)[idx].tolist(),
-               strict=True)
+    sx, sy = np.asarray(sx, float), np.asarray(sy, float)
+
+    def chunks(step: int = 100_000):
+        for start in range(0, len(idx), step):
+            j = idx[start:start + step]
+            occ = enc_fixed(pg_micros(occurred[j]), ">i8")
+            yield [enc_points(lon[j], lat[j]), enc_text(v["category"][j]), enc_text(v["title"][j]),
+                   enc_text(v["description"][j]), enc_text(status[j]), occ, occ,
+                   enc_text([t.source_crs] * len(j)), enc_fixed(sx[j], ">f8"), enc_fixed(sy[j], ">f8")]
+
     columns = ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "source_crs",
                "source_x", "source_y"]
-    types = ["bytea", "text", "text", "text", "text", "int8", "int8", "text", "float8", "float8"]
     if bulk:
-        # Big files: rebuild the secondary indexes once instead of growing them row by row.
-        with deferred_indexes(session, ["events"]), deferred_foreign_keys(session, "events"):
-            copy_binary(session, "events", columns, types, rows, progress=bar)
+        # Big files: rebuild the secondary indexes and check the foreign keys once, not row by row.
+        # Keys go back after the indexes, so their checks can use them.
+        with deferred_foreign_keys(session, "events"), deferred_indexes(session, ["events"]):
+            copy_columns(session, "events", columns, chunks(), progress=bar)
         report.notes.append("large file: the events table was locked, its indexes and foreign keys "
                             "rebuilt once after loading")
     else:
-        copy_binary(session, "events", columns, types, rows, progress=bar)
+        copy_columns(session, "events", columns, chunks(), progress=bar)
     if bar:
         bar.close()
     last = session.execute(text("SELECT max(id) FROM events")).scalar_one()
