@@ -107,12 +107,6 @@ def _points_raw(lon: np.ndarray, lat: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def point_ewkb(lon: np.ndarray, lat: np.ndarray) -> list[bytes]:
-    """EWKB (SRID 4326) of points, built with numpy: 25 bytes each, no per-point GEOS call."""
-    raw = _points_raw(lon, lat)
-    return [raw[i:i + 25] for i in range(0, len(raw), 25)]
-
-
 def _rings_raw(rings: np.ndarray) -> tuple[int, bytes]:
     n, k, _ = rings.shape
     head = np.frombuffer(bytes.fromhex("0103000020E6100000") + np.array([1, k], "<u4").tobytes(), np.uint8)
@@ -123,49 +117,9 @@ def _rings_raw(rings: np.ndarray) -> tuple[int, bytes]:
     return size, buf.tobytes()
 
 
-def ring_polygon_ewkb(rings: np.ndarray) -> list[bytes]:
-    """EWKB (SRID 4326) of one-ring polygons from an (n, k, 2) array of closed rings, built with numpy."""
-    size, raw = _rings_raw(rings)
-    return [raw[i:i + size] for i in range(0, len(raw), size)]
-
-
 def pg_micros(values: np.ndarray) -> np.ndarray:
     """UTC datetime64 values as microseconds since 2000-01-01 (PostgreSQL's binary timestamptz)."""
     return (values.astype("datetime64[us]") - PG_EPOCH_US).astype(np.int64)
-
-
-def pg_timestamps(values: np.ndarray) -> list[int | None]:
-    """UTC datetime64 values as PostgreSQL's binary timestamptz: microseconds since 2000-01-01.
-
-    NaT becomes None (NULL).
-    """
-    us = values.astype("datetime64[us]")
-    out = (us - PG_EPOCH_US).astype(np.int64).astype(object)
-    out[np.isnat(us)] = None
-    return out.tolist()
-
-
-def copy_binary(session: Session, table: str, columns: Sequence[str], types: Sequence[str],
-                rows: Iterable[Sequence], *, progress: Progress | None = None, every: int = 20_000) -> int:
-    """COPY rows into `table` in PostgreSQL's binary format; returns the rows written.
-
-    `types` name the binary form sent for each column: 'bytea' sends raw bytes (EWKB for a
-    geometry column, read by geometry_recv), 'int8' sends microseconds since 2000-01-01 for a
-    timestamptz column (see pg_timestamps), 'text', 'float8', 'int4', 'int8', 'date' as usual.
-    """
-    cols = ", ".join(f'"{c}"' for c in columns)
-    n = 0
-    with raw_connection(session).cursor() as cur, \
-            cur.copy(f"COPY {table} ({cols}) FROM STDIN WITH (FORMAT binary)") as copy:
-        copy.set_types(list(types))
-        for row in rows:
-            copy.write_row(row)
-            n += 1
-            if progress and n % every == 0:
-                progress.update(every)
-    if progress:
-        progress.update(n % every)
-    return n
 
 
 # Binary COPY built with numpy, column by column: each column is encoded once as (lengths,

@@ -1171,15 +1171,18 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
 
     from data.bulk import (
         Progress,
-        copy_binary,
+        copy_columns,
         copy_frame,
+        deferred_foreign_keys,
         deferred_indexes,
+        enc_bytes,
+        enc_fixed,
+        enc_points,
+        enc_rings,
+        enc_text,
         events_loaded,
         ewkb_hex,
-        deferred_foreign_keys,
-        pg_timestamps,
-        point_ewkb,
-        ring_polygon_ewkb,
+        pg_micros,
     )
     from gis.buildings import footprint_grids_sql, refresh_grid_totals
 
@@ -1215,15 +1218,16 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         b = d.buildings
         bar = Progress("buildings", len(b), progress)
 
-        def building_rows(step: int = 50_000):
+        def building_chunks(step: int = 100_000):
             for i in range(0, len(b), step):
                 sl = slice(i, i + step)
-                wkb = ring_polygon_ewkb(d.footprint_rings(sl))
-                yield from zip(range(i, i + len(wkb)), b.code[sl], b.name[sl], wkb, b.floors[sl].tolist(),
-                               b.households[sl].tolist(), b.population[sl].tolist(), strict=True)
+                n = len(b.cx[sl])
+                yield [enc_fixed(np.arange(i, i + n), ">i8"), enc_text(b.code[sl]), enc_text(b.name[sl]),
+                       enc_rings(d.footprint_rings(sl)), enc_fixed(b.floors[sl], ">i4"),
+                       enc_fixed(b.households[sl], ">i4"), enc_fixed(b.population[sl], ">i4")]
 
-        copy_binary(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
-                    ["int8", "text", "text", "bytea", "int4", "int4", "int4"], building_rows(), progress=bar)
+        copy_columns(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
+                     building_chunks(), progress=bar)
         session.execute(text("CREATE INDEX ON stage_buildings USING gist (geom)"))
         session.execute(text("ANALYZE stage_buildings"))
         counts["buildings"] = session.execute(text(f"""
@@ -1238,18 +1242,23 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         e = d.events
         bar = Progress("events", len(e), progress)
 
-        # jsonb's binary form is a version byte (1) and the JSON text.
-        contact = [b"\x01" + json.dumps(c, ensure_ascii=False).encode() if c else None for c in e.contact]
-        accuracy = [None if np.isnan(a) else float(a) for a in e.accuracy_m]
-        counts["events"] = copy_binary(
+        def event_chunks(step: int = 100_000):
+            for i in range(0, len(e), step):
+                sl = slice(i, i + step)
+                # jsonb's binary form is a version byte (1) and the JSON text.
+                contact = [b"\x01" + json.dumps(c, ensure_ascii=False).encode() if c else None
+                           for c in e.contact[sl]]
+                yield [enc_points(e.lon[sl], e.lat[sl]), enc_text(e.category[sl]), enc_text(e.title[sl]),
+                       enc_text(e.description[sl]), enc_text(e.status[sl]),
+                       enc_fixed(pg_micros(e.occurred_at[sl]), ">i8"), enc_fixed(pg_micros(e.reported_at[sl]), ">i8"),
+                       enc_fixed(pg_micros(e.updated_at[sl]), ">i8"), enc_fixed(e.lon[sl], ">f8"),
+                       enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
+                       enc_bytes(contact)]
+
+        counts["events"] = copy_columns(
             session, "events",
             ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "updated_at",
-             "source_x", "source_y", "accuracy_m", "contact"],
-            ["bytea", "text", "text", "text", "text", "int8", "int8", "int8", "float8", "float8", "float8", "bytea"],
-            zip(point_ewkb(e.lon, e.lat), e.category.tolist(), e.title, e.description, e.status.tolist(),
-                pg_timestamps(e.occurred_at), pg_timestamps(e.reported_at), pg_timestamps(e.updated_at),
-                e.lon.tolist(), e.lat.tolist(), accuracy, contact, strict=True),
-            progress=bar)
+             "source_x", "source_y", "accuracy_m", "contact"], event_chunks(), progress=bar)
         bar.close()
         first, last = session.execute(text("SELECT min(id), max(id) FROM events")).one()
         if first is not None:
