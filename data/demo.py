@@ -61,22 +61,20 @@ class Scale:
     communities: int
     events: int
     cadres: int
-    building_density: float  # lattice density factor, calibrated so buildings ≈ the target below
-    buildings_target: int
     grids_per_worker: float  # how many grids one 网格员 holds
-    edge_grid_m2: float = 60_000.0  # target grid area at the district's edge
+    # Target grid area at the district's edge; with the land uses below it sets how many
+    # buildings there are (tiny ≈ 2k, demo ≈ 32k, city ≈ 950k, measured).
+    edge_grid_m2: float = 60_000.0
 
 
 SCALES = {
-    "tiny": Scale("tiny", grids=60, streets=2, communities=4, events=1_500, cadres=20,
-                  building_density=1.0, buildings_target=3_000, grids_per_worker=6),
-    "demo": Scale("demo", grids=600, streets=5, communities=40, events=20_000, cadres=150,
-                  building_density=1.0, buildings_target=30_000, grids_per_worker=10, edge_grid_m2=110_000.0),
+    "tiny": Scale("tiny", grids=60, streets=2, communities=4, events=1_500, cadres=20, grids_per_worker=6),
+    "demo": Scale("demo", grids=600, streets=5, communities=40, events=20_000, cadres=150, grids_per_worker=10,
+                  edge_grid_m2=110_000.0),
     # The benchmark city has big village and suburban grids (a village is often one grid),
     # which is where most of its million buildings stand.
     "city": Scale("city", grids=10_000, streets=80, communities=650, events=1_000_000, cadres=1_500,
-                  building_density=1.0, buildings_target=1_000_000, grids_per_worker=15,
-                  edge_grid_m2=260_000.0),
+                  grids_per_worker=15, edge_grid_m2=260_000.0),
 }
 
 ROAD_CLASSES = ("boundary", "local", "secondary", "arterial", "river")  # by rank
@@ -187,10 +185,6 @@ class DemoDistrict:
     contracts: list[dict]
     hotspots: list[dict] = field(default_factory=list)
 
-    def to_lonlat(self) -> Callable[[np.ndarray], np.ndarray]:
-        """The plane → WGS84 transform used for every geometry."""
-        return _plane_to_lonlat()
-
     def footprint_rings(self, sl: slice = slice(None)) -> np.ndarray:
         """Building footprints as (n, 5, 2) closed WGS84 rings."""
         rings = self.buildings.corners_m(sl)
@@ -225,10 +219,6 @@ def _plane_to_lonlat() -> Callable[[np.ndarray], np.ndarray]:
         return np.column_stack([lon, lat])
 
     return apply
-
-
-def _lonlat(geoms):
-    return shapely.transform(geoms, _plane_to_lonlat())
 
 
 def _multi(geom) -> MultiPolygon:
@@ -459,7 +449,6 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     # Size the outline so the expected number of grids matches the scale.
     unit_outline, _ = _outline(np.random.default_rng(seed), 1.0)
     probe = _Field(1.0, (-0.15, 0.12), sc)
-    probe.edge = sc.edge_grid_m2  # areas in m² with a 1 m radius: count ∝ R²
     unit_samples = _Samples(unit_outline, probe, 0.01)
     expected_per_r2 = float((unit_samples.w).sum())
     radius = math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))
@@ -514,7 +503,7 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     for rd in roads:
         rd.geom = shapely.transform(rd.geom_m, to_ll)
 
-    buildings = _buildings(grids, roads, fld, sc, bld_rng, pool)
+    buildings = _buildings(grids, roads, bld_rng, pool)
     cats = categories if categories is not None else read_categories()
     events, hotspots = _events(grids, buildings, sc, evt_rng, as_of, cats, to_ll, pool)
     cadres, contracts = _cadres(areas, grids, sc, cad_rng, as_of)
@@ -671,8 +660,7 @@ def _land_use(grid: GridRec, rng: np.random.Generator) -> str:
     return str(rng.choice(names_, p=np.array(p) / sum(p)))
 
 
-def _buildings(grids: list[GridRec], roads: list[Road], fld: _Field, sc: Scale,
-               rng: np.random.Generator, pool: nm.NamePool) -> Buildings:
+def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator, pool: nm.NamePool) -> Buildings:
     """Footprints inside each grid, clear of every road, aligned with the grid's long axis."""
     road_geoms = np.array([r.geom_m for r in roads], dtype=object)
     widths = np.array([r.width_m for r in roads])
@@ -693,8 +681,7 @@ def _buildings(grids: list[GridRec], roads: list[Road], fld: _Field, sc: Scale,
         origin = g.geom_m.centroid
         rot = rotate(inner, -theta, origin=origin, use_radians=True)
         shapely.prepare(rot)
-        dens = math.sqrt(sc.building_density)
-        px, py = spec["pitch"][0] / dens, spec["pitch"][1] / dens
+        px, py = spec["pitch"]
         minx, miny, maxx, maxy = rot.bounds
         xs = np.arange(minx - rng.uniform(0, px), maxx + px, px)
         ys = np.arange(miny - rng.uniform(0, py), maxy + py, py)
@@ -963,7 +950,8 @@ CADRE_ROLES = {
     "下沉力量": ("下沉巡查",),
     "社会力量": ("志愿服务",),
 }
-CADRE_PREFIX = {"镇街领导": "LD", "三官一律": "SG", "机关干部": "JG", "网格员": "WG", "下沉力量": "XC", "社会力量": "SH"}
+CADRE_PREFIX = {"镇街领导": "LD", "三官一律": "SG", "机关干部": "JG", "网格员": "WG", "下沉力量": "XC",
+                "社会力量": "SH"}
 
 
 def _cadres(areas: list[Area], grids: list[GridRec], sc: Scale, rng, as_of: dt.datetime):
@@ -995,7 +983,8 @@ def _cadres(areas: list[Area], grids: list[GridRec], sc: Scale, rng, as_of: dt.d
     n_workers = max(1, round(len(grids) / sc.grids_per_worker))
     rest = max(0, sc.cadres - n_workers)
     budget = {"镇街领导": max(len(streets), round(rest * 0.22)), "三官一律": round(rest * 0.42),
-              "机关干部": round(rest * 0.22), "下沉力量": max(1, round(rest * 0.07)), "社会力量": max(1, round(rest * 0.07))}
+              "机关干部": round(rest * 0.22), "下沉力量": max(1, round(rest * 0.07)),
+              "社会力量": max(1, round(rest * 0.07))}
     street_of = {a.code: a for a in streets}
 
     # 网格员: each community's grids in code order, in runs; a few posts vacant, a few shared.

@@ -691,7 +691,7 @@ def import_file(session: Session, layer_name: str, path: str | Path, *, crs: str
     return report
 
 
-def _where_rows(errors: RowErrors, rows: list[int], limit: int = 8) -> str:
+def _where_rows(rows: list[int], limit: int = 8) -> str:
     shown = ", ".join(str(r + 1) for r in rows[:limit])
     return f"row{'s' * (len(rows) > 1)} {shown}" + (f" and {len(rows) - limit} more" if len(rows) > limit else "")
 
@@ -831,7 +831,7 @@ def _import_grids(session, t: Table, parsed, errors: RowErrors, report: ImportRe
     affected = set(session.scalars(text("SELECT gid FROM plan_grids WHERE reshaped")))
     # A new boundary closes the current version and opens the next, both at this instant.
     session.execute(text("UPDATE grids g SET valid_to = now() FROM plan_grids p WHERE p.reshaped AND g.id = p.gid"))
-    new_ids = session.scalars(text(f"""
+    new_ids = session.scalars(text("""
         INSERT INTO grids (code, name, kind, community_id, geom, households, population, valid_from, version)
         SELECT p.code, p.name, p.kind, a.id, p.geom,
                COALESCE(p.households, old.households, 0), COALESCE(p.population, old.population, 0),
@@ -881,7 +881,7 @@ def _import_buildings(session, t: Table, parsed, errors: RowErrors, report: Impo
     if outside:
         many = len(outside) > 1
         report.warnings.append(f"{len(outside):,} building{'s lie' if many else ' lies'} outside every current "
-                               f"grid and get{'' if many else 's'} no grid ({_where_rows(errors, outside)})")
+                               f"grid and get{'' if many else 's'} no grid ({_where_rows(outside)})")
     _count_changes(session, report, """
         SELECT count(*) FILTER (WHERE bid IS NULL), count(*) FILTER (WHERE changed),
                count(*) FILTER (WHERE bid IS NOT NULL AND NOT changed) FROM plan_buildings

@@ -39,7 +39,8 @@ def test_binary_copy_round_trips_every_kind_of_value(session):
     assert copy_columns(session, "t", ["p", "r", "a", "at", "x", "n", "j"], [cols, [c for c in cols]]) == 6
     rows = session.execute(text("SELECT ST_AsText(p), ST_NPoints(r), a, at, x, n, j FROM t LIMIT 3")).all()
     utc = dt.timezone.utc
-    assert rows[0] == ("POINT(118.1 24.7)", 4, "幸福湾区", dt.datetime(2026, 5, 1, tzinfo=utc), 1.5, 7, {"名字": "王女士"})
+    assert rows[0] == ("POINT(118.1 24.7)", 4, "幸福湾区", dt.datetime(2026, 5, 1, tzinfo=utc), 1.5, 7,
+                       {"名字": "王女士"})
     assert rows[1] == ("POINT(-0.5 0)", 4, "", dt.datetime(2000, 1, 1, tzinfo=utc), None, 0, None)
     assert rows[2][2:] == (None, dt.datetime(1999, 12, 31, 23, 59, 59, 500000, tzinfo=utc), -2.25, -3, [])
 

@@ -208,8 +208,8 @@ def test_wrong_geometry_type_and_self_intersection(small, session, tmp_path):
         ({"code": f"{community.code}005", "name": "点", "community_code": community.code},
          shapely.Point(lonlat(10, 10))),
     ]))
-    err = refused(session, "grids", path, "row 1: geometry is a LineString", "row 2: invalid geometry: Self-intersection",
-                  "row 3: geometry is a Point")
+    err = refused(session, "grids", path, "row 1: geometry is a LineString",
+                  "row 2: invalid geometry: Self-intersection", "row 3: geometry is a Point")
     assert len(err.extra["errors"]) == 3  # all at once, not one per attempt
 
 
@@ -230,9 +230,10 @@ def test_swap_that_stays_in_range_is_caught_by_the_districts_extent(session, tmp
     hierarchy(session, shapely.box(24.93, 60.16, 24.96, 60.18))
     session.commit()
     path = tmp_path / "events.geojson"
+    when = "2026-05-01T08:00:00+03:00"
     path.write_text(feature_collection([
-        ({"category": "11001", "title": "对", "occurred_at": "2026-05-01T08:00:00+03:00"}, shapely.Point(24.94, 60.17)),
-        ({"category": "11001", "title": "颠倒", "occurred_at": "2026-05-01T08:00:00+03:00"}, shapely.Point(60.17, 24.94)),
+        ({"category": "11001", "title": "对", "occurred_at": when}, shapely.Point(24.94, 60.17)),
+        ({"category": "11001", "title": "颠倒", "occurred_at": when}, shapely.Point(60.17, 24.94)),
     ]))
     err = refused(session, "events", path, "row 2: lies at lon 60.17000, lat 24.94000", "are lon and lat swapped")
     assert len(err.extra["errors"]) == 1
