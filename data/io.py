@@ -927,14 +927,14 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
     if update.any():
         _update_events(session, np.flatnonzero(update), ids, v, status, occurred, lon, lat, report)
     idx = np.flatnonzero(insert)
-    if not len(idx):
+    if not len(idx) or report.dry_run:  # every row is checked already: new events would all be added
         return
     before = session.execute(text("SELECT COALESCE(max(id), 0) FROM events")).scalar_one()
     bar = Progress("events", len(idx), progress) if progress else None
     # Rebuilding the indexes costs a pass over the whole table; growing them costs per new row.
     existing = session.execute(text("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'events'::regclass")
                                ).scalar() or 0
-    bulk = len(idx) >= BULK_EVENT_ROWS and len(idx) >= 0.25 * existing and not report.dry_run
+    bulk = len(idx) >= BULK_EVENT_ROWS and len(idx) >= 0.25 * existing
     sx, sy = np.asarray(sx, float), np.asarray(sy, float)
 
     def chunks(step: int = 100_000):
