@@ -148,6 +148,28 @@ def workflow_deadline(start: str, hours: float) -> None:
     click.echo(cal.add_working_hours(begin, hours).isoformat())
 
 
+def demo_history(engine) -> None:
+    """Give the demo district's cases timelines, then run one tick (overdue flags, statistics, counters)."""
+    from data.demo_history import simulate
+    from gis.db import session_factory
+    from gis.workflow import tick
+
+    with session_factory(engine)() as session:
+        count = simulate(session)
+        result = tick(session)
+        session.commit()
+    click.echo(f"demo case histories: {count:,} timelines; {result.describe()}")
+
+
+@workflow.command("demo-history")
+@click.option("--yes", is_flag=True, help="Confirm: this invents timelines (demo databases only).")
+def workflow_demo_history(yes: bool) -> None:
+    """Invent timelines for events without a case clock — for a demo database only, never real data."""
+    if not yes:
+        raise click.UsageError("This invents who did what and when; on a demo database run it with --yes.")
+    demo_history(_engine())
+
+
 @main.group("stats", cls=_Group, invoke_without_command=True)
 @click.option("--group", default="grid", show_default=True,
               type=click.Choice(["district", "street", "community", "grid", "cadre"]))

@@ -235,7 +235,9 @@ class Event(Base):
         CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"),
         CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
         Index("ix_events_open_deadline", "deadline_at",
-              postgresql_where=text("status IN ('reported', 'registered', 'dispatched', 'in_progress', 'handled')")),
+              # Spelt as = ANY(text[]) so pg_get_indexdef gives it back unchanged (bulk loads rebuild from it).
+              postgresql_where=text("status::text = ANY (ARRAY['reported', 'registered', 'dispatched', "
+                                    "'in_progress', 'handled']::text[])")),
         Index("ix_events_grid_id_registered_at", "grid_id", "registered_at"),
         Index("ix_events_first_deadline_at", "first_deadline_at"),
         Index("ix_events_reported_at", "reported_at"),

@@ -4,7 +4,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import Counter
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from data.demo_history import simulate
 from gis import stats, workflow
@@ -61,3 +61,37 @@ def test_histories_follow_the_state_table(session):
     report = stats.indicators(session, stats.StatsQuery(group="community", date_from=dt.date(2026, 11, 1),
                                                         date_to=dt.date(2026, 11, 30)))
     assert report.rows[0]["registered"] == 100 and report.rows[0]["closed_all"] == 20
+
+
+def test_the_demo_district_opens_with_histories_counters_and_statistics(demo_db_url, monkeypatch, tmp_path):
+    """What `gridgov run` does after loading the demo: users, then histories and one tick."""
+    from api.cli import _ensure_demo_users
+    from api.cli_workflow import demo_history
+    from gis.db import make_engine, session_factory
+
+    monkeypatch.setenv("GRIDGOV_VAR", str(tmp_path))
+    engine = make_engine(demo_db_url)
+    with session_factory(engine)() as s:
+        _ensure_demo_users(s)
+        s.commit()
+    demo_history(engine)
+    with session_factory(engine)() as s:
+        without = s.scalar(select(Event.id).where(Event.first_deadline_at.is_(None)).limit(1))
+        assert without is None
+        # Cases dispatched in the demo worker's grids are dispatched to the demo worker.
+        worker = s.scalar(select(User.id).where(User.name == "worker"))
+        others = s.execute(text("""
+            SELECT count(*) FROM events e JOIN grids g ON g.id = e.grid_id
+            JOIN user_grids ug ON ug.grid_code = g.code AND ug.user_id = :w
+            WHERE e.handler_id IS NOT NULL AND e.handler_id <> :w"""), {"w": worker}).scalar()
+        assert others == 0
+        counters = stats.counters(s)
+        assert counters["open"] > 0 and counters["overdue"] > 0
+        assert 0 < counters["closure_ratio"] <= 1 and 0 < counters["on_time_closure_ratio"] <= counters["closure_ratio"]
+        today = stats.local_today(s)
+        streets = stats.indicators(s, stats.StatsQuery(group="street", date_from=today - dt.timedelta(days=120),
+                                                       date_to=today)).rows
+        registered = s.scalar(text("SELECT count(*) FROM events WHERE registered_at IS NOT NULL "
+                                   "AND status NOT IN ('rejected', 'merged')"))
+        assert registered > 1000 and sum(r["registered"] for r in streets) == registered
+    engine.dispose()
