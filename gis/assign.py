@@ -43,13 +43,44 @@ def _deg(metres: str, abs_lat: str) -> str:
             " * 1.001 + 1e-9)")
 
 
+# Distances that decide (accuracy circles, the 15 m building rule) are measured in a local metric
+# frame at the point: lon/lat scaled by the WGS84 ellipsoid's metres per degree there. Grid and
+# building edges stay straight, as ST_Covers sees them; within a few hundred metres this agrees
+# with the geodesic distance to well under a millimetre, and costs an affine transform instead of
+# a geography computation. Distances to the nearest grid (snapping, `outside`) are geodesic.
+_E2 = 0.00669437999014  # WGS84 first eccentricity squared
+_A = 6378137.0
+
+
+def _scales(pt: str) -> tuple[str, str]:
+    # Metres per degree of longitude and of latitude at the point, on the WGS84 ellipsoid.
+    phi = f"radians(ST_Y({pt}))"
+    return (f"(pi() / 180 * {_A} * cos({phi}) / sqrt(1 - {_E2} * sin({phi})^2))",
+            f"(pi() / 180 * {_A} * (1 - {_E2}) / (1 - {_E2} * sin({phi})^2)^1.5)")
+
+
+def _local_m(geom: str, pt: str) -> str:
+    # `geom` in metres east/north of `pt`.
+    kx, ky = _scales(pt)
+    return f"ST_Affine({geom}, {kx}, 0, 0, {ky}, -{kx} * ST_X({pt}), -{ky} * ST_Y({pt}))"
+
+
+def _frame(pt: str) -> str:
+    # The same frame as columns computed once per event: x, y, kx, ky.
+    kx, ky = _scales(pt)
+    return f"ST_X({pt}) AS x, ST_Y({pt}) AS y, {kx} AS kx, {ky} AS ky"
+
+
+_ORIGIN = "'SRID=4326;POINT(0 0)'::geometry"
+
+
 def _near_ring(ring: str, pt: str, acc: str) -> str:
     # The accuracy circle crosses the grid's boundary: the boundary lies within accuracy_m.
     return (f"COALESCE({acc} > 0 AND ST_DWithin({ring}, {pt}, {_deg(acc, f'abs(ST_Y({pt}))')})"
-            f" AND ST_DWithin({ring}::geography, {pt}::geography, {acc}), false)")
+            f" AND ST_DWithin({_local_m(ring, pt)}, {_ORIGIN}, {acc}), false)")
 
 
-# Decides every row of `src` (id, geom, at, accuracy_m, cover_grid_id, cover_n, near_ring).
+# Decides every row of `src` (id, geom, at, accuracy_m, x, y, kx, ky, cover_grid_id, cover_n, near_ring).
 # cover_grid_id: the covering grid with the smallest code; cover_n: how many grids cover it;
 # near_ring: whether its accuracy circle crosses that grid's boundary.
 _DECIDE = f"""
@@ -77,11 +108,13 @@ decided AS (
   -- The building: the footprint covering the point (smallest code on a shared wall), else the
   -- nearest within {BUILDING_NEAR_M:g} m.
   LEFT JOIN LATERAL (
-    SELECT b.id, b.geom, ST_Covers(b.geom, s.geom) AS covers
-    FROM buildings b
-    WHERE ST_DWithin(b.geom, s.geom, {_deg(str(BUILDING_NEAR_M), 'abs(ST_Y(s.geom))')})
-      AND ST_DWithin(b.geom::geography, s.geom::geography, {BUILDING_NEAR_M})
-    ORDER BY 3 DESC, ST_Distance(b.geom::geography, s.geom::geography), b.code LIMIT 1) b ON true
+    SELECT c.id, c.geom, c.covers FROM (
+      SELECT b.id, b.geom, b.code, ST_Covers(b.geom, s.geom) AS covers,
+             ST_Distance(ST_Affine(b.geom, s.kx, 0, 0, s.ky, -s.kx * s.x, -s.ky * s.y), {_ORIGIN}) AS d
+      FROM buildings b
+      WHERE ST_DWithin(b.geom, s.geom, {_deg(str(BUILDING_NEAR_M), 'abs(ST_Y(s.geom))')}) OFFSET 0) c
+    WHERE c.covers OR c.d <= {BUILDING_NEAR_M}
+    ORDER BY c.covers DESC, c.d, c.code LIMIT 1) b ON true
   CROSS JOIN LATERAL (
     SELECT CASE
              WHEN s.cover_grid_id IS NOT NULL THEN
@@ -126,7 +159,7 @@ def _src_by_probe(points: str) -> str:
     # For each point of `points` (id, geom, at, accuracy_m): the covering grids by an index probe.
     return f"""
 src AS (
-  SELECT p.id, p.geom, p.at, p.accuracy_m, c.id AS cover_grid_id, c.n AS cover_n,
+  SELECT p.id, p.geom, p.at, p.accuracy_m, {_frame('p.geom')}, c.id AS cover_grid_id, c.n AS cover_n,
          {_near_ring('ST_Boundary(c.geom)', 'p.geom', 'p.accuracy_m')} AS near_ring
   FROM {points} p
   LEFT JOIN LATERAL (
@@ -324,7 +357,7 @@ cover AS (
   FROM pairs {in_scope} ORDER BY id, code
 ),
 src AS (
-  SELECT e.id, e.geom, e.occurred_at AS at, e.accuracy_m,
+  SELECT e.id, e.geom, e.occurred_at AS at, e.accuracy_m, {_frame('e.geom')},
          c.grid_id AS cover_grid_id, c.n AS cover_n, COALESCE(c.near_ring, false) AS near_ring
   FROM events e LEFT JOIN cover c ON c.id = e.id
   {"WHERE e.id IN (SELECT id FROM scope)" if scoped else ""}
@@ -408,6 +441,9 @@ def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAU
                   f"{' WHERE e.id IN (SELECT id FROM scope)' if scope_ids else ''})")
         src = _src_by_probe(points)
     params["write_step"] = max(in_scope // 50, 1)
+    # JIT compiles this statement's ~130 expressions for seconds and wins nothing back: the time
+    # goes into PostGIS functions, which JIT cannot compile.
+    session.execute(text("SET LOCAL jit = off"))
     raw = None
     if report:
         session.execute(text(_TICK_FUNCTION))
