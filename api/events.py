@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from api import db
 from api.auth import current_user, requires
-from api.locate import MAX_ACCURACY_M, snap_m
+from api.locate import MAX_ACCURACY_M, end_read, snap_m
 from api.params import bbox, json_body, number, timestamp
 from gis.errors import InvalidInput
 from gis.events import EventFilter, create_event, event_json, event_row, get_event, list_events
@@ -57,7 +57,9 @@ def index():
     limit = number(args, "limit", required=False, lo=1, hi=500)
     if limit is not None and limit != int(limit):
         raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
-    page, cursor = list_events(db.session(), user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
+    session = db.session()
+    page, cursor = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
+    end_read(session)
     with_contact = user.role in CONTACT_ROLES
     out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page], "next": None}
     if cursor:
@@ -70,7 +72,9 @@ def index():
 def one(event_id: int):
     """One event with its assignment and the cadres contracted where and when it occurred."""
     user = current_user()
-    row, location = get_event(db.session(), user, event_id)
+    session = db.session()
+    row, location = get_event(session, user, event_id)
+    end_read(session)
     return jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
 
 
