@@ -7,7 +7,7 @@ import re
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import text
@@ -279,9 +279,10 @@ class Location:
                "distance_m": None if self.distance_m is None else round(self.distance_m, 3)}
         for key in ("district", "street", "community", "grid", "building"):
             ref = getattr(self, key)
-            out[key] = asdict(ref) if ref else None
-        out["cadres"] = [asdict(c) for c in self.cadres]
-        out["nearest_grid"] = asdict(self.nearest_grid) if self.nearest_grid else None
+            out[key] = {"code": ref.code, "name": ref.name} if ref else None
+        out["cadres"] = [{"code": c.code, "name": c.name, "type": c.type} for c in self.cadres]
+        near = self.nearest_grid
+        out["nearest_grid"] = {"code": near.code, "name": near.name} if near else None
         if self.lon is not None:
             out["lon"], out["lat"] = self.lon, self.lat
         return out

@@ -96,6 +96,14 @@ def test_accuracy_circle_crossing_an_edge_is_ambiguous(session, grids):
     assert locate_point(session, *lonlat(200, 50), accuracy_m=5).status == "ambiguous"
 
 
+@pytest.mark.parametrize("metres", [3.0, 25.0, 90.0])
+def test_accuracy_circle_is_measured_to_the_centimetre(session, grids, metres):
+    # The edge is `metres` away, measured on the ellipsoid: a circle 1 cm shorter stays inside.
+    p = geodesic_offset(*lonlat(200, 100), 270, metres)  # due west of the A|B|C corner, inside A
+    assert locate_point(session, *p, accuracy_m=metres - 0.01).status == "inside"
+    assert locate_point(session, *p, accuracy_m=metres + 0.01).status == "ambiguous"
+
+
 def test_ambiguous_point_goes_to_the_grid_of_the_building_covering_it(session, grids):
     # A footprint straddling the A|B edge, mostly in B (its point on surface lies in B).
     building(session, "3101010010010020001", rect(195, 40, 240, 60), name="跨界楼")
