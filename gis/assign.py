@@ -496,6 +496,7 @@ def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAU
 
 def _progress_printer(in_scope: int) -> Callable[[str, int, int], None]:
     start = time.monotonic()
+    step = max(in_scope // 50, 1)
     ticks = [0]
 
     def show(phase: str, done: int, total: int) -> None:
@@ -503,8 +504,9 @@ def _progress_printer(in_scope: int) -> Callable[[str, int, int], None]:
         if phase == "grids":
             line = f"scanning grids {done}/{total} ({100 * done // max(total, 1)}%)"
         elif phase == "written":
+            # A tick per written row whose id is a multiple of `step`: about one per `step` rows.
             ticks[0] += 1
-            line = f"writing: about {min(2 * ticks[0], 100)}% of {in_scope} events"
+            line = f"writing: about {ticks[0] * step} of at most {in_scope} events"
         else:
             line = f"{done} of {total} events changed"
         end = "\n" if phase == "done" else ""
