@@ -64,6 +64,36 @@ def bowtie() -> Polygon:
     return Polygon([(a, b), (c, d), (c, b), (a, d), (a, b)])
 
 
+# -- issue 3: buildings, and files to import -------------------------------------------------
+def building(session, code: str, geom, **kw):
+    """Insert a building footprint (grid_id left as given, default NULL)."""
+    from gis.models import Building
+
+    obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def two_grids(session):
+    """A community 200 m × 100 m split into grid 001 (west half) and grid 002 (east half)."""
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    west = grid(session, community, 1, rect(0, 0, 100, 100))
+    east = grid(session, community, 2, rect(100, 0, 200, 100))
+    return community, west, east
+
+
+def feature_collection(features: list[tuple[dict, BaseGeometry | None]]) -> str:
+    """A GeoJSON FeatureCollection text from (properties, geometry) pairs."""
+    import json
+
+    from shapely.geometry import mapping
+
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": mapping(geom) if geom is not None else None}
+        for props, geom in features]}, ensure_ascii=False)
+
+
 # -- issue 4: event → grid assignment ----------------------------------------------------------
 def geodesic_offset(lon: float, lat: float, azimuth_deg: float, metres: float) -> tuple[float, float]:
     """The point `metres` along the WGS84 geodesic from (lon, lat) at `azimuth_deg` (0 north, 90 east)."""
@@ -71,16 +101,6 @@ def geodesic_offset(lon: float, lat: float, azimuth_deg: float, metres: float) -
 
     out_lon, out_lat, _ = Geod(ellps="WGS84").fwd(lon, lat, azimuth_deg, metres)
     return out_lon, out_lat
-
-
-def building(session, code: str, geom, *, name: str | None = None, **kw):
-    """Insert a building footprint."""
-    from gis.models import Building
-
-    obj = Building(code=code, name=name or f"楼栋{code}", geom=from_shape(multi(geom), srid=4326), **kw)
-    session.add(obj)
-    session.flush()
-    return obj
 
 
 def cadre(session, code: str, *, name: str | None = None, type: str = "网格员", phone: str | None = None):
