@@ -5,6 +5,7 @@ import datetime as dt
 
 import pytest
 from pyproj import Geod
+from sqlalchemy import text
 
 from gis.assign import assign_events, locate_point
 from gis.errors import InvalidInput, NotFound
@@ -312,3 +313,26 @@ def test_bulk_progress_reports_while_running(session, grids, monkeypatch):
     assert ("grids", 3, 3) in seen
     assert any(phase == "written" for phase, _, _ in seen)
     assert seen[-1] == ("done", 7, 7)
+
+
+def test_events_import_assigns_new_and_moved_events(session, grids, tmp_path):
+    from data.io import import_file
+
+    a_lon, a_lat = lonlat(100, 100)
+    b_lon, b_lat = lonlat(300, 50)
+    path = tmp_path / "events.csv"
+    path.write_text("category,title,occurred_at,lon,lat\n"
+                    f"21001,在A,2025-05-01T08:00:00+08:00,{a_lon},{a_lat}\n"
+                    f"21001,在边上,2025-05-01T08:00:00+08:00,{lonlat(200, 50)[0]},{lonlat(200, 50)[1]}\n")
+    import_file(session, "events", path)
+    session.commit()
+    rows = dict(session.execute(text("SELECT title, grid_id FROM events")).all())
+    assert rows == {"在A": grids["a"].id, "在边上": grids["a"].id}
+    moved_id = session.scalar(text("SELECT id FROM events WHERE title = '在A'"))
+    # The same event re-imported at a point in grid B: its assignment follows it.
+    path.write_text("id,category,title,occurred_at,lon,lat\n"
+                    f"{moved_id},21001,在A,2025-05-01T08:00:00+08:00,{b_lon},{b_lat}\n")
+    import_file(session, "events", path)
+    session.commit()
+    assert session.execute(text("SELECT assign_status, grid_id FROM events WHERE id = :i"),
+                           {"i": moved_id}).one() == ("inside", grids["b"].id)
