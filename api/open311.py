@@ -7,9 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from api import db
-from api.auth import current_user
+from api.auth import current_user, requires
+from api.params import number
 from gis import open311
-from gis.errors import Unauthenticated
+from gis.errors import InvalidInput, Unauthenticated
 from gis.users import user_by_token
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -22,6 +23,9 @@ def _api_key_is_a_token():
     # GeoReport clients send their key as `api_key` (query or form), not as a bearer header;
     # it is a gridgov user token, so the usual role guard applies to it.
     key = request.values.get("api_key")
+    if not key and request.is_json:
+        body = request.get_json(silent=True)
+        key = body.get("api_key") if isinstance(body, dict) else None
     if key and not request.headers.get("Authorization"):
         user = user_by_token(db.session(), key)
         if user is None:
@@ -102,3 +106,47 @@ def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
     found = open311.get_request(db.session(), request_id, include_private=_staff())
     return _out(fmt, "service_requests", "request", [found])
+
+
+# -- POST: a new request through the same path as POST /api/v1/events ------------------------
+POST_FIELDS = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
+               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description",
+               "media_url", "crs"}
+
+
+def _fields() -> dict[str, Any]:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("Malformed JSON", "Send one JSON object, or the form fields of GeoReport v2.")
+        return body
+    return request.form.to_dict()
+
+
+@bp.post("/requests", endpoint="create_request_bare")
+@bp.post(f"/requests.<{FORMATS}:fmt>")
+@requires("worker", "commander", "viewer")
+def create_request(fmt: str = "json"):
+    """Create a service request: an event located, assigned and given its deadline like any report."""
+    fields = _fields()
+    unknown = sorted(k for k in fields if k not in POST_FIELDS and not k.startswith("attribute["))
+    if unknown:
+        raise InvalidInput("Unknown field", f"Not a GeoReport v2 field: {', '.join(unknown)}.", parameter=unknown[0])
+    if not fields.get("lat") or not fields.get("long"):
+        raise InvalidInput("Location required", "Give `lat` and `long` (WGS84, or `crs` such as gcj02); "
+                           "an address alone cannot be placed in a grid.", parameter="lat")
+    session = db.session()
+    event, duplicates = open311.create_request(
+        session, current_user(), service_code=fields.get("service_code") or "",
+        lon=number(fields, "long", lo=-180, hi=180), lat=number(fields, "lat", lo=-90, hi=90),
+        crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
+        media_url=fields.get("media_url") or None,
+        contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
+        idempotency_key=request.headers.get("Idempotency-Key"))
+    session.commit()
+    notice = ("可能与请求 " + ", ".join(str(d["id"]) for d in duplicates) + " 重复 possibly a duplicate of "
+              + ", ".join(str(d["id"]) for d in duplicates)) if duplicates else None
+    data = [{"service_request_id": str(event.id), "service_notice": notice, "account_id": fields.get("account_id")}]
+    response = _out(fmt, "service_requests", "request", data)
+    response.status_code = 201
+    return response

@@ -179,3 +179,34 @@ def _request(r) -> dict[str, Any]:
         "long": r.lon,
         "media_url": r.media_url,
     }
+
+
+def create_request(session: Session, user, *, service_code: str, lon: float, lat: float, crs: str = "wgs84",
+                   description: str = "", media_url: str | None = None, contact: dict | None = None,
+                   idempotency_key: str | None = None):
+    """A new request: created, located and assigned by gis.events.create_event (as POST /api/v1/events
+    does), its clock started, and the likely duplicates it may be; returns (event, duplicates)."""
+    from gis.events import create_event
+    from gis.workflow import check_photo_ref, find_duplicates
+
+    name = session.execute(text("SELECT name FROM categories WHERE code = :c AND active"), {"c": service_code}).scalar()
+    if name is None:
+        raise InvalidInput("Unknown service_code", f"No active service has code {service_code[:20]!r}; "
+                           "see services.json.", parameter="service_code")
+    first_line = description.strip().splitlines()[0] if description.strip() else ""
+    title = first_line[:60] or name
+    try:
+        photo = check_photo_ref(media_url)
+    except InvalidInput as exc:
+        raise InvalidInput("Invalid media_url", exc.detail.replace("`photo_ref`", "`media_url`"),
+                           parameter="media_url") from None
+    event, _location = create_event(session, user, lon=lon, lat=lat, crs=crs, category=service_code, title=title,
+                                    description=description, contact=contact, idempotency_key=idempotency_key)
+    if photo and not event.replayed:  # the report's photo belongs to its first timeline entry
+        session.execute(text("UPDATE event_moves SET photo_ref = :p WHERE event_id = :id AND move = 'report'"),
+                        {"p": photo, "id": event.id})
+    point_lon, point_lat = session.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM events WHERE id = :id"),
+                                           {"id": event.id}).one()
+    duplicates = find_duplicates(session, category=service_code, lon=point_lon, lat=point_lat,
+                                 at=event.reported_at, exclude_id=event.id)
+    return event, duplicates

@@ -264,7 +264,7 @@ def open_case(session: Session, event: Event, *, calendar: WorkCalendar | None =
     event.first_deadline_at = event.deadline_at = deadline
     session.add(EventMove(event_id=event.id, at=event.reported_at, actor_id=event.reporter_id, move="report",
                           from_status="reported", to_status="reported", to_level=event.level, deadline_at=deadline,
-                          photo_ref=_check_photo(photo_ref)))
+                          photo_ref=check_photo_ref(photo_ref)))
     session.flush()
     return True
 
@@ -325,7 +325,8 @@ def _aware(value: dt.datetime | str | None, name: str) -> dt.datetime | None:
     return value
 
 
-def _check_photo(photo_ref: str | None) -> str | None:
+def check_photo_ref(photo_ref: str | None) -> str | None:
+    """A photo reference as stored: an http(s) URL or a path on this server, or InvalidInput."""
     if photo_ref in (None, ""):
         return None
     photo_ref = str(photo_ref).strip()
@@ -350,7 +351,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
     note = (note or "").strip()
     if len(note) > 4000:
         raise InvalidInput("Note too long", "Keep the note under 4000 characters.", parameter="note")
-    photo_ref = _check_photo(photo_ref)
+    photo_ref = check_photo_ref(photo_ref)
     event = get_event(session, event_id, lock=True)
     calendar = calendar or load_calendar(session)
     open_case(session, event, calendar=calendar)

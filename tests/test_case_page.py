@@ -49,18 +49,29 @@ def do(page, move: str, **fields):
 
 @pytest.mark.browser
 def test_the_loop_in_the_browser(browser, live_server, session, make_user):
+    from tests.factories import lonlat
+
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 200, 200))
     session.commit()
     make_user("commander", name="zhang", password=PASSWORD)
-    make_user("worker", name="li", grids=[g.code], password=PASSWORD)
+    li_token = make_user("worker", name="li", grids=[g.code], password=PASSWORD)
     make_user("worker", name="wang", grids=[g.code], password=PASSWORD)
-    case = event(session, grid=g, title="井盖缺失", category="01001")
-    session.commit()
-    url = f"{live_server}/cases/{case.id}"
+
+    # The worker reports from the phone (the app's token, WGS84 from the browser's geolocation).
+    with signed_in(browser, live_server, "li", viewport=PHONE) as phone:
+        lon, lat = lonlat(80, 120)
+        posted = phone.request.post(f"{live_server}/api/v1/events", headers={"Authorization": f"Bearer {li_token}"},
+                                    data={"lon": lon, "lat": lat, "category": "01001", "title": "井盖缺失"})
+        assert posted.status == 201
+        case_id = posted.json()["id"]
+    url = f"{live_server}/cases/{case_id}"
 
     with signed_in(browser, live_server, "zhang") as page:
-        page.goto(url)
+        page.goto(f"{live_server}/cases")
+        with page.expect_navigation():
+            page.locator(f"#to_register li[data-id='{case_id}'] a").click()
+        assert page.url == url
         assert page.locator("#case-status").get_attribute("data-status") == "reported"
         assert page.locator(".leaflet-container").count() == 1
         do(page, "register")
@@ -71,7 +82,7 @@ def test_the_loop_in_the_browser(browser, live_server, session, make_user):
         # The worker finds the case in their to-do list and opens it.
         phone.goto(f"{live_server}/cases")
         with phone.expect_navigation():
-            phone.locator(f"#to_handle li[data-id='{case.id}'] a").click()
+            phone.locator(f"#to_handle li[data-id='{case_id}'] a").click()
         assert phone.url == url
         assert [f.get_attribute("data-move") for f in phone.locator("form.move").all()] == \
             ["start", "handle", "escalate", "note"]
@@ -89,7 +100,7 @@ def test_the_loop_in_the_browser(browser, live_server, session, make_user):
         assert steps == ["verify", "handle", "start", "dispatch", "register", "report"]
 
     session.expire_all()
-    assert session.get(Event, case.id).status == "closed"
+    assert session.get(Event, case_id).status == "closed"
 
 
 @pytest.mark.browser

@@ -85,6 +85,7 @@ def test_the_demo_district_opens_with_histories_counters_and_statistics(demo_db_
             JOIN user_grids ug ON ug.grid_code = g.code AND ug.user_id = :w
             WHERE e.handler_id IS NOT NULL AND e.handler_id <> :w"""), {"w": worker}).scalar()
         assert others == 0
+        assert s.scalar(select(Event.id).where(Event.handler_id == worker).limit(1)) is not None
         counters = stats.counters(s)
         assert counters["open"] > 0 and counters["overdue"] > 0
         assert 0 < counters["closure_ratio"] <= 1 and 0 < counters["on_time_closure_ratio"] <= counters["closure_ratio"]
@@ -94,4 +95,5 @@ def test_the_demo_district_opens_with_histories_counters_and_statistics(demo_db_
         registered = s.scalar(text("SELECT count(*) FROM events WHERE registered_at IS NOT NULL "
                                    "AND status NOT IN ('rejected', 'merged')"))
         assert registered > 1000 and sum(r["registered"] for r in streets) == registered
+        assert len(streets) >= 3 and all(r["street"]["code"] for r in streets)  # demo events have their grids
     engine.dispose()

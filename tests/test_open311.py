@@ -10,7 +10,7 @@ from georeport import GeoReport
 from sqlalchemy import func, select
 
 from gis import workflow
-from gis.models import Category
+from gis.models import Category, Event
 from tests.factories import event, grid, hierarchy, person, rect
 
 NOW = dt.datetime.now(dt.UTC)
@@ -128,3 +128,86 @@ def test_bad_requests_get_problem_json(client, path, status, parameter):
     assert response.status_code == status and response.mimetype == "application/problem+json"
     body = response.get_json()
     assert body["detail"] and body.get("parameter") == parameter
+
+
+@pytest.fixture
+def field(session):
+    """One grid, its worker (an Open311 key), a viewer key (a citizen app) and a planner key."""
+    _, _, community = hierarchy(session)
+    g = grid(session, community, 1, rect(0, 0, 200, 200))
+    keys = {role: person(session, role, name, grids=[g.code] if role == "worker" else ())[1]
+            for role, name in [("worker", "w"), ("viewer", "app"), ("planner", "p")]}
+    session.commit()
+    return SimpleNamespace(g=g, **keys)
+
+
+def test_post_then_read_back_round_trip(live_server, session, field):
+    from tests.factories import lonlat
+
+    lon, lat = lonlat(50, 60)
+    posted = requests.post(f"{live_server}/open311/v2/requests.json", timeout=10, data={
+        "api_key": field.worker, "service_code": "11002", "lat": lat, "long": lon,
+        "description": "小区门口积存建筑垃圾\n已经三天了", "media_url": "https://img.example.org/heap.jpg",
+        "first_name": "王", "last_name": "女士", "phone": "13800000000"})
+    assert posted.status_code == 201, posted.text
+    [receipt] = posted.json()
+    new_id = receipt["service_request_id"]
+    assert receipt["service_notice"] is None
+    # Read back by the real client: open, where it was reported, with its deadline and photo.
+    back = GeoReport(f"{live_server}/open311/v2").get_service_request(new_id)
+    assert (back["status"], back["service_code"]) == ("open", "11002")
+    assert back["description"].startswith("小区门口积存建筑垃圾")
+    assert abs(back["lat"] - lat) < 1e-9 and abs(back["long"] - lon) < 1e-9
+    assert back["expected_datetime"] and back["media_url"] == "https://img.example.org/heap.jpg"
+    assert back["agency_responsible"] == "网格1"
+    assert "13800000000" not in posted.text + str(back)  # the resident's phone is stored, never shown
+    event = session.get(Event, int(new_id))
+    assert event.grid_id == field.g.id and event.contact["phone"] == "13800000000"
+    assert event.first_deadline_at is not None  # through create_event, the clock started
+    # A second report a few metres away is told about the first.
+    near_lon, near_lat = lonlat(55, 62)
+    again = requests.post(f"{live_server}/open311/v2/requests.xml", timeout=10, data={
+        "api_key": field.viewer, "service_code": "11002", "lat": near_lat, "long": near_lon})
+    assert again.status_code == 201 and again.headers["Content-Type"].startswith("text/xml")
+    assert f"possibly a duplicate of {new_id}" in again.text and "<service_request_id>" in again.text
+
+
+def test_post_in_gcj02_lands_in_wgs84(live_server, session, field):
+    from gis.crs import wgs84_to_gcj02
+    from tests.factories import lonlat
+
+    lon, lat = lonlat(100, 100)
+    # What a phone with AMap would send for this spot: its GCJ-02 coordinates.
+
+    g_lon, g_lat = wgs84_to_gcj02(lon, lat)
+    assert abs(g_lon - lon) > 1e-3  # a few hundred metres apart
+    posted = requests.post(f"{live_server}/open311/v2/requests.json", timeout=10, data={
+        "api_key": field.worker, "service_code": "01003", "lat": g_lat, "long": g_lon, "crs": "gcj02"})
+    assert posted.status_code == 201, posted.text
+    event = session.get(Event, int(posted.json()[0]["service_request_id"]))
+    assert event.grid_id == field.g.id and event.source_crs == "gcj02"
+    stored = session.execute(select(func.ST_X(Event.geom), func.ST_Y(Event.geom)).where(Event.id == event.id)).one()
+    assert tuple(stored) == pytest.approx((lon, lat), abs=1e-7)  # back on the spot, not 500 m off
+
+
+@pytest.mark.parametrize("form, status, parameter", [
+    ({"service_code": "11002", "lat": "31.2305"}, 400, "lat"),
+    ({"service_code": "99999", "lat": "31.2305", "long": "121.4705"}, 400, "service_code"),
+    ({"service_code": "11002", "lat": "north", "long": "121.4705"}, 400, "lat"),
+    ({"service_code": "11002", "lat": "31.2305", "long": "121.4705", "colour": "red"}, 400, "colour"),
+    ({"service_code": "11002", "lat": "31.2305", "long": "121.4705", "media_url": "file:///etc/passwd"}, 400,
+     "media_url"),
+    ({"service_code": "11002", "lat": "31.5", "long": "121.9"}, 403, None),  # outside the worker's grid
+])
+def test_bad_posts_get_problem_json_and_write_nothing(client, session, field, form, status, parameter):
+    response = client.post("/open311/v2/requests.json", data={"api_key": field.worker, **form})
+    assert response.status_code == status and response.mimetype == "application/problem+json"
+    assert response.get_json().get("parameter") == parameter and response.get_json()["detail"]
+    assert session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_post_needs_a_key_of_a_reporting_role(client, field):
+    form = {"service_code": "11002", "lat": "31.2305", "long": "121.4705"}
+    assert client.post("/open311/v2/requests.json", data=form).status_code == 401
+    assert client.post("/open311/v2/requests.json", data={**form, "api_key": "gg_nope"}).status_code == 401
+    assert client.post("/open311/v2/requests.json", data={**form, "api_key": field.planner}).status_code == 403

@@ -140,3 +140,26 @@ def test_to_do_lists_for_worker_and_commander(client, session, setting):
         == [case]
     assert client.get("/api/v1/cases/mine", headers=auth(setting["wx"])).get_json()["to_verify"] == []
     assert client.get("/api/v1/cases/mine", headers=auth(setting["viewer"])).status_code == 403
+
+
+def test_a_report_starts_its_clock_and_is_offered_its_likely_duplicates(client, session, setting):
+    lon, lat = lonlat(52, 48)  # 2.8 m from the case of the fixture (a 井盖缺失 at 50, 50)
+    body = {"lon": lon, "lat": lat, "category": "01001", "title": "井盖丢了", "description": "路口井盖不见了"}
+    reported = client.post("/api/v1/events", json=body, headers=auth(setting["h"]))
+    assert reported.status_code == 201, reported.get_json()
+    new = reported.get_json()
+    assert new["level"] == "grid" and new["deadline_at"]  # 上水井盖: 24 working hours at grid level
+    assert [d["id"] for d in new["duplicates"]] == [setting["case"].id]
+    # The worker merges their report into the case they were offered: one case, both reports kept.
+    merged = move(client, setting["h"], new["id"], move="merge", target=setting["case"].id)
+    assert merged.status_code == 201 and merged.get_json()["case"]["merged_into"] == setting["case"].id
+    case = client.get(f"/api/v1/events/{setting['case'].id}/timeline", headers=auth(setting["commander"])).get_json()
+    assert case["case"]["merged_reports"] == [new["id"]]
+    # A retry of the same report (same Idempotency-Key) does not start a second clock.
+    again = client.post("/api/v1/events", json={**body, "title": "另一处"}, headers={
+        **auth(setting["h"]), "Idempotency-Key": "k-1"})
+    replay = client.post("/api/v1/events", json={**body, "title": "另一处"}, headers={
+        **auth(setting["h"]), "Idempotency-Key": "k-1"})
+    assert again.get_json()["id"] == replay.get_json()["id"]
+    reports = [m for m in workflow.timeline(session, again.get_json()["id"]) if m["move"] == "report"]
+    assert len(reports) == 1
