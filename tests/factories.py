@@ -62,3 +62,29 @@ def bowtie() -> Polygon:
     """A self-intersecting polygon (invalid)."""
     (a, b), (c, d) = lonlat(0, 0), lonlat(100, 100)
     return Polygon([(a, b), (c, d), (c, b), (a, d), (a, b)])
+
+
+# --- issue 6: buildings and events for the layer tests --------------------------------------
+def building(session, code: str, geom, *, grid=None, households: int = 0, **kw):
+    """Insert a building footprint (optionally tied to a grid version)."""
+    from gis.models import Building
+
+    obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), grid_id=grid.id if grid else None,
+                   households=households, **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
+          title: str = "测试事件", **kw):
+    """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
+    from shapely import Point
+
+    from gis.models import Event
+
+    obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title=title,
+                status=status, grid_id=grid.id if grid else None, **kw)
+    session.add(obj)
+    session.flush()
+    return obj
