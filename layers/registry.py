@@ -160,19 +160,21 @@ def _areas(level: str) -> str:
 _AREA_PROPS = {"code": "string", "name": "string", "area_m2": "number", "parent_code": "string"}
 
 # Status colours of the closed loop: new (red) → in hand (amber/blue) → done (green/grey).
-STATUS_COLORS = {
-    "reported": "#d32f2f", "registered": "#f57c00", "dispatched": "#fbc02d", "in_progress": "#1976d2",
-    "handled": "#7b1fa2", "closed": "#388e3c", "rejected": "#757575",
-}
+# Pairs, not a dict: the legend keeps the order of the loop.
+STATUS_COLORS = (
+    ("reported", "#d32f2f"), ("registered", "#f57c00"), ("dispatched", "#fbc02d"), ("in_progress", "#1976d2"),
+    ("handled", "#7b1fa2"), ("closed", "#388e3c"), ("rejected", "#757575"),
+)
 # Major event classes (see data/categories.csv); anything else falls back to grey.
-CATEGORY_COLORS = {
-    "市容环境": "#2e7d32", "宣传广告": "#6a1b9a", "施工管理": "#ef6c00", "街面秩序": "#1565c0",
-    "突发事件": "#c62828", "矛盾纠纷": "#ad1457", "安全隐患": "#f9a825", "公共服务": "#00838f",
-    "公用设施": "#4e342e", "道路交通": "#37474f", "园林绿化": "#558b2f", "房屋土地": "#8d6e63",
-    "其他": "#757575",
-}
+CATEGORY_COLORS = (
+    ("市容环境", "#2e7d32"), ("宣传广告", "#6a1b9a"), ("施工管理", "#ef6c00"), ("街面秩序", "#1565c0"),
+    ("突发事件", "#c62828"), ("矛盾纠纷", "#ad1457"), ("安全隐患", "#f9a825"), ("公共服务", "#00838f"),
+    ("公用设施", "#4e342e"), ("道路交通", "#37474f"), ("园林绿化", "#558b2f"), ("房屋土地", "#8d6e63"),
+    ("其他", "#757575"),
+)
+# Choropleth classes: colour i for values from breaks[i] up to breaks[i + 1].
 OPEN_EVENT_BREAKS = (0, 1, 3, 6, 10)
-OPEN_EVENT_COLORS = ("#f7fbff", "#fee391", "#fec44f", "#fe9929", "#d95f0e", "#993404")
+OPEN_EVENT_COLORS = ("#f7f7f7", "#fee391", "#fec44f", "#fe9929", "#cc4c02")
 
 
 LAYERS: tuple[LayerSpec, ...] = (
@@ -218,7 +220,7 @@ LAYERS: tuple[LayerSpec, ...] = (
         depends_on=("buildings", "grids"), render="tiles", shown=True,
         style={"color": "#5d4037", "weight": 0.5, "fillColor": "#bcaaa4", "fillOpacity": 0.7,
                "aggregate": {"property": "buildings", "breaks": (0, 20, 50, 100, 200),
-                             "colors": ("#f5f5f5", "#d7ccc8", "#bcaaa4", "#a1887f", "#8d6e63", "#6d4c41")}},
+                             "colors": ("#efebe9", "#d7ccc8", "#bcaaa4", "#a1887f", "#6d4c41")}},
         description="Building footprints (楼栋) from zoom 15; below it, building counts per grid.",
     ),
     LayerSpec(

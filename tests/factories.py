@@ -88,3 +88,17 @@ def event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported
     session.add(obj)
     session.flush()
     return obj
+
+
+def four_grids(session):
+    """A community of 2 × 2 grids, 200 m each (codes …001 to …004, west→east, north→south),
+    one 20 m building in the middle of each, and one open event per grid plus a closed one in the first."""
+    _, _, community = hierarchy(session, rect(0, 0, 400, 400))
+    cells = [(0, 200), (200, 200), (0, 0), (200, 0)]  # NW, NE, SW, SE
+    grids = [grid(session, community, i + 1, rect(x, y, x + 200, y + 200), households=100 * (i + 1))
+             for i, (x, y) in enumerate(cells)]
+    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid=g, households=10)
+                 for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events = [event(session, x + 50, y + 50, grid=g, title=f"事件{i + 1}") for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events.append(event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))
+    return community, grids, buildings, events
