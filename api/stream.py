@@ -63,6 +63,8 @@ class Hub:
         # The listener thread refers to the hub weakly, so a discarded app's hub can be collected.
         self.listener = Listener(url, lambda ch, data: (h := me()) and h._on_notify(ch, data),
                                  lambda up: (h := me()) and h._on_connect(up))
+        # When the app (and so this hub) is gone, its listener stops too.
+        weakref.finalize(self, self.listener.stop)
 
     def _on_connect(self, up: bool) -> None:
         self.generations.live = up

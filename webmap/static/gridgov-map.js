@@ -7,7 +7,9 @@
 
   const gridgov = (window.gridgov = window.gridgov || {});
   // What the page has drawn, for people debugging in the console and for the browser tests.
-  const state = (gridgov.state = { drawn: {}, tilesLoaded: {}, events: new Map(), live: false, errors: [] });
+  const state = (gridgov.state = { drawn: {}, tilesLoaded: {}, events: new Map(), live: false, errors: [], marks: {} });
+  // performance.now() when each layer first had something on screen (bench/tiles.py reads it).
+  const mark = (name) => state.marks[name] ?? (state.marks[name] = performance.now());
 
   // ---- helpers ------------------------------------------------------------------------------
   function el(tag, attrs, ...children) {
@@ -105,7 +107,10 @@
       maxZoom: 20,
       fetchOptions: { credentials: "same-origin" },
     });
-    vg.on("tileload", () => (state.tilesLoaded[layer.name] += 1));
+    vg.on("tileload", () => {
+      state.tilesLoaded[layer.name] += 1;
+      mark(layer.name);
+    });
     return vg;
   }
 
@@ -149,6 +154,7 @@
       group.clearLayers();
       group.addData(data);
       state.drawn[layer.name] = data.features.length;
+      mark(layer.name);
       if (opts.onData) opts.onData(data);
     };
     map.on("moveend", group.reload);
@@ -283,6 +289,7 @@
       heat.setOptions({ max });
       heat.setLatLngs(points);
       state.drawn[layer.name] = data.features.length;
+      mark(layer.name);
     };
 
     // A live event: add it, or replace the marker of an event that changed.
