@@ -64,6 +64,13 @@ def count(session: Session, q: LayerQuery) -> int:
     return session.execute(text(f"SELECT count(*) FROM {q.spec.source} AS t WHERE {where}"), params).scalar_one()
 
 
+def count_upto(session: Session, q: LayerQuery, limit: int) -> int:
+    """How many features match `q`, counting no further than `limit`."""
+    where, params = q.where()
+    return session.execute(text(f"SELECT count(*) FROM (SELECT 1 FROM {q.spec.source} AS t WHERE {where} "
+                                "LIMIT :upto) s"), {**params, "upto": limit}).scalar_one()
+
+
 def simplify(spec: LayerSpec, geoms: np.ndarray, zoom: int | None, *, single_slice: bool = True) -> np.ndarray:
     """Geometries simplified for `zoom` (None: untouched).
 
@@ -127,6 +134,9 @@ def layer_geojson(session: Session, q: LayerQuery, *, zoom: int | None = None,
     cap = max_features or spec.max_features
     if zoom is not None and zoom < spec.min_zoom:
         return _aggregate_or_refuse(session, q, zoom, reason=f"zoom {zoom} is below its min zoom {spec.min_zoom}")
+    if overflow == "aggregate" and spec.aggregate is not None and count_upto(session, q, cap + 1) > cap:
+        # Counting first (the planner drops the joins) is cheaper than fetching cap + 1 features.
+        return _aggregate_or_refuse(session, q, zoom, reason=f"more than {cap} features match")
     rows = fetch(session, q, limit=cap + 1)
     if len(rows) > cap:
         if overflow == "aggregate" and spec.aggregate is not None:

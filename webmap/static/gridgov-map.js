@@ -443,7 +443,9 @@
     const layers = config.layers;
     const overlays = {};
     let events = null;
-    layers.forEach((layer) => {
+    // Events first: their one request should not queue behind dozens of tile requests.
+    const drawOrder = [...layers].sort((a, b) => (b.render === "points") - (a.render === "points"));
+    drawOrder.forEach((layer) => {
       if (layer.render === "tiles") {
         overlays[layer.title] = tileLayer(map, layer);
       } else if (layer.render === "points") {
@@ -457,7 +459,10 @@
     });
     const bases = basemapLayers(config);
     Object.values(bases).forEach((b) => b.addTo(map));
-    L.control.layers(bases, overlays, { collapsed: window.innerWidth < 900 }).addTo(map);
+    // The layer control lists layers in registry order, whatever order they were drawn in.
+    const ordered = {};
+    layers.forEach((layer) => Object.keys(overlays).filter((t) => t.startsWith(layer.title)).forEach((t) => (ordered[t] = overlays[t])));
+    L.control.layers(bases, ordered, { collapsed: window.innerWidth < 900 }).addTo(map);
     legend(map, layers);
     searchControl(map, config, layers, notice);
     const refreshCounters = countersPanel(map, config);
@@ -515,7 +520,8 @@
     const signOut = el("form", { method: "post", action: config.endpoints.logout, class: "gg-user" },
       el("input", { type: "hidden", name: "csrf_token", value: config.csrf }),
       el("button", { type: "submit", class: "gg-link" }, `${config.user.name} 退出 sign out`));
-    panel.append(el("div", { class: "gg-row" }, gps, el("a", { href: config.endpoints.command }, "指挥中心 command"), signOut), result, form, list);
+    const toCommand = config.user.role === "worker" ? "" : el("a", { href: config.endpoints.command }, "指挥中心 command");
+    panel.append(el("div", { class: "gg-row" }, gps, toCommand, signOut), result, form, list);
     if (!config.endpoints.report) {
       submit.disabled = true;
       form.append(el("p", { class: "gg-note" }, "上报接口尚未启用 — reporting is not available on this server yet."));
