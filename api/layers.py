@@ -79,9 +79,13 @@ def layer_tile(name: str, z: int, x: int, y: int):
         if generations is not None:
             the_hub.tiles.put(key, tile)
     # Revalidate every time (no-cache) and answer 304 when nothing changed: the map stays live.
-    headers = {"ETag": tile.etag, "Cache-Control": "private, no-cache" if _private(spec) else "no-cache"}
-    if _private(spec):
-        headers["Vary"] = "Authorization, Cookie"
-    if tile.etag in request.headers.get("If-None-Match", ""):
+    packed = tile.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")
+    etag = tile.gzip_etag if packed else tile.etag
+    headers = {"ETag": etag, "Cache-Control": "private, no-cache" if _private(spec) else "no-cache",
+               "Vary": "Accept-Encoding, Authorization, Cookie" if _private(spec) else "Accept-Encoding"}
+    if request.if_none_match.contains(etag.strip('"')):
         return Response(status=304, headers=headers)
+    if packed:
+        headers["Content-Encoding"] = "gzip"
+        return Response(tile.gzipped, mimetype=MVT, headers=headers)
     return Response(tile.data, mimetype=MVT, headers=headers)

@@ -11,6 +11,7 @@ bumps the generation, and the tile is stored under the old key, which no request
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import threading
 from collections import OrderedDict
@@ -44,17 +45,33 @@ class Generations:
             return (self._epoch, *(self._counts.get(t, 0) for t in tables))
 
 
+GZIP_MIN_BYTES = 1024
+
+
 @dataclass(frozen=True)
 class Tile:
-    """A tile's bytes and its strong ETag (a digest of the bytes, the same in every process)."""
+    """A tile's bytes, gzipped when worth it, and strong ETags (digests, the same in every process)."""
 
     data: bytes
     etag: str
+    gzipped: bytes | None = None
 
     @classmethod
     def of(cls, data: bytes) -> Tile:
-        """Wrap bytes with their ETag."""
-        return cls(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
+        """Wrap bytes with their ETag; compress once here so every cached hit is served small."""
+        digest = hashlib.blake2b(data, digest_size=12).hexdigest()
+        packed = gzip.compress(data, compresslevel=5, mtime=0) if len(data) >= GZIP_MIN_BYTES else None
+        return cls(data, f'"{digest}"', packed)
+
+    @property
+    def gzip_etag(self) -> str:
+        """The ETag of the gzip representation (a different body, so a different strong tag)."""
+        return self.etag[:-1] + '-gz"'
+
+    @property
+    def size(self) -> int:
+        """Bytes held in memory."""
+        return len(self.data) + len(self.gzipped or b"") + 200
 
 
 class TileCache:
@@ -80,18 +97,18 @@ class TileCache:
 
     def put(self, key: tuple, tile: Tile) -> None:
         """Store a tile, evicting the least recently used beyond the byte budget."""
-        size = len(tile.data) + 200
+        size = tile.size
         if size > self.max_bytes // 4:
             return  # one huge tile must not flush everything else
         with self._lock:
             old = self._items.pop(key, None)
             if old is not None:
-                self._bytes -= len(old.data) + 200
+                self._bytes -= old.size
             self._items[key] = tile
             self._bytes += size
             while self._bytes > self.max_bytes and self._items:
                 _, evicted = self._items.popitem(last=False)
-                self._bytes -= len(evicted.data) + 200
+                self._bytes -= evicted.size
 
     def clear(self) -> None:
         """Drop every entry."""

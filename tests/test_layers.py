@@ -238,6 +238,23 @@ def test_tiles_have_etags_and_revalidate(client, commander, district):
     assert "private" in private.headers["Cache-Control"] and "Authorization" in private.headers["Vary"]
 
 
+def test_big_tiles_are_gzipped_for_clients_that_accept_it(client, commander, session):
+    import gzip
+
+    _, _, community = hierarchy(session, rect(0, 0, 400, 400))
+    for i in range(40):  # enough grids that the tile is worth compressing
+        grid(session, community, i + 1, rect((i % 8) * 50, (i // 8) * 50, (i % 8) * 50 + 50, (i // 8) * 50 + 50))
+    session.commit()
+    x, y = tile_of(*lonlat(100, 100), 16)
+    url = f"/tiles/grids/16/{x}/{y}.mvt"
+    plain = client.get(url)
+    packed = client.get(url, headers={"Accept-Encoding": "gzip, deflate"})
+    assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
+    assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
+    assert packed.headers["ETag"] != plain.headers["ETag"]
+    assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}).status_code == 304
+
+
 @pytest.mark.parametrize("url", ["/tiles/grids/3/8/1.mvt", "/tiles/grids/25/0/0.mvt", "/tiles/grids/2/1/4.mvt"])
 def test_tiles_that_do_not_exist_are_400(client, url):
     response = client.get(url)
