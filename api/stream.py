@@ -14,6 +14,7 @@ import threading
 import weakref
 
 from flask import Blueprint, Response, current_app, request
+from sqlalchemy import text
 
 from api import db
 from api.auth import current_user, requires, scoped_grids
@@ -83,8 +84,8 @@ class Hub:
             with self._sessions() as session:
                 rows = fetch(session, LayerQuery(spec), ids=data["ids"])
             code_at = 2 + list(spec.properties).index(spec.scope_column)
-            for row, text in zip(rows, feature_texts(spec, rows)):
-                self._broadcast((data.get("op", "insert"), row[0], text), row[code_at])
+            for row, feature in zip(rows, feature_texts(spec, rows)):
+                self._broadcast((data.get("op", "insert"), row[0], feature), row[code_at])
 
     def _broadcast(self, item: tuple, grid_code: str | None) -> None:
         with self._lock:
@@ -148,8 +149,8 @@ def event_stream():
     def generate():
         try:
             yield "retry: 3000\n\n"
-            for event_id, text in replay:
-                yield _sse("insert", text, event_id)
+            for event_id, feature in replay:
+                yield _sse("insert", feature, event_id)
             while True:
                 try:
                     op, event_id, payload = sub.queue.get(timeout=HEARTBEAT_S)
@@ -177,9 +178,7 @@ def _replay(last_id: str | None, scope: list[str] | None) -> list[tuple[int, str
     spec = get_layer("events")
     q = LayerQuery(spec, scope=None if scope is None else tuple(scope))
     where, params = q.where()
-    from sqlalchemy import text as sql
-
-    ids = db.session().execute(sql(f"SELECT t.id FROM {spec.source} AS t WHERE {where} AND t.id > :last "
+    ids = db.session().execute(text(f"SELECT t.id FROM {spec.source} AS t WHERE {where} AND t.id > :last "
                                    f"ORDER BY t.id LIMIT {REPLAY_MAX}"), {**params, "last": int(last_id)}).scalars()
     rows = fetch(db.session(), q, ids=list(ids))
     return list(zip((r[0] for r in rows), feature_texts(spec, rows)))

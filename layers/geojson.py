@@ -71,18 +71,17 @@ def count_upto(session: Session, q: LayerQuery, limit: int) -> int:
                                 "LIMIT :upto) s"), {**params, "upto": limit}).scalar_one()
 
 
-def simplify(spec: LayerSpec, geoms: np.ndarray, zoom: int | None, *, single_slice: bool = True) -> np.ndarray:
-    """Geometries simplified for `zoom` (None: untouched).
+def simplify(geoms: np.ndarray, zoom: int | None, *, coverage: bool) -> np.ndarray:
+    """Polygons simplified to half a pixel at `zoom` (None: untouched).
 
-    Grids and the areas of one level tile the plane, so their shared edges are simplified once,
-    together (shapely.coverage_simplify): neighbours keep meeting exactly, with no slivers or gaps,
-    which simplifying each polygon on its own cannot promise. Several versions of one grid
-    overlap in time and do not form a coverage, so an interval query simplifies them one by one.
+    Grids and the areas of one level tile the plane (`coverage`), so their shared edges are
+    simplified once, together (shapely.coverage_simplify): neighbours keep meeting exactly, with
+    no slivers or gaps, which simplifying each polygon on its own cannot promise.
     """
-    if zoom is None or spec.is_point or len(geoms) == 0:
+    if zoom is None or len(geoms) == 0:
         return geoms
     tolerance = pixel_degrees(zoom) / 2
-    if spec.coverage and single_slice:
+    if coverage:
         out = shapely.coverage_simplify(geoms, tolerance)
     else:
         out = shapely.simplify(geoms, tolerance, preserve_topology=True)
@@ -103,7 +102,11 @@ def feature_texts(spec: LayerSpec, rows: Iterable, zoom: int | None = None, *,
     rows = list(rows)
     if not rows:
         return []
-    geoms = simplify(spec, shapely.from_wkb([r[1] for r in rows]), zoom, single_slice=single_slice)
+    geoms = shapely.from_wkb([r[1] for r in rows])
+    if not spec.is_point:
+        # Several versions of one grid overlap in time and are no coverage: an interval query
+        # (single_slice False) simplifies them one by one.
+        geoms = simplify(geoms, zoom, coverage=spec.coverage and single_slice)
     geo_texts = shapely.to_geojson(geoms)
     names = list(spec.properties)
     out = []
@@ -158,7 +161,7 @@ def _aggregate_or_refuse(session: Session, q: LayerQuery, zoom: int | None, reas
     rows = aggregate_rows(session, q)
     geoms = shapely.from_wkb([r[3] for r in rows]) if rows else np.array([])
     if spec.aggregate.shape == "polygon" and len(geoms):
-        geoms = simplify(_AS_COVERAGE, geoms, zoom)
+        geoms = simplify(geoms, zoom, coverage=True)  # the aggregates' polygons are grids
     texts = shapely.to_geojson(geoms) if len(geoms) else []
     names = list(spec.aggregate.measures)
     features = []
@@ -169,11 +172,6 @@ def _aggregate_or_refuse(session: Session, q: LayerQuery, zoom: int | None, reas
                         + ',"properties":' + json.dumps(props, ensure_ascii=False) + "}")
     return collection_text(features, layer=spec.name, aggregated=True, numberReturned=len(features),
                            note=f"Counts per grid: {reason}.")
-
-
-# Aggregate polygons are grids, which tile the plane.
-_AS_COVERAGE = LayerSpec(name="_grids", title="", source="grids", geometry_type="MultiPolygon",
-                         properties={}, coverage=True)
 
 
 def aggregate_sql(q: LayerQuery, grids_filter: str, geom_expr: str = "g.geom") -> tuple[str, dict]:

@@ -1,7 +1,6 @@
 """Layers as GeoJSON and vector tiles: validity, bbox, versions, zoom, caps, roles, caching."""
 from __future__ import annotations
 
-import json
 import time
 
 import mapbox_vector_tile
@@ -12,7 +11,7 @@ from sqlalchemy import text
 
 from layers.registry import REGISTRY
 from tests.conftest import auth
-from tests.factories import event, four_grids, grid, hierarchy, lonlat, multi, rect
+from tests.factories import event, four_grids, grid, hierarchy, lonlat, rect
 
 PHONE = "13800138000"
 
