@@ -125,3 +125,12 @@ def test_planner_page_draws_editable_grids(live_server, page, make_user, distric
     assert page.locator(".marker-icon").count() >= 16  # the grids' vertices are draggable
     assert page.console_errors == []
     assert page.outside_requests == []
+
+
+def test_no_basemap_unless_configured(app, client, make_user):
+    make_user("commander", password=PASSWORD, name="c2")
+    sign_in(client, "c2")
+    assert '"basemap": null' in client.get("/map").get_data(as_text=True)
+    app.config["BASEMAP_URL"] = "http://tiles.intranet.example/{z}/{x}/{y}.png"
+    html = client.get("/map").get_data(as_text=True)
+    assert "tiles.intranet.example/{z}/{x}/{y}.png" in html
