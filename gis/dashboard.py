@@ -4,9 +4,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.models import OPEN_EVENT_STATUSES
-
-_OPEN = "(" + ", ".join(f"'{s}'" for s in OPEN_EVENT_STATUSES) + ")"
+# Open: neither closed nor rejected (as the partial index ix_events_open_grid_id says it).
+_OPEN = "e.status NOT IN ('closed', 'rejected')"
 
 
 def command_counters(session: Session, grid_codes: list[str] | None = None) -> dict:
@@ -19,9 +18,9 @@ def command_counters(session: Session, grid_codes: list[str] | None = None) -> d
         params["codes"] = list(grid_codes)
     row = session.execute(text(
         f"SELECT count(*) FILTER (WHERE e.occurred_at >= date_trunc('day', now())), "
-        f"       count(*) FILTER (WHERE e.status IN {_OPEN}) "
+        f"       count(*) FILTER (WHERE {_OPEN}) "
         f"  FROM events e{scope_join} "
-        f" WHERE e.occurred_at >= date_trunc('day', now()) OR e.status IN {_OPEN}"), params).one()
+        f" WHERE e.occurred_at >= date_trunc('day', now()) OR {_OPEN}"), params).one()
     return {"today_events": row[0], "open_events": row[1], "overdue_events": None, "closure_rate": None,
             "as_of": session.execute(text("SELECT now()")).scalar_one().isoformat()}
 

@@ -315,10 +315,3 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
-
-
-# --- issue 6: layers, tiles and the live map ------------------------------------------------
-# Migration 0005 also adds the NOTIFY triggers (gis/notify.py); triggers are not modelled here.
-OPEN_EVENT_STATUSES = tuple(s for s in EVENT_STATUSES if s not in ("closed", "rejected"))
-Index("ix_events_open_grid_id", Event.grid_id,
-      postgresql_where=text(_in("status", OPEN_EVENT_STATUSES)))

@@ -14,13 +14,15 @@ from types import MappingProxyType
 from typing import Any
 
 from gis.errors import NotFound
-from gis.models import OPEN_EVENT_STATUSES, ROLES
+from gis.models import ROLES
 
 # "anonymous" in a spec's roles means anyone, signed in or not, may read the layer.
 ANONYMOUS = "anonymous"
 PUBLIC = (ANONYMOUS, *ROLES)
 SIGNED_IN = ROLES
-_OPEN_SQL = "(" + ", ".join(f"'{s}'" for s in OPEN_EVENT_STATUSES) + ")"
+# An event is open until closed or rejected. Written exactly as the partial index
+# ix_events_open_grid_id (issue #5) says it, so the open-events counts can use that index.
+OPEN_EVENT_SQL = "status NOT IN ('closed', 'rejected')"
 
 # Property types, as OGC API / JSON Schema know them ("datetime" is an RFC 3339 string).
 PROPERTY_TYPES = ("string", "integer", "number", "boolean", "datetime", "date")
@@ -132,7 +134,7 @@ _GRIDS = f"""(
   SELECT g.id, g.geom, g.code, g.name, g.kind, c.code AS community_code, c.name AS community_name,
          g.area_m2, g.households, g.population, g.version, g.valid_from, g.valid_to,
          (SELECT count(*) FROM events e JOIN grids v ON v.id = e.grid_id
-           WHERE v.code = g.code AND e.status IN {_OPEN_SQL})::int AS open_events
+           WHERE v.code = g.code AND e.{OPEN_EVENT_SQL})::int AS open_events
     FROM grids g JOIN admin_areas c ON c.id = g.community_id
 )"""
 
@@ -144,7 +146,7 @@ _BUILDINGS = """(
 # No contact, no reporter, no description: what a map may show of a resident's report.
 _EVENTS = f"""(
   SELECT e.id, e.geom, e.title, e.category, c.name AS category_name, c.major_name AS major_category,
-         e.status, e.status IN {_OPEN_SQL} AS open, e.occurred_at, e.reported_at, e.grid_id,
+         e.status, e.{OPEN_EVENT_SQL} AS open, e.occurred_at, e.reported_at, e.grid_id,
          g.code AS grid_code, e.assign_status
     FROM events e LEFT JOIN categories c ON c.code = e.category LEFT JOIN grids g ON g.id = e.grid_id
 )"""

@@ -1,4 +1,4 @@
-"""layers and the live map: change notifications (LISTEN/NOTIFY) and an index of open events per grid
+"""layers and the live map: change notifications (LISTEN/NOTIFY) for tile caches and the live map
 
 Revision ID: 0005
 Revises: 0001
@@ -14,7 +14,6 @@ depends_on = None
 # Tables whose changes make cached tiles stale (see layers/cache.py); the layer registry's
 # `depends_on` names only tables from this list.
 LAYER_TABLES = ("admin_areas", "grids", "buildings", "events", "categories", "cadres", "contracts")
-OPEN_STATUSES = "('reported', 'registered', 'dispatched', 'in_progress', 'handled')"
 
 
 def upgrade() -> None:
@@ -61,12 +60,9 @@ def upgrade() -> None:
         CREATE TRIGGER events_notify_update AFTER UPDATE ON events
         REFERENCING NEW TABLE AS changed FOR EACH STATEMENT EXECUTE FUNCTION gridgov_notify_events()
     """)
-    # The grid choropleth counts open events per grid; a partial index keeps that to the open ones.
-    op.execute(f"CREATE INDEX ix_events_open_grid_id ON events (grid_id) WHERE status IN {OPEN_STATUSES}")
 
 
 def downgrade() -> None:
-    op.execute("DROP INDEX ix_events_open_grid_id")
     op.execute("DROP TRIGGER events_notify_update ON events")
     op.execute("DROP TRIGGER events_notify_insert ON events")
     op.execute("DROP FUNCTION gridgov_notify_events()")
