@@ -64,18 +64,37 @@ def bowtie() -> Polygon:
     return Polygon([(a, b), (c, d), (c, b), (a, d), (a, b)])
 
 
-# --- issue 6: buildings and events for the layer tests --------------------------------------
-def building(session, code: str, geom, *, grid=None, households: int = 0, **kw):
-    """Insert a building footprint (optionally tied to a grid version)."""
+# -- issue 3: buildings, and files to import -------------------------------------------------
+def building(session, code: str, geom, **kw):
+    """Insert a building footprint (grid_id left as given, default NULL)."""
     from gis.models import Building
 
-    obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), grid_id=grid.id if grid else None,
-                   households=households, **kw)
+    obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), **kw)
     session.add(obj)
     session.flush()
     return obj
 
 
+def two_grids(session):
+    """A community 200 m × 100 m split into grid 001 (west half) and grid 002 (east half)."""
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    west = grid(session, community, 1, rect(0, 0, 100, 100))
+    east = grid(session, community, 2, rect(100, 0, 200, 100))
+    return community, west, east
+
+
+def feature_collection(features: list[tuple[dict, BaseGeometry | None]]) -> str:
+    """A GeoJSON FeatureCollection text from (properties, geometry) pairs."""
+    import json
+
+    from shapely.geometry import mapping
+
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": mapping(geom) if geom is not None else None}
+        for props, geom in features]}, ensure_ascii=False)
+
+
+# --- issue 6: events and a 2 × 2 district for the layer tests ------------------------------
 def event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
           title: str = "测试事件", **kw):
     """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
@@ -97,7 +116,8 @@ def four_grids(session):
     cells = [(0, 200), (200, 200), (0, 0), (200, 0)]  # NW, NE, SW, SE
     grids = [grid(session, community, i + 1, rect(x, y, x + 200, y + 200), households=100 * (i + 1))
              for i, (x, y) in enumerate(cells)]
-    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid=g, households=10)
+    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid_id=g.id,
+                          households=10)
                  for i, ((x, y), g) in enumerate(zip(cells, grids))]
     events = [event(session, x + 50, y + 50, grid=g, title=f"事件{i + 1}") for i, ((x, y), g) in enumerate(zip(cells, grids))]
     events.append(event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))

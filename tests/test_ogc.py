@@ -19,7 +19,7 @@ def district(session):
     community, grids, buildings, events = four_grids(session)
     # Enough buildings that paging with small pages takes several requests.
     for i in range(13):
-        building(session, f"X{i:04d}", rect(5 + i * 10, 5, 12 + i * 10, 12), grid=grids[2])
+        building(session, f"X{i:04d}", rect(5 + i * 10, 5, 12 + i * 10, 12), grid_id=grids[2].id)
     session.commit()
     return {"community": community, "grids": grids}
 
