@@ -79,7 +79,7 @@ def layer_tile(name: str, z: int, x: int, y: int):
         if generations is not None:
             the_hub.tiles.put(key, tile)
     # Revalidate every time (no-cache) and answer 304 when nothing changed: the map stays live.
-    packed = tile.gzipped is not None and "gzip" in request.headers.get("Accept-Encoding", "")
+    packed = tile.compressible and "gzip" in request.headers.get("Accept-Encoding", "")
     etag = tile.gzip_etag if packed else tile.etag
     headers = {"ETag": etag, "Cache-Control": "private, no-cache" if _private(spec) else "no-cache",
                "Vary": "Accept-Encoding, Authorization, Cookie" if _private(spec) else "Accept-Encoding"}

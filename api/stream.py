@@ -83,7 +83,7 @@ class Hub:
             spec = get_layer("events")
             with self._sessions() as session:
                 rows = fetch(session, LayerQuery(spec), ids=data["ids"])
-            code_at = 2 + list(spec.properties).index(spec.scope_column)
+            code_at = 2 + list(spec.properties).index("grid_code")
             for row, feature in zip(rows, feature_texts(spec, rows)):
                 self._broadcast((data.get("op", "insert"), row[0], feature), row[code_at])
 

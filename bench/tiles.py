@@ -119,10 +119,12 @@ def main() -> None:
         print(f"tile {tile_url}: {features} buildings, {size / 1024:.0f} KiB", flush=True)
         def bare_no_jit():
             conn.execute("SET jit = off")
+            conn.execute("SET max_parallel_workers_per_gather = 0")
             try:
                 return bare()
             finally:
                 conn.execute("RESET jit")
+                conn.execute("RESET max_parallel_workers_per_gather")
 
         floor_t, floor_nojit, ours_t = [], [], []
         for _ in range(7):  # interleave so all see the same machine load
@@ -130,8 +132,9 @@ def main() -> None:
             floor_nojit += timed(bare_no_jit, repeat=3, warmup=1)
             ours_t += timed(ours, repeat=3, warmup=1)
     report(f"z{z} buildings tile, uncached (app vs bare ST_AsMVT)", ours_t, floor_t, TARGET_RATIO)
-    # gridgov turns PostgreSQL's JIT off for tile queries; the same for the bare query, for reference:
-    report(f"z{z} buildings tile, uncached (app vs bare ST_AsMVT, both without JIT)", ours_t, floor_nojit)
+    # gridgov turns JIT and parallel workers off for tile queries; the bare query so too, for reference:
+    report(f"z{z} buildings tile, uncached (app vs bare ST_AsMVT, both without JIT or parallel workers)",
+           ours_t, floor_nojit)
 
     # 2. A cached tile, in process and over HTTP from the production server (2 gunicorn workers).
     # Buildings need a signed-in caller: a cached tile still costs one user lookup in the database.

@@ -15,7 +15,6 @@ import gzip
 import hashlib
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
 
 
 class Generations:
@@ -48,20 +47,31 @@ class Generations:
 GZIP_MIN_BYTES = 1024
 
 
-@dataclass(frozen=True)
 class Tile:
-    """A tile's bytes, gzipped when worth it, and strong ETags (digests, the same in every process)."""
+    """A tile's bytes and strong ETags (digests, the same in every process); gzip made on demand."""
 
-    data: bytes
-    etag: str
-    gzipped: bytes | None = None
+    __slots__ = ("data", "etag", "_gzipped")
+
+    def __init__(self, data: bytes, etag: str):
+        self.data, self.etag = data, etag
+        self._gzipped: bytes | None = None
 
     @classmethod
     def of(cls, data: bytes) -> Tile:
-        """Wrap bytes with their ETag; compress once here so every cached hit is served small."""
-        digest = hashlib.blake2b(data, digest_size=12).hexdigest()
-        packed = gzip.compress(data, compresslevel=5, mtime=0) if len(data) >= GZIP_MIN_BYTES else None
-        return cls(data, f'"{digest}"', packed)
+        """Wrap bytes with their ETag."""
+        return cls(data, '"' + hashlib.blake2b(data, digest_size=12).hexdigest() + '"')
+
+    @property
+    def compressible(self) -> bool:
+        """Whether gzip is worth it (tiny tiles are sent as they are)."""
+        return len(self.data) >= GZIP_MIN_BYTES
+
+    @property
+    def gzipped(self) -> bytes:
+        """The gzip body, compressed once on first use and kept with the cached tile."""
+        if self._gzipped is None:  # two threads racing here both compute the same bytes
+            self._gzipped = gzip.compress(self.data, compresslevel=1, mtime=0)
+        return self._gzipped
 
     @property
     def gzip_etag(self) -> str:
@@ -70,8 +80,8 @@ class Tile:
 
     @property
     def size(self) -> int:
-        """Bytes held in memory."""
-        return len(self.data) + len(self.gzipped or b"") + 200
+        """Bytes held in memory, counting room for a gzip copy."""
+        return len(self.data) * 3 // 2 + 200
 
 
 class TileCache:

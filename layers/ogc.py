@@ -215,7 +215,7 @@ def openapi(base: str, specs: list[LayerSpec]) -> dict:
             extra.append({"name": "at", "in": "query", "required": False,
                           "description": "The versions valid at this date (default: the current ones).",
                           "schema": {"type": "string", "format": "date"}})
-        if spec.scope_column:
+        if spec.scope:
             extra.append({"name": "mine", "in": "query", "required": False,
                           "description": "Only the caller's grids (grid workers).", "schema": {"type": "boolean"}})
         common = [{"$ref": "#/components/parameters/f"}]

@@ -44,7 +44,7 @@ class LayerQuery:
             conds.append(f"t.{name} = ANY(:f{i})")
         if self.scope is not None:
             params["scope"] = list(self.scope)
-            conds.append(f"t.{spec.scope_column} = ANY(:scope)")
+            conds.append(spec.scope)
         return (" AND ".join(conds) or "TRUE"), params
 
     def _time(self, params: dict) -> list[str]:
@@ -106,10 +106,10 @@ def parse_query(spec: LayerSpec, args: Mapping[str, str], *, scope: list[str] | 
                            parameter="datetime")
     filters = {name: _values(spec, name, args[name]) for name in spec.filters if args.get(name)}
     mine = parse_bool(args.get("mine"), "mine") if args.get("mine") else False
-    if mine and not spec.scope_column:
+    if mine and not spec.scope:
         raise InvalidInput("mine does not apply", f"Layer {spec.name} is not tied to grids.", parameter="mine")
     limited = None
-    if scope is not None and spec.scope_column and (spec.scoped_for_workers or mine):
+    if scope is not None and spec.scope and (spec.scoped_for_workers or mine):
         limited = tuple(sorted(scope))
     return LayerQuery(spec, bbox=bbox, at=at, interval=interval, filters=filters, scope=limited)
 

@@ -171,6 +171,8 @@ def test_roles_and_worker_scope(client, make_user, district):
     assert {f["properties"]["grid_code"] for f in events["features"]} == {nw}
     assert len(client.get("/layers/grids.geojson", headers=worker).json["features"]) == 4
     assert codes(client.get("/layers/grids.geojson?mine=true", headers=worker).json) == [nw]
+    mine = client.get("/layers/buildings.geojson?mine=true", headers=worker).json["features"]
+    assert [f["properties"]["code"] for f in mine] == [district["buildings"][0].code]
     assert ne not in client.get("/tiles/events/16/0/0.mvt", headers=worker).get_data(as_text=True)
 
 
