@@ -97,16 +97,16 @@
   // ---- layers -------------------------------------------------------------------------------
   // Vector tiles (Leaflet.VectorGrid). Not interactive: clicks go through map identify, which
   // avoids VectorGrid's canvas click handler (broken with Leaflet ≥ 1.8).
-  function tileLayer(map, layer, params) {
+  function tileLayer(map, layer, params, options) {
     state.tilesLoaded[layer.name] = 0;
     const styles = {};
     styles[layer.name] = (props) => pathStyle(layer, props);
-    const vg = L.vectorGrid.protobuf(withQuery(layer.links.tiles, params || {}), {
+    const vg = L.vectorGrid.protobuf(withQuery(layer.links.tiles, params || {}), Object.assign({
       vectorTileLayerStyles: styles,
       maxNativeZoom: 20,
       maxZoom: 20,
       fetchOptions: { credentials: "same-origin" },
-    });
+    }, options));
     vg.on("tileload", () => {
       state.tilesLoaded[layer.name] += 1;
       mark(layer.name);
@@ -447,7 +447,10 @@
     const drawOrder = [...layers].sort((a, b) => (b.render === "points") - (a.render === "points"));
     drawOrder.forEach((layer) => {
       if (layer.render === "tiles") {
-        overlays[layer.title] = tileLayer(map, layer);
+        // Polygons counted per grid below their min zoom (buildings) would hide the grids'
+        // choropleth under a second one: here they appear from their min zoom.
+        const fromZoom = layer.aggregate && layer.aggregate.shape === "polygon" ? layer.min_zoom : 0;
+        overlays[layer.title] = tileLayer(map, layer, {}, { minZoom: fromZoom });
       } else if (layer.render === "points") {
         events = eventLayers(map, layer, notice);
         overlays[layer.title] = events.cluster;
