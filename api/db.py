@@ -13,7 +13,7 @@ EXT = "gridgov"
 
 def init_app(app: Flask, url: str | None) -> None:
     """Attach an engine (created lazily by SQLAlchemy: no connection is made here)."""
-    engine = make_engine(url, pool_size=5, max_overflow=10) if url else None
+    engine = make_engine(url, pool_size=5, max_overflow=10, pool_pre_ping=False) if url else None
     app.extensions[EXT] = {"engine": engine, "sessions": session_factory(engine) if engine else None}
 
     @app.teardown_appcontext

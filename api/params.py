@@ -39,3 +39,47 @@ def number(source: dict, name: str, *, required: bool = True, lo: float | None =
         raise InvalidInput(f"{name} out of range", f"`{name}` must be between {lo} and {hi}; got {value}.",
                            parameter=name)
     return value
+
+
+# -- issue 4: times and boxes ------------------------------------------------------------------
+def timestamp(source: dict, name: str):
+    """An ISO 8601 time from a query string or JSON body, or None; naive means China time."""
+    import datetime as dt
+
+    from gis.assign import aware
+
+    raw = source.get(name)
+    if raw is None or raw == "":
+        return None
+    if not isinstance(raw, str):
+        raise InvalidInput(f"Invalid {name}", f"`{name}` must be an ISO 8601 time, e.g. 2025-06-01T08:30:00+08:00.",
+                           parameter=name)
+    text = raw.strip()
+    if "T" in text and text.count(" ") == 1:
+        text = text.replace(" ", "+")  # an unescaped '+08:00' in a query string arrives as ' 08:00'
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"Invalid {name}", f"`{name}` must be an ISO 8601 time, e.g. 2025-06-01T08:30:00+08:00; "
+                           f"got {raw[:40]!r}.", parameter=name) from None
+    return aware(value)
+
+
+def bbox(source: dict, name: str = "bbox") -> tuple[float, float, float, float] | None:
+    """A WGS84 box 'minlon,minlat,maxlon,maxlat', or None."""
+    raw = source.get(name)
+    if not raw:
+        return None
+    parts = str(raw).split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 4 or not all(math.isfinite(v) for v in values):
+        raise InvalidInput(f"Invalid {name}", f"`{name}` is minlon,minlat,maxlon,maxlat in WGS84 degrees.",
+                           parameter=name)
+    x0, y0, x1, y1 = values
+    if not (-180 <= x0 <= x1 <= 180 and -90 <= y0 <= y1 <= 90):
+        raise InvalidInput(f"Invalid {name}", f"`{name}` needs -180 <= minlon <= maxlon <= 180 and "
+                           "-90 <= minlat <= maxlat <= 90.", parameter=name)
+    return x0, y0, x1, y1

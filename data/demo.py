@@ -1188,90 +1188,92 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
     comm_id = dict(session.execute(text("SELECT code, id FROM admin_areas WHERE level = 'community'")).all())
 
     # Keys go back after the indexes are rebuilt, so their checks can use them.
-    with deferred_foreign_keys(session, "buildings"), deferred_foreign_keys(session, "events"), \
-            deferred_indexes(session, ["buildings", "events", "contracts"]):
-        grids = pd.DataFrame({
-            "code": [g.code for g in d.grids], "name": [g.name for g in d.grids],
-            "kind": [g.kind for g in d.grids], "community_id": [comm_id[g.community_code] for g in d.grids],
-            "geom": ewkb_hex(np.array([g.geom for g in d.grids], dtype=object)),
-        })
-        bar = Progress("grids", len(grids), progress)
-        counts["grids"] = copy_frame(session, "grids", grids, progress=bar)
-        bar.close()
+    with deferred_foreign_keys(session, "buildings"), deferred_foreign_keys(session, "events"):
+        with deferred_indexes(session, ["buildings", "events", "contracts"]):
+            grids = pd.DataFrame({
+                "code": [g.code for g in d.grids], "name": [g.name for g in d.grids],
+                "kind": [g.kind for g in d.grids], "community_id": [comm_id[g.community_code] for g in d.grids],
+                "geom": ewkb_hex(np.array([g.geom for g in d.grids], dtype=object)),
+            })
+            bar = Progress("grids", len(grids), progress)
+            counts["grids"] = copy_frame(session, "grids", grids, progress=bar)
+            bar.close()
 
-        # Buildings go through a staging table, so the grid is derived by the one rule.
-        session.execute(text("""
-            CREATE TEMP TABLE stage_buildings (id bigint, code text, name text, geom geometry(Polygon, 4326),
-                floors int, households int, population int) ON COMMIT DROP
-        """))
-        b = d.buildings
-        bar = Progress("buildings", len(b), progress)
+            # Buildings go through a staging table, so the grid is derived by the one rule.
+            session.execute(text("""
+                CREATE TEMP TABLE stage_buildings (id bigint, code text, name text, geom geometry(Polygon, 4326),
+                    floors int, households int, population int) ON COMMIT DROP
+            """))
+            b = d.buildings
+            bar = Progress("buildings", len(b), progress)
 
-        def building_chunks(step: int = 100_000):
-            for i in range(0, len(b), step):
-                sl = slice(i, i + step)
-                n = len(b.cx[sl])
-                yield [enc_fixed(np.arange(i, i + n), ">i8"), enc_text(b.code[sl]), enc_text(b.name[sl]),
-                       enc_rings(d.footprint_rings(sl)), enc_fixed(b.floors[sl], ">i4"),
-                       enc_fixed(b.households[sl], ">i4"), enc_fixed(b.population[sl], ">i4")]
+            def building_chunks(step: int = 100_000):
+                for i in range(0, len(b), step):
+                    sl = slice(i, i + step)
+                    n = len(b.cx[sl])
+                    yield [enc_fixed(np.arange(i, i + n), ">i8"), enc_text(b.code[sl]), enc_text(b.name[sl]),
+                           enc_rings(d.footprint_rings(sl)), enc_fixed(b.floors[sl], ">i4"),
+                           enc_fixed(b.households[sl], ">i4"), enc_fixed(b.population[sl], ">i4")]
 
-        copy_columns(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
-                     building_chunks(), progress=bar)
-        session.execute(text("CREATE INDEX ON stage_buildings USING gist (geom)"))
-        session.execute(text("ANALYZE stage_buildings"))
-        counts["buildings"] = session.execute(text(f"""
-            INSERT INTO buildings (code, name, geom, floors, households, population, grid_id)
-            SELECT s.code, s.name, ST_Multi(s.geom), s.floors, s.households, s.population, m.grid_id
-            FROM stage_buildings s LEFT JOIN ({footprint_grids_sql('stage_buildings')}) m ON m.id = s.id
-            ORDER BY s.id
-        """)).rowcount
-        bar.close()
-        refresh_grid_totals(session)
+            copy_columns(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
+                         building_chunks(), progress=bar)
+            session.execute(text("CREATE INDEX ON stage_buildings USING gist (geom)"))
+            session.execute(text("ANALYZE stage_buildings"))
+            counts["buildings"] = session.execute(text(f"""
+                INSERT INTO buildings (code, name, geom, floors, households, population, grid_id)
+                SELECT s.code, s.name, ST_Multi(s.geom), s.floors, s.households, s.population, m.grid_id
+                FROM stage_buildings s LEFT JOIN ({footprint_grids_sql('stage_buildings')}) m ON m.id = s.id
+                ORDER BY s.id
+            """)).rowcount
+            bar.close()
+            refresh_grid_totals(session)
 
-        e = d.events
-        bar = Progress("events", len(e), progress)
+            e = d.events
+            bar = Progress("events", len(e), progress)
 
-        def event_chunks(step: int = 100_000):
-            for i in range(0, len(e), step):
-                sl = slice(i, i + step)
-                # jsonb's binary form is a version byte (1) and the JSON text.
-                contact = [b"\x01" + json.dumps(c, ensure_ascii=False).encode() if c else None
-                           for c in e.contact[sl]]
-                yield [enc_points(e.lon[sl], e.lat[sl]), enc_text(e.category[sl]), enc_text(e.title[sl]),
-                       enc_text(e.description[sl]), enc_text(e.status[sl]),
-                       enc_fixed(pg_micros(e.occurred_at[sl]), ">i8"), enc_fixed(pg_micros(e.reported_at[sl]), ">i8"),
-                       enc_fixed(pg_micros(e.updated_at[sl]), ">i8"), enc_fixed(e.lon[sl], ">f8"),
-                       enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
-                       enc_bytes(contact)]
+            def event_chunks(step: int = 100_000):
+                for i in range(0, len(e), step):
+                    sl = slice(i, i + step)
+                    # jsonb's binary form is a version byte (1) and the JSON text.
+                    contact = [b"\x01" + json.dumps(c, ensure_ascii=False).encode() if c else None
+                               for c in e.contact[sl]]
+                    yield [enc_points(e.lon[sl], e.lat[sl]), enc_text(e.category[sl]), enc_text(e.title[sl]),
+                           enc_text(e.description[sl]), enc_text(e.status[sl]),
+                           enc_fixed(pg_micros(e.occurred_at[sl]), ">i8"), enc_fixed(pg_micros(e.reported_at[sl]), ">i8"),
+                           enc_fixed(pg_micros(e.updated_at[sl]), ">i8"), enc_fixed(e.lon[sl], ">f8"),
+                           enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
+                           enc_bytes(contact)]
 
-        counts["events"] = copy_columns(
-            session, "events",
-            ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "updated_at",
-             "source_x", "source_y", "accuracy_m", "contact"], event_chunks(), progress=bar)
-        bar.close()
-        first, last = session.execute(text("SELECT min(id), max(id) FROM events")).one()
+            counts["events"] = copy_columns(
+                session, "events",
+                ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "updated_at",
+                 "source_x", "source_y", "accuracy_m", "contact"], event_chunks(), progress=bar)
+            bar.close()
+            first, last = session.execute(text("SELECT min(id), max(id) FROM events")).one()
+
+            cadres = pd.DataFrame(d.cadres, columns=["code", "name", "type", "organisation", "phone"])
+            counts["cadres"] = copy_frame(session, "cadres", cadres)
+            session.execute(text("""
+                CREATE TEMP TABLE stage_contracts (cadre_code text, grid_code text, role text, valid_from date,
+                    valid_to date, geom geometry(MultiPolygon, 4326)) ON COMMIT DROP
+            """))
+            contracts = pd.DataFrame(d.contracts, columns=["cadre_code", "grid_code", "role", "valid_from", "valid_to",
+                                                           "geom"])
+            has_geom = contracts["geom"].notna()
+            contracts["geom"] = ""
+            if has_geom.any():
+                contracts.loc[has_geom, "geom"] = ewkb_hex(np.array([c["geom"] for c in d.contracts
+                                                                     if c["geom"] is not None], dtype=object))
+            copy_frame(session, "stage_contracts", contracts)
+            counts["contracts"] = session.execute(text("""
+                INSERT INTO contracts (cadre_id, grid_code, role, valid_from, valid_to, geom)
+                SELECT c.id, s.grid_code, s.role, s.valid_from, s.valid_to, s.geom
+                FROM stage_contracts s JOIN cadres c ON c.code = s.cadre_code
+            """)).rowcount
+        # Assign the events once the indexes are back (the assignment probes them) and before the
+        # keys are: their checks then run once over the table, not once per updated row.
         if first is not None:
             events_loaded(session, first, last)
-
-        cadres = pd.DataFrame(d.cadres, columns=["code", "name", "type", "organisation", "phone"])
-        counts["cadres"] = copy_frame(session, "cadres", cadres)
-        session.execute(text("""
-            CREATE TEMP TABLE stage_contracts (cadre_code text, grid_code text, role text, valid_from date,
-                valid_to date, geom geometry(MultiPolygon, 4326)) ON COMMIT DROP
-        """))
-        contracts = pd.DataFrame(d.contracts, columns=["cadre_code", "grid_code", "role", "valid_from", "valid_to",
-                                                       "geom"])
-        has_geom = contracts["geom"].notna()
-        contracts["geom"] = ""
-        if has_geom.any():
-            contracts.loc[has_geom, "geom"] = ewkb_hex(np.array([c["geom"] for c in d.contracts
-                                                                 if c["geom"] is not None], dtype=object))
-        copy_frame(session, "stage_contracts", contracts)
-        counts["contracts"] = session.execute(text("""
-            INSERT INTO contracts (cadre_id, grid_code, role, valid_from, valid_to, geom)
-            SELECT c.id, s.grid_code, s.role, s.valid_from, s.valid_to, s.geom
-            FROM stage_contracts s JOIN cadres c ON c.code = s.cadre_code
-        """)).rowcount
     return counts
 
 

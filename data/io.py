@@ -973,7 +973,10 @@ def _update_events(session, idx, ids, v, status, occurred, lon, lat, report) -> 
     changed = session.execute(text("""
         UPDATE events e SET category = s.category, title = s.title, description = COALESCE(s.description, ''),
             status = s.status, occurred_at = s.occurred_at, geom = ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326),
-            updated_at = now()
+            updated_at = now(),
+            -- Moved or re-timed: the old assignment no longer holds (reassigned below).
+            assign_status = CASE WHEN ST_Equals(e.geom, ST_SetSRID(ST_MakePoint(s.lon, s.lat), 4326))
+                                  AND e.occurred_at = s.occurred_at THEN e.assign_status END
         FROM stage_events s
         WHERE e.id = s.id AND (e.category, e.title, e.description, e.status, e.occurred_at)
               IS DISTINCT FROM (s.category, s.title, COALESCE(s.description, ''), s.status, s.occurred_at)
@@ -981,6 +984,10 @@ def _update_events(session, idx, ids, v, status, occurred, lon, lat, report) -> 
     """)).rowcount
     report.unchanged = report.updated - changed
     report.updated = changed
+    if changed:
+        from gis.assign import assign_events
+
+        assign_events(session, scope="unassigned")
 
 
 def _import_cadres(session, t: Table, parsed, errors: RowErrors, report: ImportReport, progress: bool) -> None:

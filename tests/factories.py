@@ -94,6 +94,57 @@ def feature_collection(features: list[tuple[dict, BaseGeometry | None]]) -> str:
         for props, geom in features]}, ensure_ascii=False)
 
 
+# -- issue 4: event → grid assignment ----------------------------------------------------------
+def geodesic_offset(lon: float, lat: float, azimuth_deg: float, metres: float) -> tuple[float, float]:
+    """The point `metres` along the WGS84 geodesic from (lon, lat) at `azimuth_deg` (0 north, 90 east)."""
+    from pyproj import Geod
+
+    out_lon, out_lat, _ = Geod(ellps="WGS84").fwd(lon, lat, azimuth_deg, metres)
+    return out_lon, out_lat
+
+
+def cadre(session, code: str, *, name: str | None = None, type: str = "网格员", phone: str | None = None):
+    """Insert a cadre."""
+    from gis.models import Cadre
+
+    obj = Cadre(code=code, name=name or f"干部{code}", type=type, phone=phone)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def contract(session, cadre_obj, *, grid_code: str | None = None, geom=None, valid_from=None, valid_to=None,
+             role: str = "包片"):
+    """Insert a contract of a cadre on a grid code or a drawn area."""
+    import datetime as _dt
+
+    from gis.models import Contract
+
+    obj = Contract(cadre=cadre_obj, grid_code=grid_code, role=role,
+                   geom=from_shape(multi(geom), srid=4326) if geom is not None else None,
+                   valid_from=valid_from or _dt.date(2020, 1, 1), valid_to=valid_to)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def three_grids(session):
+    """A 400 m × 200 m community split into three grids with a shared edge and a shared corner.
+
+        y=200 +-----------+-----------+
+              |           |  C (003)  |
+              |  A (001)  +-----------+ y=100   shared corner A|B|C at (200, 100)
+              |           |  B (002)  |
+        y=0   +-----------+-----------+
+              x=0       x=200       x=400
+    """
+    district, street, community = hierarchy(session)
+    a = grid(session, community, 1, rect(0, 0, 200, 200), name="网格A")
+    b = grid(session, community, 2, rect(200, 0, 400, 100), name="网格B")
+    c = grid(session, community, 3, rect(200, 100, 400, 200), name="网格C")
+    return {"district": district, "street": street, "community": community, "a": a, "b": b, "c": c}
+
+
 # --- issue 6: events and a 2 × 2 district for the layer tests ------------------------------
 def event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
           title: str = "测试事件", **kw):

@@ -70,3 +70,34 @@ def test_database_without_postgis_is_a_clear_error(pg_admin_url):
         assert "PostGIS is not enabled" in result.stderr and "CREATE EXTENSION postgis" in result.stderr
     finally:
         drop_database(pg_admin_url, name)
+
+
+# -- issue 4: gridgov assign -------------------------------------------------------------------
+def test_assign_prints_progress_and_a_summary_by_status(db_url, session):
+    import datetime as dt
+
+    from geoalchemy2.shape import from_shape
+    from shapely import Point
+
+    from gis.models import AuditEntry, Event
+    from tests.factories import geodesic_offset, lonlat, three_grids
+
+    three_grids(session)
+    points = [lonlat(100, 100), lonlat(300, 50), lonlat(200, 50), geodesic_offset(*lonlat(400, 50), 90, 500)]
+    for p in points:
+        session.add(Event(geom=from_shape(Point(*p), srid=4326), category="21001", title="t",
+                          occurred_at=dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)))
+    session.commit()
+    result = gridgov(db_url, "assign", "--all")
+    assert result.returncode == 0, result.stderr
+    assert "writing" in result.stderr and "4 of 4 events changed" in result.stderr
+    out = result.stdout
+    assert "4 events in scope 'all'" in out and "4 changed" in out
+    summary = dict(line.split() for line in out.splitlines()[1:])
+    assert summary == {"inside": "2", "edge": "1", "snapped": "0", "outside": "1", "ambiguous": "0"}
+    again = gridgov(db_url, "assign", "--unassigned", "--quiet")
+    assert "1 events in scope 'unassigned'" in again.stdout and "0 changed" in again.stdout
+    assert again.stderr == ""
+    assert session.query(AuditEntry).filter_by(action="assign").count() == 2
+    bad = gridgov(db_url, "assign", "--grid", "310101001001999")
+    assert bad.returncode == 1 and "310101001001999" in bad.stderr and "Traceback" not in bad.stderr

@@ -1,0 +1,83 @@
+"""Events: report one (POST, assigned in the same transaction), list them, read one."""
+from __future__ import annotations
+
+from flask import Blueprint, jsonify, request, url_for
+
+from api import db
+from api.auth import current_user, requires
+from api.locate import MAX_ACCURACY_M, end_read, snap_m
+from api.params import bbox, json_body, number, timestamp
+from gis.errors import InvalidInput
+from gis.events import EventFilter, create_event, event_json, event_row, get_event, list_events
+
+bp = Blueprint("events", __name__, url_prefix="/api/v1")
+
+# Residents' contacts are for the people who dispatch and follow up, not for every reader.
+CONTACT_ROLES = {"admin", "commander"}
+READ_ROLES = ("admin", "commander", "planner", "worker")
+
+
+@bp.post("/events")
+@requires("worker", "commander")
+def report():
+    """Create an event from JSON (lon, lat, crs, accuracy_m, category, title, …); 201 with its assignment."""
+    body = json_body()
+    user = current_user()
+    session = db.session()
+    for name in ("category", "title", "description", "crs"):
+        if name in body and body[name] is not None and not isinstance(body[name], str):
+            raise InvalidInput(f"Invalid {name}", f"`{name}` must be text.", parameter=name)
+    event, location = create_event(
+        session, user, lon=number(body, "lon"), lat=number(body, "lat"), crs=body.get("crs"),
+        accuracy_m=number(body, "accuracy_m", required=False, lo=0, hi=MAX_ACCURACY_M),
+        category=body.get("category"), title=body.get("title"), description=body.get("description") or "",
+        occurred_at=timestamp(body, "occurred_at"), idempotency_key=request.headers.get("Idempotency-Key"),
+        contact=body.get("contact"), snap_m=snap_m())
+    session.commit()
+    row = event_row(session, event.id)
+    response = jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
+    response.status_code = 201
+    response.headers["Location"] = url_for("events.one", event_id=event.id)
+    if event.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/events")
+@requires(*READ_ROLES)
+def index():
+    """Events filtered by bbox, grid, community, street, district, status, category, since/until."""
+    args = request.args
+    user = current_user()
+    flt = EventFilter(
+        bbox=bbox(args), grid=args.get("grid") or None, community=args.get("community") or None,
+        street=args.get("street") or None, district=args.get("district") or None,
+        status=_list(args.get("status")), assign_status=_list(args.get("assign_status")),
+        category=args.get("category") or None, since=timestamp(args, "since"), until=timestamp(args, "until"))
+    limit = number(args, "limit", required=False, lo=1, hi=500)
+    if limit is not None and limit != int(limit):
+        raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
+    session = db.session()
+    page, cursor = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
+    end_read(session)
+    with_contact = user.role in CONTACT_ROLES
+    out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page], "next": None}
+    if cursor:
+        out["next"] = url_for("events.index", **{**args.to_dict(), "cursor": cursor})
+    return jsonify(out)
+
+
+@bp.get("/events/<int:event_id>")
+@requires(*READ_ROLES)
+def one(event_id: int):
+    """One event with its assignment and the cadres contracted where and when it occurred."""
+    user = current_user()
+    session = db.session()
+    row, location = get_event(session, user, event_id)
+    end_read(session)
+    return jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
+
+
+def _list(raw: str | None) -> list[str] | None:
+    values = [v.strip() for v in (raw or "").split(",") if v.strip()]
+    return values or None

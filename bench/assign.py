@@ -1,0 +1,263 @@
+"""Assignment at city scale: bulk `gridgov assign --all` and GET /api/v1/locate, against bare floors.
+
+Prints, measured in one run on the `city` data set (10k grids, 1M events):
+- bulk: events/s of `gridgov assign --all` (a subprocess, as an operator runs it) and its ratio to
+  the same statement run directly over psycopg; the planner-default covering join for context;
+- locate: p50/p99 latency for one client and requests/s for several, over HTTP against
+  `gridgov serve --workers 2`, and the same against a bare WSGI endpoint (2 gunicorn workers) that
+  runs only the same prepared SQL (no Flask, no auth, no serialisation beyond json.dumps).
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.parse
+from contextlib import contextmanager
+from pathlib import Path
+
+from sqlalchemy import text
+
+from bench.common import bench_database_url, percentile
+from gis.assign import _psycopg_sql
+from gis.db import make_engine, session_factory
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_BULK = 1.15
+TARGET_P50_MS, TARGET_P99_MS, TARGET_THROUGHPUT = 2.0, 10.0, 0.8
+SINGLE_REQUESTS = int(os.environ.get("BENCH_LOCATE_REQUESTS", "3000"))
+CLIENTS = int(os.environ.get("BENCH_LOCATE_CLIENTS", "4"))
+LOAD_SECONDS = float(os.environ.get("BENCH_LOCATE_SECONDS", "10"))
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+# -- bulk -------------------------------------------------------------------------------------
+def _reset(url: str) -> None:
+    """Forget every assignment, then vacuum, so each timed run writes every row from the same state."""
+    import psycopg
+
+    with psycopg.connect(_libpq(url), autocommit=True) as conn:
+        conn.execute("UPDATE events SET grid_id = NULL, assign_status = NULL, assign_distance_m = NULL,"
+                     " building_id = NULL, community_id = NULL, street_id = NULL, district_id = NULL")
+        conn.execute("VACUUM ANALYZE events")
+
+
+def _bare_bulk(url: str) -> tuple[float, dict]:
+    """The statement gridgov assign --all runs, sent directly over psycopg."""
+    import psycopg
+
+    from gis import assign
+
+    sql = _psycopg_sql(assign._bulk_sql(None, assign._src_by_grids("true", scoped=False, ticks=False), False))
+    with psycopg.connect(_libpq(url)) as conn:
+        conn.execute("SET LOCAL jit = off")
+        start = time.perf_counter()
+        rows = conn.execute(sql, {"snap_m": assign.DEFAULT_SNAP_M}).fetchall()
+        conn.commit()
+        return time.perf_counter() - start, dict(rows)
+
+
+def _cli_bulk(url: str) -> tuple[float, str]:
+    env = dict(os.environ, DATABASE_URL=url)
+    start = time.perf_counter()
+    done = subprocess.run([sys.executable, "-m", "api.cli", "assign", "--all"], env=env, capture_output=True,
+                          text=True, cwd=ROOT)
+    seconds = time.perf_counter() - start
+    if done.returncode != 0:
+        raise RuntimeError(f"gridgov assign failed: {done.stderr}")
+    return seconds, done.stdout
+
+
+def _planner_default_covering(url: str) -> float:
+    """For context: the covering join alone as the planner runs it by default (no decision, no write)."""
+    import psycopg
+
+    with psycopg.connect(_libpq(url)) as conn:
+        conn.execute("SET LOCAL jit = off")
+        start = time.perf_counter()
+        conn.execute("SELECT count(*) FROM (SELECT DISTINCT ON (e.id) e.id, g.id FROM events e JOIN grids g"
+                     " ON ST_Covers(g.geom, e.geom) ORDER BY e.id, g.code) x").fetchone()
+        return time.perf_counter() - start
+
+
+def bench_bulk(url: str) -> None:
+    """Time gridgov assign --all against its bare statement, each from unassigned events."""
+    engine = make_engine(url)
+    with engine.connect() as conn:
+        events = conn.execute(text("SELECT count(*) FROM events")).scalar_one()
+        grids = conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
+    engine.dispose()
+    print(f"bulk: {grids} grids, {events} events; every run starts from unassigned events", flush=True)
+    _reset(url)
+    bare, bare_counts = _bare_bulk(url)
+    print(f"  bare statement over psycopg: {bare:.1f} s ({events / bare:,.0f} events/s) {bare_counts}", flush=True)
+    _reset(url)
+    ours, out = _cli_bulk(url)
+    print(f"  gridgov assign --all:        {ours:.1f} s ({events / ours:,.0f} events/s)", flush=True)
+    print("    " + "\n    ".join(out.strip().splitlines()), flush=True)
+    ratio = ours / bare
+    verdict = "ok" if ratio <= TARGET_BULK else f"MISSES target {TARGET_BULK:.2f}×"
+    print(f"bulk ratio (gridgov assign / bare statement): {ratio:.2f}×  {verdict}", flush=True)
+    floor = _planner_default_covering(url)
+    print(f"  context: the planner's default covering join alone (select, no decision, no write): {floor:.1f} s",
+          flush=True)
+
+
+# -- locate over HTTP -------------------------------------------------------------------------
+_local = threading.local()
+
+
+def bare_app(environ, start_response):
+    """WSGI app that runs only locate's prepared SQL and json.dumps the row (the floor)."""
+    import datetime as dt
+
+    import psycopg
+    from psycopg.rows import dict_row
+
+    from gis import assign
+
+    conn = getattr(_local, "conn", None)
+    if conn is None:
+        conn = _local.conn = psycopg.connect(_libpq(os.environ["BENCH_BARE_URL"]), autocommit=True,
+                                             row_factory=dict_row)
+        # The same statement, prepared once and run with a generic plan, as locate_point does.
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        _local.sql = assign._LOCATE_PSYCOPG
+    query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
+    params = {"lon": float(query["lon"][0]), "lat": float(query["lat"][0]), "accuracy_m": None,
+              "at": dt.datetime.now(dt.timezone.utc), "snap_m": assign.DEFAULT_SNAP_M}
+    row = conn.execute(_local.sql, params, prepare=True).fetchone()
+    body = json.dumps(row, ensure_ascii=False, default=str).encode()
+    start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+    return [body]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@contextmanager
+def _server(args: list[str], env: dict, port: int, ready_path: str):
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                c = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                c.request("GET", ready_path)
+                c.getresponse().read()
+                break
+            except OSError:
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+                time.sleep(0.2)
+        yield
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+def _paths(points: list[tuple[float, float]], prefix: str) -> list[str]:
+    return [f"{prefix}?lon={lon:.7f}&lat={lat:.7f}" for lon, lat in points]
+
+
+def _sequential(port: int, paths: list[str], headers: dict) -> list[float]:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    out = []
+    for path in paths:
+        start = time.perf_counter()
+        conn.request("GET", path, headers=headers)
+        response = conn.getresponse()
+        response.read()
+        out.append(time.perf_counter() - start)
+        if response.status != 200:
+            raise RuntimeError(f"{path}: HTTP {response.status}")
+    conn.close()
+    return out
+
+
+def _load_worker(args) -> int:
+    port, paths, headers, seconds = args
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    n, i, stop = 0, 0, time.monotonic() + seconds
+    while time.monotonic() < stop:
+        conn.request("GET", paths[i % len(paths)], headers=headers)
+        conn.getresponse().read()
+        n, i = n + 1, i + 1
+    return n
+
+
+def _throughput(port: int, paths: list[str], headers: dict) -> float:
+    chunks = [paths[i::CLIENTS] for i in range(CLIENTS)]
+    with multiprocessing.get_context("spawn").Pool(CLIENTS) as pool:
+        counts = pool.map(_load_worker, [(port, c, headers, LOAD_SECONDS) for c in chunks])
+    return sum(counts) / LOAD_SECONDS
+
+
+def bench_locate(url: str) -> None:
+    """p50/p99 for one client and req/s for several, ours against the bare endpoint."""
+    from gis.users import create_user
+
+    engine = make_engine(url)
+    with session_factory(engine)() as session:
+        _, token = create_user(session, f"bench-{os.getpid()}-{int(time.time())}", "viewer")
+        session.commit()
+        # Where reports really come from: a random sample of the city's events.
+        points = [tuple(r) for r in session.execute(text(
+            "SELECT ST_X(geom), ST_Y(geom) FROM events TABLESAMPLE SYSTEM (1) REPEATABLE (7) LIMIT 4000"))]
+    engine.dispose()
+    random.Random(7).shuffle(points)
+    ours_port, bare_port = _free_port(), _free_port()
+    env = dict(os.environ, DATABASE_URL=url, BENCH_BARE_URL=url)
+    ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(ours_port)]
+    bare_cmd = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", "4",
+                "--bind", f"127.0.0.1:{bare_port}", "bench.assign:bare_app"]
+    auth = {"Authorization": f"Bearer {token}"}
+    results = {}
+    for name, cmd, port, prefix, headers, ready in (
+            ("gridgov", ours_cmd, ours_port, "/api/v1/locate", auth, "/healthz"),
+            ("bare", bare_cmd, bare_port, "/", {}, "/?lon=118&lat=24")):
+        paths = _paths(points, prefix)
+        with _server(cmd, env, port, ready):
+            _sequential(port, paths[:300], headers)  # warm up: connections, prepared statements, caches
+            latencies = _sequential(port, (paths * 2)[:SINGLE_REQUESTS], headers)
+            rate = _throughput(port, paths, headers)
+        results[name] = (percentile(latencies, 50) * 1000, percentile(latencies, 99) * 1000, rate)
+        print(f"locate {name:>8}: one client p50 {results[name][0]:.2f} ms, p99 {results[name][1]:.2f} ms; "
+              f"{CLIENTS} clients {rate:,.0f} req/s", flush=True)
+    p50, p99, rate = results["gridgov"]
+    ratio = rate / results["bare"][2]
+    print(f"locate p50 {p50:.2f} ms (target ≤ {TARGET_P50_MS} ms: {'ok' if p50 <= TARGET_P50_MS else 'MISSES'}), "
+          f"p99 {p99:.2f} ms (target ≤ {TARGET_P99_MS} ms: {'ok' if p99 <= TARGET_P99_MS else 'MISSES'}), "
+          f"throughput {ratio:.2f}× bare (target ≥ {TARGET_THROUGHPUT}×: "
+          f"{'ok' if ratio >= TARGET_THROUGHPUT else 'MISSES'})", flush=True)
+
+
+def main() -> None:
+    """Run the bulk and the locate benchmarks on the city data set."""
+    url = bench_database_url("city")
+    only = os.environ.get("BENCH_ASSIGN_ONLY")
+    if only != "locate":
+        bench_bulk(url)
+    if only != "bulk":
+        bench_locate(url)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""Bulk and single paths agree on 10k+ random points of the demo district, edges and corners included."""
+from __future__ import annotations
+
+import datetime as dt
+import random
+
+import pytest
+from sqlalchemy import text
+
+import gis.assign
+from gis.assign import assign_events, locate_point
+
+UTC = dt.timezone.utc
+
+
+def _points(session, n_random: int = 8000, n_vertices: int = 1500, n_edges: int = 1500, seed: int = 4):
+    """Random points over (and a little beyond) the district, grid corners, and points on grid edges."""
+    rng = random.Random(seed)
+    x0, y0, x1, y1 = session.execute(text(
+        "SELECT ST_XMin(e), ST_YMin(e), ST_XMax(e), ST_YMax(e) FROM "
+        "(SELECT ST_Extent(geom) AS e FROM grids) s")).one()
+    pad_x, pad_y = (x1 - x0) * 0.02, (y1 - y0) * 0.02
+    points = []
+    # Grid vertices: where two or three grids meet, the tie-break must agree.
+    points += [tuple(r) for r in session.execute(text(
+        "SELECT ST_X(d.geom), ST_Y(d.geom) FROM grids g, ST_DumpPoints(g.geom) d "
+        "ORDER BY md5(g.id::text || d.path::text) LIMIT :n"), {"n": n_vertices})]
+    # Points along grid edges (on them up to floating point): edge, inside or snapped by a hair.
+    points += [tuple(r) for r in session.execute(text(
+        "SELECT ST_X(p), ST_Y(p) FROM (SELECT ST_LineInterpolatePoint(ST_ExteriorRing((ST_Dump(g.geom)).geom),"
+        " (abs(hashtext(g.code)) % 1000) / 1000.0) AS p FROM grids g ORDER BY md5(g.code) LIMIT :n) s"),
+        {"n": n_edges})]
+    n_random = max(n_random, 10_200 - len(points))
+    points += [(rng.uniform(x0 - pad_x, x1 + pad_x), rng.uniform(y0 - pad_y, y1 + pad_y)) for _ in range(n_random)]
+    return points, rng
+
+
+@pytest.mark.slow
+def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
+    session = demo_session
+    # The demo loader assigned its own events as it loaded them (data.bulk.events_loaded).
+    assert session.scalar(text("SELECT count(*) FROM events WHERE assign_status IS NULL")) == 0
+    assert session.scalar(text("SELECT count(*) FROM events WHERE grid_id IS NOT NULL")) > 15_000
+    points, rng = _points(session)
+    assert len(points) >= 10_000
+    now = dt.datetime.now(UTC)
+    rows = [{"lon": lon, "lat": lat,
+             "acc": round(rng.uniform(1, 40), 1) if rng.random() < 0.6 else None,
+             "at": now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))} for lon, lat in points]
+    ids = session.execute(text(
+        "INSERT INTO events (geom, category, title, accuracy_m, occurred_at) "
+        "SELECT ST_SetSRID(ST_MakePoint(lon, lat), 4326), '21001', 'agree', acc, at "
+        "FROM jsonb_to_recordset(CAST(:rows AS jsonb)) AS r(lon float8, lat float8, acc float8, at timestamptz) "
+        "RETURNING id"), {"rows": _json(rows)}).scalars().all()
+    session.commit()
+    # The grid-driven bulk statement, as `gridgov assign --all` runs it on a city.
+    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
+    counts = assign_events(session, scope="all")
+    session.commit()
+    assert counts["inside"] > 5000 and counts["edge"] > 100 and counts["ambiguous"] > 500
+    assert counts["snapped"] > 0 and counts["outside"] > 0
+    stored = session.execute(text(
+        "SELECT id, ST_X(geom), ST_Y(geom), accuracy_m, occurred_at, assign_status, grid_id, assign_distance_m,"
+        " building_id, community_id, street_id, district_id FROM events WHERE id = ANY(:ids) ORDER BY id"),
+        {"ids": ids}).all()
+    mismatches = []
+    for row in stored:
+        loc = locate_point(session, row[1], row[2], accuracy_m=row[3], at=row[4])
+        single = (loc.status, loc.grid_id, loc.distance_m, loc.building_id, loc.community_id, loc.street_id,
+                  loc.district_id)
+        if tuple(row[5:]) != single:
+            mismatches.append((row[0], tuple(row[5:]), single))
+    session.rollback()
+    assert mismatches == [], f"{len(mismatches)} of {len(stored)} differ, e.g. {mismatches[:3]}"
+
+
+def _json(rows: list[dict]) -> str:
+    import json
+
+    return json.dumps([{**r, "at": r["at"].isoformat()} for r in rows])
