@@ -2,10 +2,11 @@
 127.0.0.1, layers drawn, and a new event on an open command center within 2 s."""
 from __future__ import annotations
 
+import json
 import re
+import urllib.request
 
 import pytest
-from sqlalchemy import text
 
 from tests.factories import four_grids, lonlat
 
@@ -71,7 +72,7 @@ def browser_sign_in(page, live_server, name, path):
 
 
 @pytest.mark.browser
-def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, page, make_user, district, engine):
+def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, page, make_user, district):
     make_user("commander", password=PASSWORD, name="c1")
     browser_sign_in(page, live_server, "c1", "/map")
     page.wait_for_function("() => gridgov.state.tilesLoaded.grids > 0 && gridgov.state.tilesLoaded.buildings > 0")
@@ -80,12 +81,17 @@ def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, pag
     # A paint of the vector tiles: paths in the tile SVGs.
     assert page.locator(".leaflet-tile path").count() >= 4
 
+    # A worker reports through the events API; the open command center shows it within 2 s.
+    worker = make_user("worker", grids=[district["grids"][2].code])
     lon, lat = lonlat(150, 150)
-    with engine.begin() as conn:
-        new_id = conn.execute(text(
-            "INSERT INTO events (geom, category, title, grid_id) "
-            "VALUES (ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), '11001', '直播事件', :grid) RETURNING id"),
-            {"lon": lon, "lat": lat, "grid": district["grids"][2].id}).scalar_one()
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/events", method="POST",
+        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": "直播事件"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        created = json.load(response)
+    assert created["assignment"]["grid"]["code"] == district["grids"][2].code
+    new_id = created["id"]
     page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=2000)
     page.wait_for_function("() => document.querySelector('[data-counter=open_events]').textContent === '5'")
     assert page.console_errors == []
@@ -108,8 +114,17 @@ def test_worker_page_at_phone_width(live_server, browser, make_user, district):
     assert page.locator("#gg-report select[name=category] option").count() > 20
     box = page.locator("#gg-sheet").bounding_box()
     assert box["width"] <= 390 and page.locator("#gg-report button[type=submit]").is_visible()
-    page.locator(".folium-map").tap(position={"x": 200, "y": 200})
-    page.wait_for_function("() => !document.querySelector('#gg-locate').textContent.startsWith('点击地图')")
+    # Tap inside the worker's NE grid: the locate result names it.
+    lon, lat = lonlat(300, 300)
+    point = page.evaluate(f"() => gridgov.map.latLngToContainerPoint([{lat}, {lon}])")
+    page.locator(".folium-map").tap(position={"x": point["x"], "y": point["y"]})
+    page.wait_for_function(f"() => document.querySelector('#gg-locate').textContent.includes('{mine[1]}')")
+    # Report there: the form posts to the events API and the new event joins the list.
+    page.select_option("#gg-report select[name=category]", "11001")
+    page.fill("#gg-report input[name=title]", "井盖缺失")
+    page.click("#gg-report button[type=submit]")
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-mine li')].some(li => li.textContent.includes('井盖缺失'))")
+    assert page.locator("#gg-mine li").count() == 5
     assert errors == [] and outside == []
     context.close()
 
