@@ -1,6 +1,8 @@
 """Layers over HTTP: the catalog, GeoJSON by bbox and zoom, and vector tiles with ETags and a cache."""
 from __future__ import annotations
 
+import gzip
+
 from flask import Blueprint, Response, jsonify, request
 
 from api import db
@@ -16,6 +18,7 @@ from layers.registry import ANONYMOUS, LayerSpec, describe, get_layer, readable_
 bp = Blueprint("layers", __name__)
 
 GEOJSON = "application/geo+json"
+GZIP_JSON_BYTES = 32 * 1024
 MVT = "application/vnd.mapbox-vector-tile"
 
 
@@ -58,10 +61,13 @@ def layer_features(name: str):
     if overflow not in ("error", "aggregate"):
         raise InvalidInput("Invalid overflow", "`overflow` is error (the default) or aggregate.")
     q = parse_query(spec, args, scope=caller_scope())
-    body = layer_geojson(db.session(), q, zoom=zoom, overflow=overflow)
-    response = Response(body, mimetype=GEOJSON)
-    response.headers["Cache-Control"] = "private, no-cache" if _private(spec) else "no-cache"
-    return response
+    body = layer_geojson(db.session(), q, zoom=zoom, overflow=overflow).encode()
+    headers = {"Cache-Control": "private, no-cache" if _private(spec) else "no-cache", "Vary": "Accept-Encoding"}
+    if len(body) > GZIP_JSON_BYTES and "gzip" in request.headers.get("Accept-Encoding", ""):
+        # A city's worth of features is megabytes of JSON and compresses five- to tenfold.
+        body = gzip.compress(body, compresslevel=1, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, mimetype=GEOJSON, headers=headers)
 
 
 @bp.get("/tiles/<name>/<int:z>/<int:x>/<int:y>.mvt")

@@ -16,10 +16,6 @@ from gis.errors import InvalidInput
 from layers.query import LayerQuery
 from layers.registry import LayerSpec
 
-# Coordinates at full resolution keep 7 decimals (about 1 cm); simplified ones what the zoom can show.
-FULL_DECIMALS = 7
-
-
 def pixel_degrees(zoom: int) -> float:
     """The width of one 256-px web-map pixel at `zoom`, in degrees of longitude."""
     return 360.0 / (256 * 2 ** zoom)
@@ -85,15 +81,19 @@ def simplify(geoms: np.ndarray, zoom: int | None, *, coverage: bool) -> np.ndarr
         out = shapely.coverage_simplify(geoms, tolerance)
     else:
         out = shapely.simplify(geoms, tolerance, preserve_topology=True)
-    # Rounding each vertex the same way keeps shared vertices shared.
-    return shapely.set_precision(out, pixel_degrees(zoom) / 16, mode="pointwise")
+    return round_for(out, zoom)
 
 
-def decimals_for(zoom: int | None) -> int:
-    """Enough decimals to place a vertex within a fraction of a pixel at `zoom`."""
-    if zoom is None:
-        return FULL_DECIMALS
-    return max(1, min(FULL_DECIMALS, math.ceil(-math.log10(pixel_degrees(zoom) / 16))))
+def point_texts(points: np.ndarray, zoom: int) -> list[str]:
+    """GeoJSON Point texts with as many decimals as a 1/16 pixel at `zoom` needs (not 17 digits)."""
+    places = max(1, min(8, math.ceil(-math.log10(pixel_degrees(zoom) / 16))))
+    xy = shapely.get_coordinates(points)
+    return [f'{{"type":"Point","coordinates":[{x:.{places}f},{y:.{places}f}]}}' for x, y in xy]
+
+
+def round_for(geoms: np.ndarray, zoom: int) -> np.ndarray:
+    """Vertices rounded to 1/16 pixel at `zoom` (each the same way, so shared vertices stay shared)."""
+    return shapely.set_precision(geoms, pixel_degrees(zoom) / 16, mode="pointwise")
 
 
 def feature_texts(spec: LayerSpec, rows: Iterable, zoom: int | None = None, *,
@@ -107,7 +107,7 @@ def feature_texts(spec: LayerSpec, rows: Iterable, zoom: int | None = None, *,
         # Several versions of one grid overlap in time and are no coverage: an interval query
         # (single_slice False) simplifies them one by one.
         geoms = simplify(geoms, zoom, coverage=spec.coverage and single_slice)
-    geo_texts = shapely.to_geojson(geoms)
+    geo_texts = point_texts(geoms, zoom) if spec.is_point and zoom is not None else shapely.to_geojson(geoms)
     names = list(spec.properties)
     out = []
     for row, geometry in zip(rows, geo_texts):
@@ -162,7 +162,12 @@ def _aggregate_or_refuse(session: Session, q: LayerQuery, zoom: int | None, reas
     geoms = shapely.from_wkb([r[3] for r in rows]) if rows else np.array([])
     if spec.aggregate.shape == "polygon" and len(geoms):
         geoms = simplify(geoms, zoom, coverage=True)  # the aggregates' polygons are grids
-    texts = shapely.to_geojson(geoms) if len(geoms) else []
+    if not len(geoms):
+        texts = []
+    elif spec.aggregate.shape == "point" and zoom is not None:
+        texts = point_texts(geoms, zoom)
+    else:
+        texts = shapely.to_geojson(geoms)
     names = list(spec.aggregate.measures)
     features = []
     for row, geometry in zip(rows, texts):

@@ -40,6 +40,11 @@ class LayerQuery:
             conds.append(f"ST_Intersects(t.{spec.geom_column}, ST_MakeEnvelope(:bx0, :by0, :bx1, :by1, 4326))")
         conds.extend(self._time(params))
         for i, (name, values) in enumerate(sorted(self.filters.items())):
+            if spec.properties[name] == "boolean" and len(values) == 1:
+                # A plain predicate, not `= ANY(array[true])`: the planner can then match it with
+                # partial indexes (open events) and estimate it.
+                conds.append(f"t.{name}" if values[0] else f"NOT t.{name}")
+                continue
             params[f"f{i}"] = list(values)
             conds.append(f"t.{name} = ANY(:f{i})")
         if self.scope is not None:

@@ -140,6 +140,22 @@ def test_feature_cap_is_a_clear_problem_or_aggregates_on_request(client, command
     assert sum(f["properties"]["events"] for f in fallback["features"]) == 5000 + 5
 
 
+def test_big_geojson_is_gzipped_for_clients_that_accept_it(client, commander, district, session):
+    import gzip
+    import json
+
+    session.execute(text(
+        "INSERT INTO events (geom, category, title, grid_id) "
+        "SELECT ST_SetSRID(ST_MakePoint(121.4705 + i * 1e-6, 31.2305), 4326), '11001', 'bulk', :g "
+        "FROM generate_series(1, 1000) i"), {"g": district["grids"][2].id})
+    session.commit()
+    plain = client.get("/layers/events.geojson?zoom=16", headers=commander)
+    packed = client.get("/layers/events.geojson?zoom=16", headers={**commander, "Accept-Encoding": "gzip"})
+    assert "Content-Encoding" not in plain.headers and len(plain.json["features"]) == 1005
+    assert packed.headers["Content-Encoding"] == "gzip" and len(packed.data) < len(plain.data) / 3
+    assert json.loads(gzip.decompress(packed.data)) == plain.json
+
+
 @pytest.mark.parametrize("query, title", [
     ("bbox=1,2,3", "Invalid bbox"), ("bbox=a,b,c,d", "Invalid bbox"), ("bbox=10,10,5,5", "Invalid bbox"),
     ("bbox=0,0,200,10", "Invalid bbox"), ("zoom=99", "Invalid zoom"), ("zoom=x", "Invalid zoom"),

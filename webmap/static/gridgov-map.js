@@ -290,6 +290,11 @@
       heat.setLatLngs(points);
       state.drawn[layer.name] = data.features.length;
       mark(layer.name);
+      if (ctx.onFirstLoad) {
+        const first = ctx.onFirstLoad;
+        ctx.onFirstLoad = null;
+        first();
+      }
     };
 
     // A live event: add it, or replace the marker of an event that changed.
@@ -366,7 +371,6 @@
       clearTimeout(pending);
       pending = setTimeout(refresh, 500);
     };
-    refresh();
     setInterval(refresh, 60000);
     return refresh;
   }
@@ -469,6 +473,11 @@
     legend(map, layers);
     searchControl(map, config, layers, notice);
     const refreshCounters = countersPanel(map, config);
+    // Counters scan the events table: ask once the map's own events are on screen.
+    if (events) {
+      events.onFirstLoad = refreshCounters;
+      setTimeout(() => events.onFirstLoad && (events.onFirstLoad = null, refreshCounters()), 3000);
+    } else refreshCounters();
     if (events) eventOptions(map, events);
     userBar(map, config);
     map.on("click", (e) => identify(map, e.latlng, layers));
