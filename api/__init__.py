@@ -37,11 +37,11 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _persistent_secret()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from api import auth, db, errors, health, pages, static, users
+    from api import auth, contracts, coverage, db, errors, health, pages, static, users
 
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
-    for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp):
+    for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, coverage.bp, contracts.bp):
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app

@@ -326,5 +326,12 @@ def _ensure_demo_users(session) -> str:
     return password
 
 
+# -- contracts and coverage (issue 5): commands live in api/cli_contracts.py ---------------------
+from api.cli_contracts import contract as _contract, coverage as _coverage  # noqa: E402
+
+main.add_command(_contract)
+main.add_command(_coverage)
+
+
 if __name__ == "__main__":
     main()

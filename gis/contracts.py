@@ -150,6 +150,17 @@ def contract_by_id(session: Session, contract_id: int, *, for_update: bool = Fal
     return contract
 
 
+def list_cadres(session: Session, cadre_type: str | None = None) -> list[tuple[Cadre, int]]:
+    """Cadres (of one type, or all) by code, each with the number of contracts in force today."""
+    live = (select(Contract.cadre_id, func.count().label("n")).where(in_force(func.current_date()))
+            .group_by(Contract.cadre_id).subquery())
+    query = (select(Cadre, func.coalesce(live.c.n, 0)).outerjoin(live, live.c.cadre_id == Cadre.id)
+             .order_by(Cadre.code))
+    if check_cadre_type(cadre_type):
+        query = query.where(Cadre.type == cadre_type)
+    return [(cadre, n) for cadre, n in session.execute(query)]
+
+
 def list_contracts(session: Session, *, cadre_code: str | None = None, grid_code: str | None = None,
                    at: dt.date | None = None, include_ended: bool = False) -> list[Contract]:
     """Contracts of a cadre and/or on a grid code: those in force on `at` (default today), or all."""
@@ -441,7 +452,8 @@ def end_contract(session: Session, contract_id: int, on: Any = None, *, if_match
     if day <= contract.valid_from:
         raise InvalidInput("End date too early",
                            f"The contract starts on {contract.valid_from}; it can end on "
-                           f"{contract.valid_from + dt.timedelta(days=1)} at the earliest.")
+                           f"{contract.valid_from + dt.timedelta(days=1)} at the earliest. To cancel a "
+                           "contract made by mistake or not yet started, withdraw it (DELETE) instead.")
     if contract.valid_to is not None and contract.valid_to <= day and if_match is None:
         raise Conflict("Contract already ended",
                        f"Contract {contract.id} already ends on {contract.valid_to}; nothing to do.")
@@ -450,6 +462,23 @@ def end_contract(session: Session, contract_id: int, on: Any = None, *, if_match
     _flush(session)
     _audit(session, "contract.end", contract, user_id=user_id, before=before, after=_state(contract))
     return contract
+
+
+def withdraw_contract(session: Session, contract_id: int, *, if_match: str | None = None,
+                      user_id: int | None = None) -> None:
+    """Delete a contract that was not in force before today (made by mistake, or not yet started).
+
+    A contract that has held on an earlier day is history: end it instead. The audit log keeps
+    the withdrawn contract's state."""
+    contract = contract_by_id(session, contract_id, for_update=True)
+    _check_etag(contract, if_match)
+    if contract.valid_from < today(session):
+        raise Conflict("Contract has history",
+                       f"Contract {contract.id} has held since {contract.valid_from}; end it instead of "
+                       "withdrawing it, so coverage on past days stays true.")
+    _audit(session, "contract.withdraw", contract, user_id=user_id, before=_state(contract))
+    session.delete(contract)
+    session.flush()
 
 
 def _check_etag(contract: Contract, if_match: str | None) -> None:
