@@ -1,9 +1,10 @@
-"""contracts and coverage: event_is_open(), one contract per cadre and grid at a time, map views
+"""contracts and coverage: event_is_open(), open-events index, one contract per cadre and grid at a time, map views
 
 Revision ID: 0004
 Revises: 0001
 Create Date: 2026-11-27
 """
+import sqlalchemy as sa
 from alembic import op
 
 revision = '0004'
@@ -88,6 +89,9 @@ def upgrade() -> None:
         EXCLUDE USING gist (cadre_id WITH =, grid_code WITH =, daterange(valid_from, valid_to) WITH &&)
         WHERE (grid_code IS NOT NULL)
     """)
+    # Open events per grid, read from the index alone (same list as event_is_open).
+    op.create_index('ix_events_open_grid_id', 'events', ['grid_id'], unique=False,
+                    postgresql_where=sa.text("status NOT IN ('closed', 'rejected')"))
     op.execute(CONTRACTED_AREAS)
     op.execute(UNCOVERED_GRIDS)
 
@@ -95,5 +99,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP VIEW IF EXISTS v_uncovered_grids")
     op.execute("DROP VIEW IF EXISTS v_contracted_areas")
+    op.drop_index('ix_events_open_grid_id', table_name='events')
     op.execute("ALTER TABLE contracts DROP CONSTRAINT IF EXISTS ex_contracts_cadre_grid_dates")
     op.execute("DROP FUNCTION IF EXISTS event_is_open(text)")
