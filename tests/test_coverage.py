@@ -299,3 +299,43 @@ def test_contracted_area_is_dissolved_per_cadre(session):
     assert (row.parts, row.rings) == (1, 1)  # two grids and a polygon beside them: one piece
     assert row.grids == pytest.approx(2.3, abs=1e-4)
     assert row.area_m2 == pytest.approx(2.3 * GRID_M2, rel=5e-3)
+
+
+def test_hand_scene_agrees_with_independent_shapely(session, scene):
+    from tests.independent_coverage import assert_agrees, independent_coverage
+
+    assert_agrees(coverage_of(session, "310101").to_dict(), independent_coverage(session, "310101", scene["day"]))
+
+
+def test_generated_scene_agrees_with_independent_shapely(session):
+    """Random contracts, polygons, buildings and events (seeded) over a 6 × 4 block of grids."""
+    import random
+
+    from tests.independent_coverage import assert_agrees, independent_coverage
+
+    rng = random.Random(5)
+    _, _, community = hierarchy(session, rect(0, 0, 600, 400))
+    grids = [grid(session, community, 1 + i + 6 * j, rect(100 * i, 100 * j, 100 * (i + 1), 100 * (j + 1)))
+             for j in range(4) for i in range(6)]
+    people = [cadre(session, f"K{n:02d}", "网格员" if n % 3 else "三官一律") for n in range(12)]
+    pairs = rng.sample([(p, g) for p in people for g in grids], 20)
+    for who, g in pairs:
+        contract(session, who, grid_code=g.code)
+    for _ in range(6):
+        x, y = rng.uniform(0, 500), rng.uniform(0, 300)
+        contract(session, rng.choice(people), geom=rect(x, y, x + rng.uniform(30, 160), y + rng.uniform(30, 160)))
+    for _ in range(200):
+        g = rng.choice(grids)
+        x, y = rng.uniform(2, 80), rng.uniform(2, 80)
+        gx, gy = (grids.index(g) % 6) * 100, (grids.index(g) // 6) * 100
+        building(session, g, rect(gx + x, gy + y, gx + x + rng.uniform(8, 18), gy + y + rng.uniform(8, 18)),
+                 households=rng.randrange(0, 40), population=rng.randrange(0, 100))
+    for _ in range(300):
+        g = rng.choice(grids)
+        gx, gy = (grids.index(g) % 6) * 100, (grids.index(g) // 6) * 100
+        event(session, g, gx + rng.uniform(0, 100), gy + rng.uniform(0, 100),
+              status=rng.choice(["reported", "dispatched", "closed", "rejected", "handled"]))
+    session.commit()
+    ours = coverage_of(session, "310101").to_dict()
+    assert ours["shared_grids"] and ours["uncovered_grids"] and 0 < ours["coverage_ratio"] < 1  # a real mix
+    assert_agrees(ours, independent_coverage(session, "310101", today(session)))
