@@ -33,7 +33,7 @@ from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 from shapely.geometry.base import BaseGeometry
 from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, contains_eager
 
 from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
 from gis.models import CADRE_TYPES, SRID, AuditEntry, Cadre, Contract, Grid, grid_codes
@@ -164,7 +164,8 @@ def list_cadres(session: Session, cadre_type: str | None = None) -> list[tuple[C
 def list_contracts(session: Session, *, cadre_code: str | None = None, grid_code: str | None = None,
                    at: dt.date | None = None, include_ended: bool = False) -> list[Contract]:
     """Contracts of a cadre and/or on a grid code: those in force on `at` (default today), or all."""
-    query = select(Contract).join(Cadre).order_by(Cadre.code, Contract.valid_from, Contract.id)
+    query = (select(Contract).join(Cadre).options(contains_eager(Contract.cadre))
+             .order_by(Cadre.code, Contract.valid_from, Contract.id))
     if cadre_code:
         query = query.where(Contract.cadre_id == cadre_by_code(session, cadre_code).id)
     if grid_code:
@@ -454,9 +455,10 @@ def end_contract(session: Session, contract_id: int, on: Any = None, *, if_match
                            f"The contract starts on {contract.valid_from}; it can end on "
                            f"{contract.valid_from + dt.timedelta(days=1)} at the earliest. To cancel a "
                            "contract made by mistake or not yet started, withdraw it (DELETE) instead.")
-    if contract.valid_to is not None and contract.valid_to <= day and if_match is None:
+    if contract.valid_to is not None and contract.valid_to <= day:
         raise Conflict("Contract already ended",
-                       f"Contract {contract.id} already ends on {contract.valid_to}; nothing to do.")
+                       f"Contract {contract.id} already ends on {contract.valid_to}; to move its end "
+                       "date later, change valid_to instead.")
     before = _state(contract)
     contract.valid_to = day
     _flush(session)

@@ -69,7 +69,7 @@ SELECT g.id, g.code, g.name, g.geom, g.area_m2,
         WHERE v.code = g.code AND event_is_open(e.status)) AS open_events
 FROM grids g
 WHERE g.valid_to IS NULL
-  AND NOT EXISTS (SELECT 1 FROM contracts k WHERE k.grid_code = g.code AND {LIVE})
+  AND g.code NOT IN (SELECT k.grid_code FROM contracts k WHERE k.grid_code IS NOT NULL AND {LIVE})
   AND NOT EXISTS (
       SELECT 1
       FROM (SELECT ST_Union(ST_CollectionExtract(ST_Intersection(k.geom, g.geom), 3)) AS part
@@ -83,10 +83,11 @@ WHERE g.valid_to IS NULL
 def upgrade() -> None:
     op.execute(OPEN_FUNCTION)
     # A cadre holds a grid at most once at any time: two planners adding the same contract at
-    # once cannot both succeed (btree_gist is enabled by 0001).
+    # once cannot both succeed (btree_gist is enabled by 0001). grid_code leads, because the
+    # planner also uses this index to find a grid's contracts.
     op.execute("""
         ALTER TABLE contracts ADD CONSTRAINT ex_contracts_cadre_grid_dates
-        EXCLUDE USING gist (cadre_id WITH =, grid_code WITH =, daterange(valid_from, valid_to) WITH &&)
+        EXCLUDE USING gist (grid_code WITH =, cadre_id WITH =, daterange(valid_from, valid_to) WITH &&)
         WHERE (grid_code IS NOT NULL)
     """)
     # Open events per grid, read from the index alone (same list as event_is_open).
