@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask import Blueprint, jsonify, request
+
 from api import db
 from api.auth import current_user, requires
 from api.errors import problem
@@ -18,10 +19,10 @@ from gis.contracts import (
     list_cadres,
     list_contracts,
     parse_date,
-    withdraw_contract,
     rows_from_csv,
     rows_from_geojson,
     today,
+    withdraw_contract,
 )
 from gis.coverage import cadre_load
 from gis.errors import InvalidInput

@@ -39,8 +39,9 @@ def demo_database_url(seed: int = 1) -> str:
         from gis.db import normalise_url
 
         return normalise_url(given)
-    from api.cli import migrate_to_head
     from data.demo import load
+
+    from api.cli import migrate_to_head
     from gis.db import make_engine
     from gis.pgcluster import Cluster
 

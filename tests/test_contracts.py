@@ -226,7 +226,8 @@ def test_import_polygons_from_a_projected_geopackage(session, base, tmp_path):
 
 def test_import_geojson_collection_checks_each_feature(session, base):
     collection = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"cadre_code": "A", "role": "包片"}, "geometry": _geojson(rect(0, 0, 50, 100))},
+        {"type": "Feature", "properties": {"cadre_code": "A", "role": "包片"},
+         "geometry": _geojson(rect(0, 0, 50, 100))},
         {"type": "Feature", "properties": {"cadre_code": "B", "role": "包片"}, "geometry": _geojson(bowtie())},
         {"type": "Feature", "properties": {"cadre_code": "B", "role": "包片", "grid_code": base["g2"]},
          "geometry": None},
@@ -311,14 +312,16 @@ def test_http_import(client, make_user, base, session):
     data = CSV_OK.format(**base).encode()
     dry = client.post("/api/v1/contracts/import?dry_run=true", data=data, content_type="text/csv", headers=planner)
     assert dry.status_code == 200 and dry.json == {"rows": 3, "created": 0, "dry_run": True, "ids": []}
-    bad = _problem(client.post("/api/v1/contracts/import", data=data + f"NOBODY,{base['g2']},x,,\n".encode(), content_type="text/csv",
+    unknown = f"NOBODY,{base['g2']},x,,\n".encode()
+    bad = _problem(client.post("/api/v1/contracts/import", data=data + unknown, content_type="text/csv",
                                headers=planner), 400)
     assert len(bad["errors"]) == 1 and bad["errors"][0].startswith("line 5")
     assert _count(session) == 0
     done = client.post("/api/v1/contracts/import", data=data, content_type="text/csv", headers=planner)
     assert done.status_code == 201 and done.json["created"] == 3
-    geo = {"type": "FeatureCollection", "features": [
-        {"type": "Feature", "properties": {"cadre_code": "A", "role": "包片"}, "geometry": _geojson(rect(100, 0, 150, 100))}]}
+    feature = {"type": "Feature", "properties": {"cadre_code": "A", "role": "包片"},
+               "geometry": _geojson(rect(100, 0, 150, 100))}
+    geo = {"type": "FeatureCollection", "features": [feature]}
     drawn = client.post("/api/v1/contracts/import", data=json.dumps(geo), content_type="application/geo+json",
                         headers=planner)
     assert drawn.status_code == 201 and drawn.json["created"] == 1
@@ -413,9 +416,8 @@ def test_cli_add_errors_are_one_clear_line(db_url, base):
 def test_coverage_after_api_writes(client, make_user, base, session):
     planner = auth(make_user("planner"))
     client.post("/api/v1/contracts", json={"cadre_code": "A", "grid_code": base["g1"], "role": "x"}, headers=planner)
-    client.post("/api/v1/contracts", json={"cadre_code": "B", "role": "包片",
-                                           "geometry": {"type": "Feature", "geometry": _geojson(rect(100, 0, 150, 100))}},
-                headers=planner)
+    feature = {"type": "Feature", "geometry": _geojson(rect(100, 0, 150, 100))}
+    client.post("/api/v1/contracts", json={"cadre_code": "B", "role": "包片", "geometry": feature}, headers=planner)
     cov = coverage_of(session, "310101")
     assert cov.coverage_ratio == pytest.approx(1.5 / 2, abs=1e-6)
     assert [g["code"] for g in cov.uncovered_grids] == []

@@ -270,7 +270,8 @@ def test_event_is_open_in_sql_matches_python(session):
 
 def test_map_views_agree_with_coverage(session, scene):
     cov = coverage_of(session, "310101").to_dict()
-    uncovered = session.execute(text("SELECT code, name, open_events FROM v_uncovered_grids ORDER BY open_events DESC, code")).mappings().all()
+    uncovered = session.execute(text(
+        "SELECT code, name, open_events FROM v_uncovered_grids ORDER BY open_events DESC, code")).mappings().all()
     assert [dict(r) for r in uncovered] == cov["uncovered_grids"]
     areas = session.execute(text(
         "SELECT cadre_code, cadre_name, cadre_type, area_m2, grids, whole_grids, ST_GeometryType(geom) AS type, "
