@@ -39,8 +39,8 @@ def _rows(session, sql, **params):
     return [dict(r) for r in session.execute(text(sql), params).mappings()]
 
 
-def independent_coverage(session, area_code: str, day: dt.date) -> dict:
-    """Coverage of an area as of `day` (current grid versions), computed in Python."""
+def independent_coverage(session, area_code: str, day: dt.date, cadre_type: str | None = None) -> dict:
+    """Coverage of an area as of `day` (current grid versions), optionally for one cadre type, in Python."""
     areas = {r["id"]: r for r in _rows(session, "SELECT id, code, name, level, parent_id FROM admin_areas")}
     root = next(a for a in areas.values() if a["code"] == area_code)
 
@@ -62,7 +62,8 @@ def independent_coverage(session, area_code: str, day: dt.date) -> dict:
     cadres = {r["id"]: r for r in _rows(session, "SELECT id, code, name, type FROM cadres")}
     live = [r for r in _rows(session, "SELECT cadre_id, grid_code, ST_AsBinary(geom) AS wkb, valid_from, valid_to "
                                       "FROM contracts")
-            if r["valid_from"] <= day and (r["valid_to"] is None or r["valid_to"] > day)]
+            if r["valid_from"] <= day and (r["valid_to"] is None or r["valid_to"] > day)
+            and (cadre_type is None or cadres[r["cadre_id"]]["type"] == cadre_type)]
 
     whole = {(k["grid_code"], k["cadre_id"]) for k in live if k["grid_code"] in grids}
     polygons = defaultdict(list)
@@ -126,14 +127,12 @@ def independent_coverage(session, area_code: str, day: dt.date) -> dict:
 
     cadre_buildings = defaultdict(set)
     cadre_events = defaultdict(set)
-    whole_by_cadre = defaultdict(set)
+    whole_holders = defaultdict(set)
     for code, cid in whole:
-        whole_by_cadre[cid].add(code)
+        whole_holders[code].add(cid)
     for i, b in enumerate(buildings):
-        code = code_of_version[b["grid_id"]]
-        for cid in holding_cadres:
-            if code in whole_by_cadre[cid]:
-                cadre_buildings[cid].add(i)
+        for cid in whole_holders[code_of_version[b["grid_id"]]]:
+            cadre_buildings[cid].add(i)
     for cid, geom in drawn.items():
         if cid not in holding_cadres:
             continue
@@ -146,10 +145,8 @@ def independent_coverage(session, area_code: str, day: dt.date) -> dict:
             if shapely.covers(geom, e_geoms[i]):
                 cadre_events[cid].add(int(i))
     for i, e in enumerate(open_events):
-        code = code_of_version[e["grid_id"]]
-        for cid in holding_cadres:
-            if code in whole_by_cadre[cid]:
-                cadre_events[cid].add(i)
+        for cid in whole_holders[code_of_version[e["grid_id"]]]:
+            cadre_events[cid].add(i)
 
     covered_buildings = set().union(*cadre_buildings.values()) if cadre_buildings else set()
     loads = []
