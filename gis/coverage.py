@@ -101,14 +101,21 @@ grid_stats AS MATERIALIZED (   -- per grid code: buildings, households, people, 
 whole AS MATERIALIZED (         -- (grid, cadre) held by a whole-grid contract
     SELECT DISTINCT a.code, l.cadre_id, l.type FROM live l JOIN area_grids a ON a.code = l.grid_code
 ),
+cadre_polygons AS MATERIALIZED (  -- each cadre's drawn polygons in force, dissolved
+    SELECT l.cadre_id, l.type, ST_Union(l.geom) AS geom FROM live l
+    WHERE l.geom IS NOT NULL GROUP BY l.cadre_id, l.type
+),
 drawn AS MATERIALIZED (         -- (grid, cadre) parts covered by the cadre's drawn polygons
-    SELECT d.*, ST_Area(d.part::geography) AS part_m2
-    FROM (SELECT g.code, l.cadre_id, l.type,
-                 ST_Union(ST_CollectionExtract(ST_Intersection(g.geom, l.geom), 3)) AS part
-          FROM live l
-          JOIN grids g ON ST_Intersects(l.geom, g.geom)      -- the spatial index, not a scan of the CTE
-          WHERE l.geom IS NOT NULL AND g.id IN (SELECT id FROM area_grids)
-          GROUP BY g.code, l.cadre_id, l.type) d
+    SELECT x.code, x.cadre_id, x.type, x.part,
+           CASE WHEN x.inside THEN x.grid_m2 ELSE ST_Area(x.part::geography) END AS part_m2
+    FROM (SELECT g.code, g.area_m2 AS grid_m2, p.cadre_id, p.type, c.inside,
+                 -- a grid wholly inside the polygon is its own part: no overlay needed
+                 CASE WHEN c.inside THEN g.geom
+                      ELSE ST_CollectionExtract(ST_Intersection(g.geom, p.geom), 3) END AS part
+          FROM cadre_polygons p
+          JOIN grids g ON ST_Intersects(p.geom, g.geom)      -- the spatial index, not a scan of the CTE
+          CROSS JOIN LATERAL (SELECT ST_Covers(p.geom, g.geom) AS inside OFFSET 0) c
+          WHERE g.id IN (SELECT id FROM area_grids)) x
 ),
 hold AS MATERIALIZED (          -- who covers what fraction of which grid
     SELECT w.code, w.cadre_id, w.type, true AS whole, 1.0::float8 AS fraction,
@@ -131,10 +138,8 @@ grid_cover AS MATERIALIZED (
                      FROM hold WHERE NOT whole AND code NOT IN (SELECT code FROM whole)
                      GROUP BY code) x) dc USING (code)
 ),
-cadre_drawn AS MATERIALIZED (   -- each holding cadre's drawn polygons, dissolved
-    SELECT l.cadre_id, ST_Union(l.geom) AS geom FROM live l
-    WHERE l.geom IS NOT NULL AND l.cadre_id IN (SELECT cadre_id FROM hold)
-    GROUP BY l.cadre_id
+cadre_drawn AS MATERIALIZED (   -- the dissolved polygons of the cadres who hold something here
+    SELECT cadre_id, geom FROM cadre_polygons WHERE cadre_id IN (SELECT cadre_id FROM hold)
 ),
 drawn_buildings AS MATERIALIZED (  -- buildings at least half inside a cadre's polygons, not in its whole grids
     SELECT cd.cadre_id, b.id, v.code, b.households, b.population
