@@ -313,10 +313,13 @@ def _check_against_database(session: Session, rows: list[_Row], *, ignore_id: in
             select(Contract.id, Contract.cadre_id, Contract.grid_code, Contract.valid_from, Contract.valid_to)
             .where(Contract.cadre_id.in_({r.cadre_id for r in pending}),
                    Contract.grid_code.in_({r.grid_code for r in pending}))).all()
+        held: dict[tuple, list] = {}
+        for s in stored:
+            if s.id != ignore_id:
+                held.setdefault((s.cadre_id, s.grid_code), []).append(s)
         for r in pending:
-            for s in stored:
-                if (s.id != ignore_id and (s.cadre_id, s.grid_code) == (r.cadre_id, r.grid_code)
-                        and _dates_overlap(r.valid_from, r.valid_to, s.valid_from, s.valid_to)):
+            for s in held.get((r.cadre_id, r.grid_code), []):
+                if _dates_overlap(r.valid_from, r.valid_to, s.valid_from, s.valid_to):
                     r.fail(f"cadre {r.cadre_code} already holds grid {r.grid_code} from {s.valid_from} "
                            f"to {s.valid_to or 'open end'} (contract {s.id}); change or end that one",
                            Conflict)
