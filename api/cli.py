@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from data import LAYER_NAMES
 from gis.errors import GridgovError
 
 
@@ -287,10 +288,8 @@ def run(port: int, workers: int) -> None:
 
 
 def _load_demo_if_empty(engine) -> None:
-    try:
-        from data.demo import load_demo_if_empty
-    except ImportError:
-        return  # the demo generator arrives with the data issue
+    from data.demo import load_demo_if_empty
+
     load_demo_if_empty(engine, echo=click.echo)
 
 
@@ -323,7 +322,67 @@ def _ensure_demo_users(session) -> str:
             create_user(session, role, role, password=password, display_name=f"demo {role}")
         else:
             set_password(session, role, password)
+    from data.demo import attach_demo_worker
+
+    attach_demo_worker(session, "worker")  # one community's grids, linked to its 网格员
     return password
+
+
+# -- issue 3: the demo district, import and export of layers ---------------------------------
+def _require_schema(engine) -> None:
+    from gis.errors import SetupRequired
+
+    if _current_revision() is None:
+        raise SetupRequired("The database has no gridgov schema", "Run `gridgov db migrate` first.")
+
+
+@main.command("demo")
+@click.option("--scale", type=click.Choice(["demo", "city"]), default="demo", show_default=True,
+              help="demo: ~600 grids, 30k buildings, 20k events; city: the benchmark set (10k grids, 1M each)")
+@click.option("--seed", type=int, default=1, show_default=True, help="same seed, same district")
+def demo(scale: str, seed: int) -> None:
+    """Load the demo district 幸福湾区 into an empty database."""
+    from data.demo import load
+    from gis.db import check_postgis
+
+    engine = _engine()
+    check_postgis(engine)
+    _require_schema(engine)
+    report = load(engine, scale=scale, seed=seed, progress=True)
+    click.echo(report.summary())
+
+
+@main.command("import")
+@click.argument("layer", type=click.Choice(LAYER_NAMES))
+@click.argument("file")
+@click.option("--crs", help="CRS of the coordinates when the file names none (or a wrong one): "
+                            "wgs84, cgcs2000, EPSG:n")
+@click.option("--dry-run", is_flag=True, help="check everything and say what would change; write nothing")
+def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
+    """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV): all rows or none."""
+    from data.io import import_file
+    from gis.db import session_factory
+
+    engine = _engine()
+    _require_schema(engine)
+    with session_factory(engine)() as session:
+        report = import_file(session, layer, file, crs=crs, dry_run=dry_run, progress=True)
+        if not dry_run:
+            session.commit()
+    click.echo(report.summary())
+
+
+@main.command("export")
+@click.argument("layer", type=click.Choice(LAYER_NAMES))
+@click.argument("file")
+def export_layer(layer: str, file: str) -> None:
+    """Export a layer to FILE: .geojson, .gpkg, .shp, .zip (zipped Shapefile), .fgb or .csv."""
+    from data.io import export_layer as export
+    from gis.db import session_factory
+
+    with session_factory(_engine())() as session:
+        report = export(session, layer, file)
+    click.echo(report.summary())
 
 
 # -- contracts and coverage (issue 5): commands live in api/cli_contracts.py ---------------------

@@ -9,7 +9,7 @@ from pathlib import Path
 
 def main(argv: list[str]) -> int:
     """Import bench/<name>.py modules and call their main()."""
-    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent))
+    names = argv or sorted(m.name for m in pkgutil.iter_modules([str(Path(__file__).parent)])
                            if m.name not in {"common", "__main__"})
     for name in names:
         print(f"\n=== bench/{name}.py ===", flush=True)

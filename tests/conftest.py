@@ -232,3 +232,40 @@ def page(browser):
     pg.on("request", _request)
     yield pg
     context.close()
+
+
+# -- issue 3: the demo district, loaded once per session and cloned per test -----------------
+@pytest.fixture(scope="session")
+def demo_template(pg_admin_url, template_db):
+    """A database holding the `demo` district, loaded once by `gridgov demo` (seed 1)."""
+    import subprocess
+    import sys
+
+    name = f"gridgov_demo_{uuid.uuid4().hex[:8]}"
+    url = create_database(pg_admin_url, name, template=template_db)
+    env = dict(os.environ, DATABASE_URL=url)
+    done = subprocess.run([sys.executable, "-m", "api.cli", "demo", "--scale", "demo", "--seed", "1"],
+                          capture_output=True, text=True, env=env, timeout=300)
+    if done.returncode != 0:
+        drop_database(pg_admin_url, name)
+        pytest.fail(f"gridgov demo failed:\n{done.stdout}\n{done.stderr}")
+    yield name, done.stdout
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def demo_db_url(pg_admin_url, demo_template):
+    """A fresh copy of the demo district for this test only."""
+    name = f"gridgov_d_{uuid.uuid4().hex[:12]}"
+    url = create_database(pg_admin_url, name, template=demo_template[0])
+    yield url
+    drop_database(pg_admin_url, name)
+
+
+@pytest.fixture
+def demo_session(demo_db_url):
+    """A session on a fresh copy of the demo district."""
+    eng = make_engine(demo_db_url)
+    with session_factory(eng)() as s:
+        yield s
+    eng.dispose()

@@ -64,6 +64,36 @@ def bowtie() -> Polygon:
     return Polygon([(a, b), (c, d), (c, b), (a, d), (a, b)])
 
 
+# -- issue 3: buildings, and files to import -------------------------------------------------
+def building(session, code: str, geom, **kw):
+    """Insert a building footprint (grid_id left as given, default NULL)."""
+    from gis.models import Building
+
+    obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def two_grids(session):
+    """A community 200 m × 100 m split into grid 001 (west half) and grid 002 (east half)."""
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    west = grid(session, community, 1, rect(0, 0, 100, 100))
+    east = grid(session, community, 2, rect(100, 0, 200, 100))
+    return community, west, east
+
+
+def feature_collection(features: list[tuple[dict, BaseGeometry | None]]) -> str:
+    """A GeoJSON FeatureCollection text from (properties, geometry) pairs."""
+    import json
+
+    from shapely.geometry import mapping
+
+    return json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": props, "geometry": mapping(geom) if geom is not None else None}
+        for props, geom in features]}, ensure_ascii=False)
+
+
 # -- Issue 5: cadres, contracts, buildings and events for coverage --------------------------------
 import itertools  # noqa: E402  (kept with the builders that use it)
 
@@ -95,8 +125,9 @@ def contract(session, cadre_obj, *, grid_code: str | None = None, geom=None, rol
     return obj
 
 
-def building(session, grid_obj, geom, *, code: str | None = None, households: int = 0, population: int = 0):
-    """Insert a building footprint assigned to a grid version."""
+def grid_building(session, grid_obj, geom, *, code: str | None = None, households: int = 0,
+                  population: int = 0):
+    """Insert a building footprint assigned to a grid version, with an automatic code."""
     from gis.models import Building
 
     obj = Building(code=code or f"{grid_obj.code}{next(_building_seq):05d}", geom=from_shape(multi(geom), srid=4326),

@@ -25,7 +25,7 @@ from gis.contracts import today
 from gis.coverage import cadre_load, coverage_of, gini, max_median_ratio
 from gis.errors import InvalidInput, NotFound
 from gis.models import CLOSED_EVENT_STATUSES, EVENT_STATUSES, OPEN_EVENT_STATUSES
-from tests.factories import area, building, cadre, contract, event, grid, hierarchy, rect
+from tests.factories import area, cadre, contract, event, grid, grid_building, hierarchy, rect
 
 GRID_M2 = 10_000  # each hand-drawn grid is 100 m × 100 m (the metre plane is good to ~0.5 %)
 
@@ -48,7 +48,7 @@ def build_scene(session) -> dict:
                                    (g[3], (210, 20, 230, 40), 5, 12), (g[3], (260, 20, 280, 40), 7, 20),
                                    (g[3], (244, 50, 259, 70), 8, 25), (g[3], (241, 70, 256, 90), 6, 15),
                                    (g[4], (320, 20, 340, 40), 4, 9), (g[5], (420, 20, 440, 40), 3, 8)):
-        building(session, grid_obj, rect(*box), households=hh, population=pop)
+        grid_building(session, grid_obj, rect(*box), households=hh, population=pop)
     for grid_obj, x, status in ((g[1], 50, "reported"), (g[1], 60, "closed"),
                                 (g[3], 220, "dispatched"), (g[3], 270, "in_progress"),
                                 (g[4], 350, "registered"), (g[4], 355, "handled"), (g[4], 360, "closed"),
@@ -205,7 +205,7 @@ def test_polygons_splitting_a_grid_cleanly_do_not_share_it(session):
 def test_whole_and_drawn_contracts_of_one_cadre_count_once(session):
     _, _, community = hierarchy(session, rect(0, 0, 100, 100))
     g1 = grid(session, community, 1, rect(0, 0, 100, 100))
-    building(session, g1, rect(10, 10, 20, 20), households=5)
+    grid_building(session, g1, rect(10, 10, 20, 20), households=5)
     event(session, g1, 15, 15)
     p = cadre(session, "P")
     contract(session, p, grid_code=g1.code)
@@ -221,7 +221,7 @@ def test_as_of_a_date_uses_the_grid_versions_of_that_day(session):
     cut = dt.datetime(2024, 6, 1, 9, 30, tzinfo=dt.UTC)
     old = grid(session, community, 1, rect(0, 0, 100, 100), valid_to=cut)
     grid(session, community, 1, rect(0, 0, 100, 50), version=2, valid_from=cut)
-    building(session, old, rect(10, 60, 20, 70), households=7)  # still points at version 1
+    grid_building(session, old, rect(10, 60, 20, 70), households=7)  # still points at version 1
     contract(session, cadre(session, "P"), grid_code=old.code)
     session.commit()
     now = coverage_of(session, "310101").to_dict()
@@ -329,7 +329,7 @@ def test_generated_scene_agrees_with_independent_shapely(session):
         g = rng.choice(grids)
         x, y = rng.uniform(2, 80), rng.uniform(2, 80)
         gx, gy = (grids.index(g) % 6) * 100, (grids.index(g) // 6) * 100
-        building(session, g, rect(gx + x, gy + y, gx + x + rng.uniform(8, 18), gy + y + rng.uniform(8, 18)),
+        grid_building(session, g, rect(gx + x, gy + y, gx + x + rng.uniform(8, 18), gy + y + rng.uniform(8, 18)),
                  households=rng.randrange(0, 40), population=rng.randrange(0, 100))
     for _ in range(300):
         g = rng.choice(grids)
