@@ -106,7 +106,7 @@ cadre_polygons AS MATERIALIZED (  -- each cadre's drawn polygons in force, disso
     WHERE l.geom IS NOT NULL GROUP BY l.cadre_id, l.type
 ),
 drawn AS MATERIALIZED (         -- (grid, cadre) parts covered by the cadre's drawn polygons
-    SELECT x.code, x.cadre_id, x.type, x.part,
+    SELECT x.code, x.cadre_id, x.type, x.part, x.inside,
            CASE WHEN x.inside THEN x.grid_m2 ELSE ST_Area(x.part::geography) END AS part_m2
     FROM (SELECT g.code, g.area_m2 AS grid_m2, p.cadre_id, p.type, c.inside,
                  -- a grid wholly inside the polygon is its own part: no overlay needed
@@ -118,37 +118,46 @@ drawn AS MATERIALIZED (         -- (grid, cadre) parts covered by the cadre's dr
           WHERE g.id IN (SELECT id FROM area_grids)) x
 ),
 hold AS MATERIALIZED (          -- who covers what fraction of which grid
-    SELECT w.code, w.cadre_id, w.type, true AS whole, 1.0::float8 AS fraction,
+    -- whole: a whole-grid contract (buildings and events by grid); entire: all its area is covered
+    SELECT w.code, w.cadre_id, w.type, true AS whole, true AS entire, 1.0::float8 AS fraction,
            a.area_m2 AS part_m2, NULL::geometry AS part
     FROM whole w JOIN area_grids a USING (code)
     UNION ALL
-    SELECT d.code, d.cadre_id, d.type, false, d.part_m2 / NULLIF(a.area_m2, 0), d.part_m2, d.part
+    SELECT d.code, d.cadre_id, d.type, false, d.inside, d.part_m2 / NULLIF(a.area_m2, 0), d.part_m2,
+           d.part
     FROM drawn d JOIN area_grids a USING (code)
     WHERE d.part_m2 >= :min_overlap_m2
       AND NOT EXISTS (SELECT 1 FROM whole w WHERE w.code = d.code AND w.cadre_id = d.cadre_id)
 ),
+grid_hold AS MATERIALIZED (     -- per grid: held whole by contract? covered entirely? how many parts?
+    SELECT code, bool_or(whole) AS wholly, bool_or(entire) AS entire, count(*) AS n, max(part_m2) AS one_m2
+    FROM hold GROUP BY code
+),
 grid_cover AS MATERIALIZED (
+    -- Only grids nobody covers entirely need their drawn parts dissolved, and one part needs no union.
     SELECT s.*, (h.code IS NOT NULL) AS held, coalesce(h.wholly, false) AS wholly,
-           CASE WHEN h.wholly THEN s.area_m2 ELSE coalesce(dc.covered_m2, 0) END AS covered_m2
+           CASE WHEN h.entire THEN s.area_m2 WHEN h.n = 1 THEN h.one_m2
+                ELSE coalesce(dc.covered_m2, 0) END AS covered_m2
     FROM grid_stats s
-    LEFT JOIN (SELECT code, bool_or(whole) AS wholly FROM hold GROUP BY code) h USING (code)
-    LEFT JOIN (SELECT code, CASE WHEN n = 1 THEN one_m2            -- one drawn part: no union needed
-                                 ELSE ST_Area(ST_Union(parts)::geography) END AS covered_m2
-               FROM (SELECT code, count(*) AS n, max(part_m2) AS one_m2, array_agg(part) AS parts
-                     FROM hold WHERE NOT whole AND code NOT IN (SELECT code FROM whole)
-                     GROUP BY code) x) dc USING (code)
+    LEFT JOIN grid_hold h USING (code)
+    LEFT JOIN (SELECT x.code, ST_Area(ST_Union(x.part)::geography) AS covered_m2
+               FROM hold x JOIN grid_hold h USING (code)
+               WHERE NOT h.entire AND h.n > 1
+               GROUP BY x.code) dc USING (code)
 ),
 cadre_drawn AS MATERIALIZED (   -- the dissolved polygons of the cadres who hold something here
     SELECT cadre_id, geom FROM cadre_polygons WHERE cadre_id IN (SELECT cadre_id FROM hold)
 ),
 drawn_buildings AS MATERIALIZED (  -- buildings at least half inside a cadre's polygons, not in its whole grids
+    -- Most candidates lie wholly inside (one ST_Covers); only the rest need the overlay and areas.
     SELECT cd.cadre_id, b.id, v.code, b.households, b.population
     FROM cadre_drawn cd
-    JOIN buildings b ON ST_Intersects(cd.geom, b.geom)
+    JOIN buildings b ON cd.geom && b.geom
     JOIN versions v ON v.id = b.grid_id
     WHERE (ST_Covers(cd.geom, b.geom)
-           OR ST_Area(ST_Intersection(cd.geom, b.geom)::geography)
-              >= :building_min_inside * ST_Area(b.geom::geography))
+           OR (ST_Intersects(cd.geom, b.geom)
+               AND ST_Area(ST_Intersection(cd.geom, b.geom)::geography)
+                   >= :building_min_inside * ST_Area(b.geom::geography)))
       AND NOT EXISTS (SELECT 1 FROM whole w WHERE w.cadre_id = cd.cadre_id AND w.code = v.code)
 ),
 drawn_events AS MATERIALIZED (  -- events inside a cadre's polygons, not in its whole grids
@@ -191,7 +200,7 @@ shared AS (                     -- grids where two cadres of one type cover the 
 ),
 drawn_covered AS (              -- buildings covered only by drawn polygons (not in a wholly held grid)
     SELECT DISTINCT d.id, d.households, d.population FROM drawn_buildings d
-    WHERE d.code NOT IN (SELECT code FROM whole)
+    WHERE NOT EXISTS (SELECT 1 FROM grid_hold h WHERE h.code = d.code AND h.wholly)
 ),
 totals AS (
     SELECT count(*) AS grids, coalesce(sum(area_m2), 0) AS area_m2,
