@@ -421,3 +421,23 @@ def test_coverage_after_api_writes(client, make_user, base, session):
     cov = coverage_of(session, "310101")
     assert cov.coverage_ratio == pytest.approx(1.5 / 2, abs=1e-6)
     assert [g["code"] for g in cov.uncovered_grids] == []
+
+
+def test_layer_import_of_contracts_reports_a_cadre_holding_a_grid_twice(session, base, tmp_path):
+    """`gridgov import contracts` (data/io.py) meets the one-holding-at-a-time rule with row errors."""
+    from data.io import import_file
+
+    create_contract(session, "A", grid_code=base["g1"], role="网格长", valid_from="2024-01-01")
+    session.commit()
+    path = tmp_path / "contracts.csv"
+    path.write_text("cadre_code,grid_code,role,valid_from,valid_to\n"
+                    f"A,{base['g1']},网格长,2024-06-01,\n"           # overlaps the stored contract
+                    f"B,{base['g2']},包片领导,2024-01-01,2025-01-01\n"
+                    f"B,{base['g2']},包片领导,2024-06-01,\n"          # overlaps the row above
+                    f"B,{base['g1']},包片领导,2024-01-01,\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        import_file(session, "contracts", path)
+    errors = "\n".join(str(e) for e in caught.value.extra.get("errors", [])) + caught.value.detail
+    assert "row 1" in errors and "row 3" in errors and "row 4" not in errors, errors
+    session.rollback()
+    assert _count(session) == 1
