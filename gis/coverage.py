@@ -77,9 +77,6 @@ live AS MATERIALIZED (          -- contracts in force that day, of the cadres as
 area_grids AS MATERIALIZED (    -- the grid versions that make up the area that day
     SELECT g.id, g.code, g.name, g.geom, g.area_m2 FROM grids g WHERE {grid_version} AND {scope}
 ),
-versions AS MATERIALIZED (      -- every version of those codes: buildings and events point at versions
-    SELECT v.id, v.code FROM grids v JOIN area_grids a ON a.code = v.code
-),
 grid_stats AS MATERIALIZED (   -- per grid code: buildings, households, people, open events
     -- The aggregates join base tables (not the CTEs above) so that a whole city can use a
     -- parallel hash join over buildings and events; a small area still uses the grid_id index.
@@ -99,14 +96,15 @@ grid_stats AS MATERIALIZED (   -- per grid code: buildings, households, people, 
                GROUP BY g.code) e USING (code)
 ),
 whole AS MATERIALIZED (         -- (grid, cadre) held by a whole-grid contract
-    SELECT DISTINCT a.code, l.cadre_id, l.type FROM live l JOIN area_grids a ON a.code = l.grid_code
+    -- (no DISTINCT needed: the exclusion constraint allows one contract per cadre and grid a day)
+    SELECT a.code, l.cadre_id, l.type, a.area_m2 FROM live l JOIN area_grids a ON a.code = l.grid_code
 ),
 cadre_polygons AS MATERIALIZED (  -- each cadre's drawn polygons in force, dissolved
     SELECT l.cadre_id, l.type, ST_Union(l.geom) AS geom FROM live l
     WHERE l.geom IS NOT NULL GROUP BY l.cadre_id, l.type
 ),
 drawn AS MATERIALIZED (         -- (grid, cadre) parts covered by the cadre's drawn polygons
-    SELECT x.code, x.cadre_id, x.type, x.part, x.inside,
+    SELECT x.code, x.cadre_id, x.type, x.part, x.inside, x.grid_m2,
            CASE WHEN x.inside THEN x.grid_m2 ELSE ST_Area(x.part::geography) END AS part_m2
     FROM (SELECT g.code, g.area_m2 AS grid_m2, p.cadre_id, p.type, c.inside,
                  -- a grid wholly inside the polygon is its own part: no overlay needed
@@ -120,22 +118,21 @@ drawn AS MATERIALIZED (         -- (grid, cadre) parts covered by the cadre's dr
 hold AS MATERIALIZED (          -- who covers what fraction of which grid
     -- whole: a whole-grid contract (buildings and events by grid); entire: all its area is covered
     SELECT w.code, w.cadre_id, w.type, true AS whole, true AS entire, 1.0::float8 AS fraction,
-           a.area_m2 AS part_m2, NULL::geometry AS part
-    FROM whole w JOIN area_grids a USING (code)
+           w.area_m2 AS part_m2, NULL::geometry AS part
+    FROM whole w
     UNION ALL
-    SELECT d.code, d.cadre_id, d.type, false, d.inside, d.part_m2 / NULLIF(a.area_m2, 0), d.part_m2,
-           d.part
-    FROM drawn d JOIN area_grids a USING (code)
+    SELECT d.code, d.cadre_id, d.type, false, d.inside, d.part_m2 / NULLIF(d.grid_m2, 0), d.part_m2, d.part
+    FROM drawn d
     WHERE d.part_m2 >= :min_overlap_m2
       AND NOT EXISTS (SELECT 1 FROM whole w WHERE w.code = d.code AND w.cadre_id = d.cadre_id)
 ),
-grid_hold AS MATERIALIZED (     -- per grid: held whole by contract? covered entirely? how many parts?
-    SELECT code, bool_or(whole) AS wholly, bool_or(entire) AS entire, count(*) AS n, max(part_m2) AS one_m2
+grid_hold AS MATERIALIZED (     -- per grid: covered entirely by someone? how many holders?
+    SELECT code, bool_or(entire) AS entire, count(*) AS n, max(part_m2) AS one_m2
     FROM hold GROUP BY code
 ),
 grid_cover AS MATERIALIZED (
     -- Only grids nobody covers entirely need their drawn parts dissolved, and one part needs no union.
-    SELECT s.*, (h.code IS NOT NULL) AS held, coalesce(h.wholly, false) AS wholly,
+    SELECT s.*, (h.code IS NOT NULL) AS held, coalesce(h.entire, false) AS entire,
            CASE WHEN h.entire THEN s.area_m2 WHEN h.n = 1 THEN h.one_m2
                 ELSE coalesce(dc.covered_m2, 0) END AS covered_m2
     FROM grid_stats s
@@ -145,46 +142,57 @@ grid_cover AS MATERIALIZED (
                WHERE NOT h.entire AND h.n > 1
                GROUP BY x.code) dc USING (code)
 ),
-cadre_drawn AS MATERIALIZED (   -- the dissolved polygons of the cadres who hold something here
-    SELECT cadre_id, geom FROM cadre_polygons WHERE cadre_id IN (SELECT cadre_id FROM hold)
+partial AS MATERIALIZED (       -- (grid, cadre) where a drawn polygon covers only part of the grid
+    SELECT h.code, h.cadre_id, p.geom
+    FROM hold h JOIN cadre_polygons p ON p.cadre_id = h.cadre_id
+    WHERE NOT h.entire
 ),
-drawn_buildings AS MATERIALIZED (  -- buildings at least half inside a cadre's polygons, not in its whole grids
-    -- Most candidates lie wholly inside (one ST_Covers); only the rest need the overlay and areas.
-    SELECT cd.cadre_id, b.id, v.code, b.households, b.population
-    FROM cadre_drawn cd
-    JOIN buildings b ON cd.geom && b.geom
-    JOIN versions v ON v.id = b.grid_id
-    WHERE (ST_Covers(cd.geom, b.geom)
-           OR (ST_Intersects(cd.geom, b.geom)
-               AND ST_Area(ST_Intersection(cd.geom, b.geom)::geography)
-                   >= :building_min_inside * ST_Area(b.geom::geography)))
-      AND NOT EXISTS (SELECT 1 FROM whole w WHERE w.cadre_id = cd.cadre_id AND w.code = v.code)
+-- In those grids, buildings count by footprint and events by point. Each pair looks up its
+-- grid's buildings and open events by key (LATERAL, row by row): the planner cannot estimate
+-- these sets, and a plan that does not depend on its guess stays fast at every size.
+drawn_buildings AS MATERIALIZED (  -- buildings of partly covered grids, at least half inside
+    SELECT pt.cadre_id, b.id, pt.code, b.households, b.population
+    FROM partial pt
+    CROSS JOIN LATERAL (
+        SELECT b.id, b.households, b.population
+        FROM grids v JOIN buildings b ON b.grid_id = v.id
+        WHERE v.code = pt.code
+          -- (a CASE, so the grid_id index alone finds the candidates; only straddlers need the overlay)
+          AND CASE WHEN NOT pt.geom && b.geom THEN false          -- bounding boxes first: no GEOS
+                   WHEN ST_Covers(pt.geom, b.geom) THEN true
+                   WHEN ST_Intersects(pt.geom, b.geom)
+                   THEN ST_Area(ST_Intersection(pt.geom, b.geom)::geography)
+                        >= :building_min_inside * ST_Area(b.geom::geography)
+                   ELSE false END
+        OFFSET 0) b
 ),
-drawn_events AS MATERIALIZED (  -- events inside a cadre's polygons, not in its whole grids
-    -- (open or not: the status is tested when counting, so the planner finds these events by
-    -- the spatial index alone instead of combining it with the open-events index)
-    SELECT cd.cadre_id, e.id, e.status
-    FROM cadre_drawn cd
-    JOIN events e ON ST_Covers(cd.geom, e.geom)
-    JOIN versions v ON v.id = e.grid_id
-    WHERE NOT EXISTS (SELECT 1 FROM whole w WHERE w.cadre_id = cd.cadre_id AND w.code = v.code)
+drawn_events AS MATERIALIZED (  -- open events of partly covered grids whose point is inside
+    SELECT pt.cadre_id, e.id
+    FROM partial pt
+    CROSS JOIN LATERAL (
+        SELECT e.id
+        FROM grids v JOIN events e ON e.grid_id = v.id
+        WHERE v.code = pt.code AND event_is_open(e.status)
+          AND CASE WHEN NOT pt.geom && e.geom THEN false WHEN ST_Covers(pt.geom, e.geom) THEN true
+                   ELSE false END                                  -- (a CASE: by the index on grid_id)
+        OFFSET 0) e
 ),
 cadre_rows AS (
     SELECT c.code, c.name, c.type, h.grids, h.area_m2,
-           coalesce(wl.buildings, 0) + coalesce(dl.buildings, 0) AS buildings,
-           coalesce(wl.households, 0) + coalesce(dl.households, 0) AS households,
-           coalesce(wl.population, 0) + coalesce(dl.population, 0) AS population,
-           coalesce(wl.open_events, 0) + coalesce(de.open_events, 0) AS open_events
+           coalesce(el.buildings, 0) + coalesce(dl.buildings, 0) AS buildings,
+           coalesce(el.households, 0) + coalesce(dl.households, 0) AS households,
+           coalesce(el.population, 0) + coalesce(dl.population, 0) AS population,
+           coalesce(el.open_events, 0) + coalesce(de.open_events, 0) AS open_events
     FROM (SELECT cadre_id, sum(fraction) AS grids, sum(part_m2) AS area_m2 FROM hold GROUP BY cadre_id) h
     JOIN cadres c ON c.id = h.cadre_id
-    LEFT JOIN (SELECT w.cadre_id, sum(s.buildings) AS buildings, sum(s.households) AS households,
+    LEFT JOIN (SELECT x.cadre_id, sum(s.buildings) AS buildings, sum(s.households) AS households,
                       sum(s.population) AS population, sum(s.open_events) AS open_events
-               FROM whole w JOIN grid_stats s USING (code) GROUP BY w.cadre_id) wl ON wl.cadre_id = h.cadre_id
+               FROM hold x JOIN grid_stats s USING (code)
+               WHERE x.entire GROUP BY x.cadre_id) el ON el.cadre_id = h.cadre_id
     LEFT JOIN (SELECT cadre_id, count(*) AS buildings, sum(households) AS households,
                       sum(population) AS population
                FROM drawn_buildings GROUP BY cadre_id) dl ON dl.cadre_id = h.cadre_id
-    LEFT JOIN (SELECT cadre_id, count(*) FILTER (WHERE event_is_open(status)) AS open_events
-               FROM drawn_events GROUP BY cadre_id) de
+    LEFT JOIN (SELECT cadre_id, count(*) AS open_events FROM drawn_events GROUP BY cadre_id) de
            ON de.cadre_id = h.cadre_id
 ),
 shared AS (                     -- grids where two cadres of one type cover the same part
@@ -198,20 +206,20 @@ shared AS (                     -- grids where two cadres of one type cover the 
     JOIN cadres c ON c.id = x.cadre_id
     GROUP BY p.code
 ),
-drawn_covered AS (              -- buildings covered only by drawn polygons (not in a wholly held grid)
+drawn_covered AS (              -- buildings covered by footprint in grids nobody covers entirely
     SELECT DISTINCT d.id, d.households, d.population FROM drawn_buildings d
-    WHERE NOT EXISTS (SELECT 1 FROM grid_hold h WHERE h.code = d.code AND h.wholly)
+    WHERE (d.code IN (SELECT code FROM grid_hold WHERE entire)) IS NOT TRUE     -- a hashed lookup
 ),
 totals AS (
     SELECT count(*) AS grids, coalesce(sum(area_m2), 0) AS area_m2,
            coalesce(sum(covered_m2), 0) AS covered_m2,
            coalesce(sum(buildings), 0) AS buildings, coalesce(sum(households), 0) AS households,
            coalesce(sum(population), 0) AS population, coalesce(sum(open_events), 0) AS open_events,
-           coalesce(sum(buildings) FILTER (WHERE wholly), 0)
+           coalesce(sum(buildings) FILTER (WHERE entire), 0)
              + (SELECT count(*) FROM drawn_covered) AS buildings_covered,
-           coalesce(sum(households) FILTER (WHERE wholly), 0)
+           coalesce(sum(households) FILTER (WHERE entire), 0)
              + (SELECT coalesce(sum(households), 0) FROM drawn_covered) AS households_covered,
-           coalesce(sum(population) FILTER (WHERE wholly), 0)
+           coalesce(sum(population) FILTER (WHERE entire), 0)
              + (SELECT coalesce(sum(population), 0) FROM drawn_covered) AS population_covered
     FROM grid_cover
 )
@@ -400,15 +408,17 @@ def _run(session: Session, scope: str, params: dict[str, Any], at: dt.date | Non
     day = at if at is not None else session.scalar(text("SELECT CURRENT_DATE"))
     # PostGIS functions carry large planner costs, so PostgreSQL's JIT compiler decides this
     # statement is worth compiling and spends seconds doing it (measured: 7.7 s of 11 s at city
-    # scale). It is off for this statement only, and restored for the rest of the transaction.
+    # scale). It is off for this statement only, and restored for the rest of the transaction;
     # (If the statement fails, the transaction is aborted and the local setting goes with it.)
-    previous = session.scalar(text("SELECT current_setting('jit')"))
-    session.execute(text("SELECT set_config('jit', 'off', true)"))
+    # work_mem: room for the hashed lookups over a whole city's grids and holdings.
+    previous = session.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
+    session.execute(text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"))
     row = session.execute(text(sql), {"day": day, "min_overlap_m2": MIN_OVERLAP_M2,
                                       "building_min_inside": BUILDING_MIN_INSIDE,
                                       "cadre_type": None, "cadre_id": None, "community_ids": None,
                                       **params}).one()
-    session.execute(text("SELECT set_config('jit', :previous, true)"), {"previous": previous})
+    session.execute(text("SELECT set_config('jit', :jit, true), set_config('work_mem', :mem, true)"),
+                    {"jit": previous[0], "mem": previous[1]})
     return row._asdict()
 
 

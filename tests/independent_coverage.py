@@ -122,31 +122,32 @@ def independent_coverage(session, area_code: str, day: dt.date, cadre_type: str 
 
     b_geoms = shapely.from_wkb([b["wkb"] for b in buildings]) if buildings else np.array([])
     e_geoms = shapely.from_wkb([e["wkb"] for e in open_events]) if open_events else np.array([])
-    b_tree, e_tree = shapely.STRtree(b_geoms), shapely.STRtree(e_geoms)
     holding_cadres = {cid for (_, cid) in hold}
 
+    # A whole-grid contract, or a polygon covering the grid entirely, takes all the grid's buildings
+    # and open events (by their grid); a polygon covering part of a grid takes that grid's buildings
+    # at least half inside it and its open events whose point it covers.
+    buildings_of, events_of = defaultdict(list), defaultdict(list)
+    for i, b in enumerate(buildings):
+        buildings_of[code_of_version[b["grid_id"]]].append(i)
+    for i, e in enumerate(open_events):
+        events_of[code_of_version[e["grid_id"]]].append(i)
     cadre_buildings = defaultdict(set)
     cadre_events = defaultdict(set)
-    whole_holders = defaultdict(set)
-    for code, cid in whole:
-        whole_holders[code].add(cid)
-    for i, b in enumerate(buildings):
-        for cid in whole_holders[code_of_version[b["grid_id"]]]:
-            cadre_buildings[cid].add(i)
-    for cid, geom in drawn.items():
-        if cid not in holding_cadres:
+    for (code, cid), (_, part) in hold.items():
+        if part is None or shapely.covers(drawn[cid], geoms[code]):
+            cadre_buildings[cid].update(buildings_of[code])
+            cadre_events[cid].update(events_of[code])
             continue
-        for i in b_tree.query(geom, predicate="intersects"):
+        polygon = drawn[cid]
+        for i in buildings_of[code]:
             fp = b_geoms[i]
-            if shapely.covers(geom, fp) or \
-                    geodesic_m2(shapely.intersection(geom, fp)) >= BUILDING_MIN_INSIDE * geodesic_m2(fp):
-                cadre_buildings[cid].add(int(i))
-        for i in e_tree.query(geom, predicate="intersects"):
-            if shapely.covers(geom, e_geoms[i]):
-                cadre_events[cid].add(int(i))
-    for i, e in enumerate(open_events):
-        for cid in whole_holders[code_of_version[e["grid_id"]]]:
-            cadre_events[cid].add(i)
+            if shapely.covers(polygon, fp) or \
+                    geodesic_m2(shapely.intersection(polygon, fp)) >= BUILDING_MIN_INSIDE * geodesic_m2(fp):
+                cadre_buildings[cid].add(i)
+        for i in events_of[code]:
+            if shapely.covers(polygon, e_geoms[i]):
+                cadre_events[cid].add(i)
 
     covered_buildings = set().union(*cadre_buildings.values()) if cadre_buildings else set()
     loads = []
