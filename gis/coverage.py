@@ -14,9 +14,10 @@ The rules (README "Contracts and coverage" says the same):
   over all the grid's versions.
 - **Drawn polygons** cover grids by area fraction: a cadre's polygons, unioned and clipped to a
   grid, cover that part of it (overlaps under MIN_OVERLAP_M2 are drawing noise and count as
-  nothing); they cover a building when at least half its footprint lies inside
-  (BUILDING_MIN_INSIDE), with all its households and population; they cover the open events whose
-  point lies inside (ST_Covers, so a point on the edge counts).
+  nothing). A grid the polygon covers *entirely* counts like a whole-grid contract: all its
+  buildings and open events, by assignment. In a grid it covers *in part*, a building counts when
+  at least half its footprint lies inside (BUILDING_MIN_INSIDE), with all its households and
+  population, and an open event when its point lies inside (ST_Covers, so the edge counts).
 - **Covered** area is the union of everyone's coverage (counted once); a building is covered when
   at least one cadre covers it.
 - **Uncovered grids** are grids nobody covers any part of; listed with their open events, most

@@ -340,3 +340,22 @@ def test_generated_scene_agrees_with_independent_shapely(session):
     ours = coverage_of(session, "310101").to_dict()
     assert ours["shared_grids"] and ours["uncovered_grids"] and 0 < ours["coverage_ratio"] < 1  # a real mix
     assert_agrees(ours, independent_coverage(session, "310101", today(session)))
+
+
+def test_a_polygon_covering_a_grid_entirely_takes_its_buildings_and_events_by_grid(session):
+    """Like a whole-grid contract: buildings and events count by the grid they are assigned to."""
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    g1 = grid(session, community, 1, rect(0, 0, 100, 100))
+    g2 = grid(session, community, 2, rect(100, 0, 200, 100))
+    # Assigned to G1 but mostly over the line in G2 (a straddler), and an event snapped to G1.
+    grid_building(session, g1, rect(90, 10, 120, 20), households=9)
+    grid_building(session, g2, rect(150, 10, 160, 20), households=4)   # in G2, outside the polygon
+    event(session, g1, 130, 50)                                         # located in G2, assigned to G1
+    p = cadre(session, "P")
+    contract(session, p, geom=rect(0, 0, 105, 100))                     # all of G1, 5 m of G2
+    session.commit()
+    load = cadre_load(session, "P")
+    assert (load.buildings, load.households, load.open_events) == (1, 9, 1)
+    assert load.grids == pytest.approx(1.05, abs=1e-4)
+    out = coverage_of(session, "310101").to_dict()
+    assert out["buildings"] == {"total": 2, "covered": 1, "ratio": 0.5}
