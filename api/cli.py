@@ -416,5 +416,12 @@ def export_layer(layer: str, file: str) -> None:
     click.echo(report.summary())
 
 
+# -- contracts and coverage (issue 5): commands live in api/cli_contracts.py ---------------------
+from api.cli_contracts import contract as _contract, coverage as _coverage  # noqa: E402
+
+main.add_command(_contract)
+main.add_command(_coverage)
+
+
 if __name__ == "__main__":
     main()

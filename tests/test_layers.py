@@ -11,7 +11,7 @@ from sqlalchemy import text
 
 from layers.registry import REGISTRY
 from tests.conftest import auth
-from tests.factories import event, four_grids, grid, hierarchy, lonlat, rect
+from tests.factories import four_grids, grid, hierarchy, lonlat, point_event, rect
 
 PHONE = "13800138000"
 
@@ -294,7 +294,7 @@ def test_tile_cache_serves_repeats_and_forgets_on_change(app, client, district, 
     assert client.get(url).data == before.data and the_hub.tiles.hits == hits + 1
 
     # A new open event in the SW grid changes its choropleth value: the cached tile must go.
-    event(session, 20, 20, grid=district["grids"][2])
+    point_event(session, 20, 20, grid=district["grids"][2])
     session.commit()
     deadline = time.monotonic() + 5
     while time.monotonic() < deadline:
