@@ -4,8 +4,8 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-# Open: neither closed nor rejected (as the partial index ix_events_open_grid_id says it).
-_OPEN = "e.status NOT IN ('closed', 'rejected')"
+# Open: the SQL function of migration 0004, also the predicate of ix_events_open_grid_id.
+_OPEN = "event_is_open(e.status)"
 
 
 def command_counters(session: Session, grid_codes: list[str] | None = None) -> dict:

@@ -20,9 +20,8 @@ from gis.models import ROLES
 ANONYMOUS = "anonymous"
 PUBLIC = (ANONYMOUS, *ROLES)
 SIGNED_IN = ROLES
-# An event is open until closed or rejected. Written exactly as the partial index
-# ix_events_open_grid_id (issue #5) says it, so the open-events counts can use that index.
-OPEN_EVENT_SQL = "status NOT IN ('closed', 'rejected')"
+# Whether an event is open is the SQL function event_is_open(status) (migration 0004), also the
+# predicate of the partial index ix_events_open_grid_id that the open-event counts read.
 
 # Property types, as OGC API / JSON Schema know them ("datetime" is an RFC 3339 string).
 PROPERTY_TYPES = ("string", "integer", "number", "boolean", "datetime", "date")
@@ -130,11 +129,11 @@ class LayerSpec:
 # Sources. Each is read as `FROM <source> AS t`; every exposed property is a column of it.
 # Joins happen here so that the exposed columns are explicit and personal data cannot leak.
 
-_GRIDS = f"""(
+_GRIDS = """(
   SELECT g.id, g.geom, g.code, g.name, g.kind, c.code AS community_code, c.name AS community_name,
          g.area_m2, g.households, g.population, g.version, g.valid_from, g.valid_to,
          (SELECT count(*) FROM events e JOIN grids v ON v.id = e.grid_id
-           WHERE v.code = g.code AND e.{OPEN_EVENT_SQL})::int AS open_events
+           WHERE v.code = g.code AND event_is_open(e.status))::int AS open_events
     FROM grids g JOIN admin_areas c ON c.id = g.community_id
 )"""
 
@@ -146,9 +145,9 @@ _BUILDINGS = """(
 _BY_GRID_ID = "t.grid_id IN (SELECT id FROM grids WHERE code = ANY(:scope))"
 
 # No contact, no reporter, no description: what a map may show of a resident's report.
-_EVENTS = f"""(
+_EVENTS = """(
   SELECT e.id, e.geom, e.title, e.category, c.name AS category_name, c.major_name AS major_category,
-         e.status, e.{OPEN_EVENT_SQL} AS open, e.occurred_at, e.reported_at, e.grid_id,
+         e.status, event_is_open(e.status) AS open, e.occurred_at, e.reported_at, e.grid_id,
          (SELECT g.code FROM grids g WHERE g.id = e.grid_id) AS grid_code, e.assign_status
     FROM events e LEFT JOIN categories c ON c.code = e.category
 )"""
@@ -241,6 +240,29 @@ LAYERS: tuple[LayerSpec, ...] = (
         style={"radius": 6, "weight": 1, "color": "#ffffff", "fillOpacity": 0.9,
                "status_colors": STATUS_COLORS, "category_colors": CATEGORY_COLORS},
         description="Reported events and cases; no personal data of reporters. Below zoom 13, counts per grid.",
+    ),
+    # The two coverage views of issue #5 (migration 0004): who holds what today, and what nobody holds.
+    LayerSpec(
+        name="contracted_areas", title="包片 Contracted areas", source="v_contracted_areas",
+        geometry_type="MultiPolygon", id_column="cadre_id",
+        properties={"cadre_code": "string", "cadre_name": "string", "cadre_type": "string",
+                    "area_m2": "number", "grids": "number", "whole_grids": "integer"},
+        filters=("cadre_code", "cadre_type"), roles=("admin", "planner", "commander"),
+        depends_on=("contracts", "cadres", "grids"), render="geojson",
+        style={"color": "#6a1b9a", "weight": 2, "fillColor": "#ce93d8", "fillOpacity": 0.25, "dashArray": "4 3"},
+        description="Each cadre's contracted area (包片), dissolved from whole grids and drawn polygons "
+                    "in force today; no phone numbers.",
+    ),
+    LayerSpec(
+        name="uncovered_grids", title="无人包片网格 Uncovered grids", source="v_uncovered_grids",
+        geometry_type="MultiPolygon",
+        properties={"code": "string", "name": "string", "area_m2": "number", "open_events": "integer"},
+        filters=("code",), roles=("admin", "planner", "commander"), coverage=True,
+        depends_on=("contracts", "grids", "events"), render="tiles",
+        style={"color": "#b71c1c", "weight": 2, "fillColor": "#ef5350", "fillOpacity": 0.35,
+               "choropleth": {"property": "open_events", "breaks": OPEN_EVENT_BREAKS,
+                              "colors": ("#ffebee", "#ffcdd2", "#ef9a9a", "#e57373", "#c62828")}},
+        description="Current grids nobody holds today, with their open events (seen but not managed).",
     ),
 )
 

@@ -11,9 +11,10 @@ from sqlalchemy import text
 
 from layers.registry import REGISTRY
 from tests.conftest import auth
-from tests.factories import four_grids, grid, hierarchy, lonlat, point_event, rect
+from tests.factories import cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
 
 PHONE = "13800138000"
+CADRE_PHONE = "13900139000"
 
 
 @pytest.fixture
@@ -21,6 +22,10 @@ def district(session):
     community, grids, buildings, events = four_grids(session)
     # Personal data that must never come out of a layer.
     events[0].contact = {"name": "张三", "phone": PHONE}
+    # A cadre holding the two northern grids; the southern two are nobody's.
+    holder = cadre(session, "C001", name="李四", phone=CADRE_PHONE)
+    for g in grids[:2]:
+        contract(session, holder, grid_code=g.code)
     session.commit()
     return {"community": community, "grids": grids, "buildings": buildings, "events": events}
 
@@ -52,7 +57,21 @@ def test_every_layer_is_valid_geojson_with_exactly_its_properties(client, comman
         geom = shape(feature["geometry"])
         assert geom.is_valid and geom.geom_type == spec.geometry_type
         assert set(feature["properties"]) == set(spec.properties)
-    assert PHONE not in response.get_data(as_text=True) and "contact" not in response.get_data(as_text=True)
+    body = response.get_data(as_text=True)
+    assert PHONE not in body and CADRE_PHONE not in body and "contact" not in body
+
+
+def test_coverage_layers_from_issue_5(client, commander, district, make_user):
+    held = client.get("/layers/contracted_areas.geojson", headers=commander).json["features"]
+    assert [(f["properties"]["cadre_code"], f["properties"]["whole_grids"]) for f in held] == [("C001", 2)]
+    north = shapely.union(*(shape(f["geometry"]) for f in
+                            client.get("/layers/grids.geojson?code=" + ",".join(g.code for g in district["grids"][:2])).json["features"]))
+    assert shape(held[0]["geometry"]).symmetric_difference(north).area < 1e-12
+    nobody = client.get("/layers/uncovered_grids.geojson", headers=commander).json["features"]
+    assert {f["properties"]["code"]: f["properties"]["open_events"] for f in nobody} == \
+        {district["grids"][2].code: 1, district["grids"][3].code: 1}
+    viewer = auth(make_user("viewer"))
+    assert client.get("/layers/contracted_areas.geojson", headers=viewer).status_code == 403
 
 
 def test_bbox_selects_what_it_touches(client, commander, district):

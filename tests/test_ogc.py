@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from tests.conftest import auth
-from tests.factories import building, four_grids, rect
+from tests.factories import building, cadre, contract, four_grids, rect
 
 CORE = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/core"
 
@@ -20,6 +20,7 @@ def district(session):
     # Enough buildings that paging with small pages takes several requests.
     for i in range(13):
         building(session, f"X{i:04d}", rect(5 + i * 10, 5, 12 + i * 10, 12), grid_id=grids[2].id)
+    contract(session, cadre(session, "C001"), grid_code=grids[0].code)
     session.commit()
     return {"community": community, "grids": grids}
 
@@ -131,9 +132,10 @@ def test_gdal_reads_every_collection_through_ogc_api(live_server, make_user, dis
     sql = {"grids": "SELECT id FROM grids WHERE valid_to IS NULL", "buildings": "SELECT id FROM buildings",
            "events": "SELECT id FROM events", "districts": "SELECT id FROM admin_areas WHERE level = 'district'",
            "streets": "SELECT id FROM admin_areas WHERE level = 'street'",
-           "communities": "SELECT id FROM admin_areas WHERE level = 'community'"}
+           "communities": "SELECT id FROM admin_areas WHERE level = 'community'",
+           "contracted_areas": "SELECT cadre_id FROM v_contracted_areas", "uncovered_grids": "SELECT id FROM v_uncovered_grids"}
     for layer, query in sql.items():
         expected = sorted(session.execute(text(query)).scalars())
-        assert sorted(ogr_ids(live_server, layer, token)) == expected, layer
+        assert expected and sorted(ogr_ids(live_server, layer, token)) == expected, layer
     # Without a token GDAL still reads the public boundaries.
     assert len(ogr_ids(live_server, "grids")) == 4

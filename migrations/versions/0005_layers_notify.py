@@ -1,13 +1,13 @@
 """layers and the live map: change notifications (LISTEN/NOTIFY) for tile caches and the live map
 
 Revision ID: 0005
-Revises: 0001
+Revises: 0004
 Create Date: 2026-11-27
 """
 from alembic import op
 
 revision = "0005"
-down_revision = "0001"
+down_revision = "0004"  # re-chained after merging main (issue #5)
 branch_labels = None
 depends_on = None
 
