@@ -174,3 +174,34 @@ def event(session, grid_obj, x_m: float, y_m: float, *, status: str = "reported"
     session.add(obj)
     session.flush()
     return obj
+
+
+# --- issue 6: events anywhere and a 2 × 2 district for the layer tests ----------------------
+def point_event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
+                title: str = "测试事件", **kw):
+    """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
+    from shapely import Point
+
+    from gis.models import Event
+
+    obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title=title,
+                status=status, grid_id=grid.id if grid else None, **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def four_grids(session):
+    """A community of 2 × 2 grids, 200 m each (codes …001 to …004, west→east, north→south),
+    one 20 m building in the middle of each, and one open event per grid plus a closed one in the first."""
+    _, _, community = hierarchy(session, rect(0, 0, 400, 400))
+    cells = [(0, 200), (200, 200), (0, 0), (200, 0)]  # NW, NE, SW, SE
+    grids = [grid(session, community, i + 1, rect(x, y, x + 200, y + 200), households=100 * (i + 1))
+             for i, (x, y) in enumerate(cells)]
+    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid_id=g.id,
+                          households=10)
+                 for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events = [point_event(session, x + 50, y + 50, grid=g, title=f"事件{i + 1}")
+              for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events.append(point_event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))
+    return community, grids, buildings, events
