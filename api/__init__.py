@@ -37,13 +37,16 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _persistent_secret()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from api import auth, db, errors, events, health, locate, pages, static, users
+    from api import (auth, command, contracts, coverage, db, errors, events, health, layers, locate, ogc, pages,
+                     static, stream, users)
     from api import open311, stats, workflow  # issue #8
 
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
-                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp):
+                      coverage.bp, contracts.bp,
+                      layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
+                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp):  # issue #8: the closed loop
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app

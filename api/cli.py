@@ -283,6 +283,9 @@ def run(port: int, workers: int) -> None:
         from api.cli_workflow import demo_history
 
         demo_history(engine)  # issue #8: the fresh demo cases get their timelines
+    from api.cli_workflow import start_ticker
+
+    start_ticker()  # issue #8: deadlines, overdue flags, statistics and counters keep moving
     click.echo("")
     click.echo(f"  gridgov is serving on http://127.0.0.1:{port}/map")
     click.echo(f"  sign in at http://127.0.0.1:{port}/login as admin, planner, commander or worker")
@@ -419,6 +422,12 @@ def export_layer(layer: str, file: str) -> None:
         report = export(session, layer, file)
     click.echo(report.summary())
 
+
+# -- contracts and coverage (issue 5): commands live in api/cli_contracts.py ---------------------
+from api.cli_contracts import contract as _contract, coverage as _coverage  # noqa: E402
+
+main.add_command(_contract)
+main.add_command(_coverage)
 
 from api import cli_workflow  # noqa: E402,F401  issue #8: `gridgov workflow …`, `gridgov stats …`
 

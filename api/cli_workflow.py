@@ -69,6 +69,16 @@ def workflow_settings(key: str | None, value: str | None) -> None:
         click.echo(f"{key} = {json.dumps(stored, ensure_ascii=False)}")
 
 
+def start_ticker(every: float = 60.0):
+    """Run `gridgov workflow tick --every N` beside the server (gridgov run); stopped when we exit."""
+    import atexit
+    import subprocess
+
+    ticker = subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", str(every)])
+    atexit.register(ticker.terminate)
+    return ticker
+
+
 @workflow.group("calendar", cls=_Group)
 def calendar() -> None:
     """The holiday and make-up-workday calendar (CSV: date,workday,note)."""

@@ -1059,6 +1059,24 @@ def _import_contracts(session, t: Table, parsed, errors: RowErrors, report: Impo
                    AND ST_Equals(k.geom, s.geom)))
             ORDER BY k.id LIMIT 1) k ON true
     """))
+    # Issue 5: a cadre holds a grid at most once at a time (exclusion constraint on contracts);
+    # overlapping rows, with each other or with stored contracts, are row errors, not a crash.
+    clashes = session.execute(text("""
+        SELECT p.row, 'cadre ' || p.cadre_code || ' already holds grid ' || p.grid_code || ' from '
+               || k.valid_from || coalesce(' to ' || k.valid_to, '') || ' (contract ' || k.id || ')'
+        FROM plan_contracts p JOIN contracts k ON k.cadre_id = p.cadre_id AND k.grid_code = p.grid_code
+        WHERE k.id IS DISTINCT FROM p.kid
+          AND daterange(p.valid_from, p.valid_to) && daterange(k.valid_from, k.valid_to)
+        UNION ALL
+        SELECT b.row, 'cadre ' || b.cadre_code || ' holds grid ' || b.grid_code
+               || ' twice over overlapping dates (see row ' || (a.row + 1) || ')'
+        FROM plan_contracts a JOIN plan_contracts b
+          ON a.cadre_id = b.cadre_id AND a.grid_code = b.grid_code AND a.grid_code <> '' AND a.row < b.row
+        WHERE daterange(a.valid_from, a.valid_to) && daterange(b.valid_from, b.valid_to)
+    """)).all()
+    for row, message in clashes:
+        errors.add(row, message)
+    errors.raise_if_any(t.path, "contracts")
     _count_changes(session, report, """
         SELECT count(*) FILTER (WHERE kid IS NULL), count(*) FILTER (WHERE changed),
                count(*) FILTER (WHERE kid IS NOT NULL AND NOT changed) FROM plan_contracts

@@ -13,7 +13,8 @@ from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.models import LEVELS, Category, Event, EventMove, Grid, User, WorkflowSetting, user_grids
+from gis.models import (LEVELS, OPEN_EVENT_STATUSES, Category, Event, EventMove, Grid, User, WorkflowSetting,
+                        user_grids)
 from gis.workhours import WorkCalendar, load_calendar
 
 # The closed loop (七步闭环): a report is registered as a case (立案) or rejected, dispatched to a
@@ -23,7 +24,7 @@ from gis.workhours import WorkCalendar, load_calendar
 # the level grid → community → street → district (小事不出村、大事不出镇). Every move, the system's
 # included, is a row in event_moves, so the timeline is the case's full history.
 
-OPEN_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled")
+OPEN_STATUSES = OPEN_EVENT_STATUSES  # reported … handled: the one definition of "open" (gis.models)
 ACTIVE_STATUSES = ("registered", "dispatched", "in_progress")  # not yet handled: the clock matters
 FINAL_STATUSES = ("closed", "rejected", "merged")
 SYSTEM_MOVES = ("report", "overdue")  # recorded by gridgov itself, never requested by a user

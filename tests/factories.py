@@ -103,26 +103,32 @@ def geodesic_offset(lon: float, lat: float, azimuth_deg: float, metres: float) -
     return out_lon, out_lat
 
 
-def cadre(session, code: str, *, name: str | None = None, type: str = "网格员", phone: str | None = None):
-    """Insert a cadre."""
+# -- issue 5: cadres, contracts, buildings and events for coverage ---------------------------------
+import itertools  # noqa: E402  (kept with the builders that use it)
+
+_building_seq = itertools.count(1)
+
+
+def cadre(session, code: str, type_: str = "网格员", *, name: str | None = None, phone: str | None = None):
+    """Insert a cadre of one of the six types."""
     from gis.models import Cadre
 
-    obj = Cadre(code=code, name=name or f"干部{code}", type=type, phone=phone)
+    obj = Cadre(code=code, name=name or f"干部{code}", type=type_, phone=phone)
     session.add(obj)
     session.flush()
     return obj
 
 
-def contract(session, cadre_obj, *, grid_code: str | None = None, geom=None, valid_from=None, valid_to=None,
-             role: str = "包片"):
-    """Insert a contract of a cadre on a grid code or a drawn area."""
-    import datetime as _dt
+def contract(session, cadre_obj, *, grid_code: str | None = None, geom=None, role: str = "包片",
+             valid_from=None, valid_to=None):
+    """Insert a contract directly (no validation): a grid code or a lon/lat polygon."""
+    import datetime as dt
 
     from gis.models import Contract
 
-    obj = Contract(cadre=cadre_obj, grid_code=grid_code, role=role,
+    obj = Contract(cadre_id=cadre_obj.id, grid_code=grid_code, role=role,
                    geom=from_shape(multi(geom), srid=4326) if geom is not None else None,
-                   valid_from=valid_from or _dt.date(2020, 1, 1), valid_to=valid_to)
+                   valid_from=valid_from or dt.date(2020, 1, 1), valid_to=valid_to)
     session.add(obj)
     session.flush()
     return obj
@@ -145,9 +151,65 @@ def three_grids(session):
     return {"district": district, "street": street, "community": community, "a": a, "b": b, "c": c}
 
 
+def grid_building(session, grid_obj, geom, *, code: str | None = None, households: int = 0,
+                  population: int = 0):
+    """Insert a building footprint assigned to a grid version, with an automatic code."""
+    from gis.models import Building
+
+    obj = Building(code=code or f"{grid_obj.code}{next(_building_seq):05d}", geom=from_shape(multi(geom), srid=4326),
+                   households=households, population=population, grid_id=grid_obj.id)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def event(session, grid_obj, x_m: float, y_m: float, *, status: str = "reported", category: str = "01001"):
+    """Insert an event at a metre point, assigned to a grid version."""
+    from shapely import Point
+
+    from gis.models import Event
+
+    obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title="测试事件",
+                status=status, grid_id=grid_obj.id if grid_obj is not None else None)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+# --- issue 6: events anywhere and a 2 × 2 district for the layer tests ----------------------
+def point_event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
+                title: str = "测试事件", **kw):
+    """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
+    from shapely import Point
+
+    from gis.models import Event
+
+    obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title=title,
+                status=status, grid_id=grid.id if grid else None, **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def four_grids(session):
+    """A community of 2 × 2 grids, 200 m each (codes …001 to …004, west→east, north→south),
+    one 20 m building in the middle of each, and one open event per grid plus a closed one in the first."""
+    _, _, community = hierarchy(session, rect(0, 0, 400, 400))
+    cells = [(0, 200), (200, 200), (0, 0), (200, 0)]  # NW, NE, SW, SE
+    grids = [grid(session, community, i + 1, rect(x, y, x + 200, y + 200), households=100 * (i + 1))
+             for i, (x, y) in enumerate(cells)]
+    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid_id=g.id,
+                          households=10)
+                 for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events = [point_event(session, x + 50, y + 50, grid=g, title=f"事件{i + 1}")
+              for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events.append(point_event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))
+    return community, grids, buildings, events
+
+
 # -- Issue #8: cases for the workflow and the indicators -------------------------------------
-def event(session, *, x: float = 50, y: float = 50, category: str = "16001", title: str = "测试事件",
-          grid=None, community=None, reported_at=None, reporter=None, status: str = "reported"):
+def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16001", title: str = "测试事件",
+                   grid=None, community=None, reported_at=None, reporter=None, status: str = "reported"):
     """Insert an event at (x, y) metres, assigned to `grid` (and its community, street and district)."""
     import datetime as dt
 

@@ -154,11 +154,11 @@ def test_grid_versions_valid_at_the_time(session, grids):
 
 def test_cadres_by_grid_contract_and_drawn_area_at_the_date(session, grids):
     a_code = grids["a"].code
-    leader = cadre(session, "C-LEAD", name="王书记", type="镇街领导", phone="13800000000")
-    worker = cadre(session, "C-WORK", name="李网格员", type="网格员", phone="13900000000")
-    old = cadre(session, "C-OLD", name="张旧", type="网格员")
-    police = cadre(session, "C-POL", name="赵警官", type="三官一律")
-    other = cadre(session, "C-B", name="钱", type="网格员")
+    leader = cadre(session, "C-LEAD", name="王书记", type_="镇街领导", phone="13800000000")
+    worker = cadre(session, "C-WORK", name="李网格员", type_="网格员", phone="13900000000")
+    old = cadre(session, "C-OLD", name="张旧", type_="网格员")
+    police = cadre(session, "C-POL", name="赵警官", type_="三官一律")
+    other = cadre(session, "C-B", name="钱", type_="网格员")
     contract(session, leader, grid_code=a_code, valid_from=dt.date(2024, 1, 1))
     contract(session, worker, grid_code=a_code, valid_from=dt.date(2025, 3, 1))
     contract(session, old, grid_code=a_code, valid_from=dt.date(2023, 1, 1), valid_to=dt.date(2025, 3, 1))

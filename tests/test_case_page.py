@@ -6,7 +6,7 @@ import contextlib
 import pytest
 
 from gis.models import Event
-from tests.factories import event, grid, hierarchy, rect
+from tests.factories import grid, hierarchy, rect, reported_event
 
 PASSWORD = "correct horse battery"
 PHONE = {"width": 390, "height": 844}
@@ -109,7 +109,7 @@ def test_a_refused_move_shows_the_problem_on_the_page(browser, live_server, sess
     g = grid(session, community, 1, rect(0, 0, 200, 200))
     session.commit()
     make_user("commander", name="zhang", password=PASSWORD)
-    case = event(session, grid=g)
+    case = reported_event(session, grid=g)
     session.commit()
     with signed_in(browser, live_server, "zhang", expect_status=400) as page:
         page.goto(f"{live_server}/cases/{case.id}")
@@ -122,7 +122,7 @@ def test_a_refused_move_shows_the_problem_on_the_page(browser, live_server, sess
 def test_the_case_page_needs_a_sign_in_and_a_role(client, session, make_user):
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 200, 200))
-    case = event(session, grid=g)
+    case = reported_event(session, grid=g)
     session.commit()
     response = client.get(f"/cases/{case.id}")
     assert response.status_code == 302 and "/login" in response.headers["Location"]

@@ -9,7 +9,7 @@ from sqlalchemy import select, text
 from data.demo_history import simulate
 from gis import stats, workflow
 from gis.models import Cadre, Contract, Event, EventMove, User
-from tests.factories import event, grid, hierarchy, rect
+from tests.factories import grid, hierarchy, rect, reported_event
 
 NOW = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
 STATUSES = ("reported", "rejected", "registered", "dispatched", "in_progress", "handled", "closed")
@@ -27,7 +27,7 @@ def test_histories_follow_the_state_table(session):
     for i in range(140):
         status = STATUSES[i % len(STATUSES)]
         g = covered if i % 2 else bare
-        made.append(event(session, grid=g, x=50 + (i % 2) * 200, status=status, category="11002",
+        made.append(reported_event(session, grid=g, x=50 + (i % 2) * 200, status=status, category="11002",
                           reported_at=NOW - dt.timedelta(days=20 - i / 10)))
     session.commit()
     assert simulate(session, now=NOW) == 140

@@ -37,7 +37,7 @@ def _category_exists(session):
 
 # -- locate -----------------------------------------------------------------------------------
 def test_locate_returns_the_issue_shape(client, make_user, grids, session):
-    leader = cadre(session, "C1", name="王书记", type="镇街领导", phone="13800000000")
+    leader = cadre(session, "C1", name="王书记", type_="镇街领导", phone="13800000000")
     contract(session, leader, grid_code=grids["a"].code)
     session.commit()
     lon, lat = lonlat(100, 100)
@@ -287,7 +287,7 @@ def test_worker_lists_only_their_grids_without_contacts(client, make_user, grids
 
 
 def test_event_detail_has_assignment_and_cadres(client, make_user, session, grids):
-    leader = cadre(session, "C1", name="王书记", type="镇街领导", phone="13800000000")
+    leader = cadre(session, "C1", name="王书记", type_="镇街领导", phone="13800000000")
     contract(session, leader, grid_code=grids["a"].code)
     session.commit()
     made = _seed(client, make_user("commander"), grids)

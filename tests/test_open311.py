@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from gis import workflow
 from gis.models import Category, Event
-from tests.factories import event, grid, hierarchy, person, rect
+from tests.factories import grid, hierarchy, person, rect, reported_event
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -25,12 +25,12 @@ def city(session):
     boss, _ = person(session, "commander", "boss")
     chief, chief_token = person(session, "commander", "chief")
     e = SimpleNamespace(g=g, token=chief_token)
-    e.open = event(session, grid=g, title="路灯不亮", reported_at=NOW - dt.timedelta(days=2), category="01003")
-    e.closed = event(session, grid=g, title="垃圾堆积", reported_at=NOW - dt.timedelta(days=3), category="11002")
-    e.rejected = event(session, grid=g, title="重复来电", reported_at=NOW - dt.timedelta(days=4), category="11002")
-    e.merged = event(session, grid=g, title="路灯坏了", reported_at=NOW - dt.timedelta(days=1), category="01003")
-    e.dispute = event(session, grid=g, title="邻里吵架", reported_at=NOW - dt.timedelta(days=1), category="21001")
-    e.old = event(session, grid=g, title="去年的事", reported_at=NOW - dt.timedelta(days=120), category="01003")
+    e.open = reported_event(session, grid=g, title="路灯不亮", reported_at=NOW - dt.timedelta(days=2), category="01003")
+    e.closed = reported_event(session, grid=g, title="垃圾堆积", reported_at=NOW - dt.timedelta(days=3), category="11002")
+    e.rejected = reported_event(session, grid=g, title="重复来电", reported_at=NOW - dt.timedelta(days=4), category="11002")
+    e.merged = reported_event(session, grid=g, title="路灯坏了", reported_at=NOW - dt.timedelta(days=1), category="01003")
+    e.dispute = reported_event(session, grid=g, title="邻里吵架", reported_at=NOW - dt.timedelta(days=1), category="21001")
+    e.old = reported_event(session, grid=g, title="去年的事", reported_at=NOW - dt.timedelta(days=120), category="01003")
     session.commit()
     workflow.apply_move(session, e.closed.id, boss, "register")
     workflow.apply_move(session, e.closed.id, boss, "dispatch", handler="w")

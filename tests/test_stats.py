@@ -13,7 +13,7 @@ from sqlalchemy import select, text
 from gis import stats, workflow
 from gis.models import Cadre, CaseStatsDaily, Category, Contract, Event
 from tests.conftest import auth
-from tests.factories import event, grid, hierarchy, person, rect
+from tests.factories import grid, hierarchy, person, rect, reported_event
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 AS_OF = dt.datetime(2026, 11, 20, 12, 0, tzinfo=BJ)
@@ -27,7 +27,7 @@ def day(d: int, h: int = 10, month: int = 11) -> dt.datetime:
 def case(session, g, *, registered, first_deadline, deadline=None, closed=None, status=None, postponed=0,
          rework=0, dispatched=True, hours=None, urgent=False):
     """A registered case with its workflow facts written directly (the formulas are under test, not the moves)."""
-    e = event(session, grid=g, category="99002" if urgent else "99001", reported_at=registered - dt.timedelta(hours=1))
+    e = reported_event(session, grid=g, category="99002" if urgent else "99001", reported_at=registered - dt.timedelta(hours=1))
     e.registered_at, e.first_deadline_at, e.deadline_at = registered, first_deadline, deadline or first_deadline
     e.closed_at, e.postponed_count, e.rework_count = closed, postponed, rework
     e.status = status or ("closed" if closed else "dispatched" if dispatched else "registered")
@@ -226,9 +226,9 @@ def test_command_center_counters_come_from_the_tick(session):
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 200, 200))
     now = dt.datetime.now(dt.UTC)
-    closed = event(session, grid=g, reported_at=now - dt.timedelta(days=1))
-    late = event(session, grid=g, reported_at=now - dt.timedelta(days=1))
-    fresh = event(session, grid=g, reported_at=now - dt.timedelta(minutes=5))
+    closed = reported_event(session, grid=g, reported_at=now - dt.timedelta(days=1))
+    late = reported_event(session, grid=g, reported_at=now - dt.timedelta(days=1))
+    fresh = reported_event(session, grid=g, reported_at=now - dt.timedelta(minutes=5))
     for e, deadline in ((closed, now + dt.timedelta(days=1)), (late, now - dt.timedelta(hours=1)),
                         (fresh, now + dt.timedelta(days=2))):
         e.registered_at, e.first_deadline_at, e.deadline_at, e.status = now - dt.timedelta(hours=20), deadline, \

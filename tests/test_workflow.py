@@ -13,7 +13,7 @@ from gis import workflow
 from gis.db import session_factory
 from gis.errors import Conflict, Forbidden, InvalidInput
 from gis.models import EVENT_STATUSES, ROLES, Event, EventMove
-from tests.factories import event, grid, hierarchy, person, rect
+from tests.factories import grid, hierarchy, person, rect, reported_event
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 
@@ -35,7 +35,7 @@ def town(session):
 def case_in(session, town, status: str, *, level: str = "grid", g=None, x: float = 50) -> Event:
     """A case put straight into `status` (deadline started, dispatched to h where that applies)."""
     target = case_in(session, town, "registered") if status == "merged" else None
-    e = event(session, grid=g or town.a, x=x, reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
+    e = reported_event(session, grid=g or town.a, x=x, reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(hours=1))
     workflow.open_case(session, e)
     now = dt.datetime.now(dt.UTC)
     e.status, e.level = status, level
@@ -163,7 +163,7 @@ def test_reasons_and_reports_are_required(session, town):
 
 def test_the_rework_loop(session, town):
     t0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=BJ)
-    e = event(session, grid=town.a, reporter=town.w2, reported_at=t0)
+    e = reported_event(session, grid=town.a, reporter=town.w2, reported_at=t0)
     session.commit()
     steps = [(town.commander, "register", {}), (town.commander, "dispatch", {"handler": "h"}),
              (town.h, "start", {}), (town.h, "handle", {"note": "清理完毕"}),
@@ -280,12 +280,12 @@ def test_likely_duplicates_same_category_within_50_m_and_24_h(session, town):
     from tests.factories import lonlat
 
     t = dt.datetime(2026, 11, 23, 10, 0, tzinfo=BJ)
-    near = event(session, grid=town.a, x=100, y=100, reported_at=t - dt.timedelta(hours=3))
-    edge = event(session, grid=town.a, x=148, y=100, reported_at=t - dt.timedelta(hours=23))  # 48 m, 23 h
-    event(session, grid=town.a, x=152, y=100, reported_at=t)  # 52 m: too far
-    old = event(session, grid=town.a, x=100, y=100, reported_at=t - dt.timedelta(hours=25))  # 25 h before t
-    event(session, grid=town.a, x=100, y=101, category="21001", reported_at=t)  # another category
-    event(session, grid=town.a, x=101, y=100, reported_at=t, status="closed")  # not open
+    near = reported_event(session, grid=town.a, x=100, y=100, reported_at=t - dt.timedelta(hours=3))
+    edge = reported_event(session, grid=town.a, x=148, y=100, reported_at=t - dt.timedelta(hours=23))  # 48 m, 23 h
+    reported_event(session, grid=town.a, x=152, y=100, reported_at=t)  # 52 m: too far
+    old = reported_event(session, grid=town.a, x=100, y=100, reported_at=t - dt.timedelta(hours=25))  # 25 h before t
+    reported_event(session, grid=town.a, x=100, y=101, category="21001", reported_at=t)  # another category
+    reported_event(session, grid=town.a, x=101, y=100, reported_at=t, status="closed")  # not open
     session.commit()
     lon, lat = lonlat(100, 100)
     found = workflow.find_duplicates(session, category="16001", lon=lon, lat=lat, at=t)

@@ -8,7 +8,7 @@ import pytest
 from gis import workflow
 from gis.models import Event
 from tests.conftest import auth
-from tests.factories import event, grid, hierarchy, lonlat, rect
+from tests.factories import grid, hierarchy, lonlat, rect, reported_event
 
 
 @pytest.fixture
@@ -20,7 +20,7 @@ def setting(session, make_user):
     tokens = {"commander": make_user("commander", name="commander"), "h": make_user("worker", grids=[a.code], name="h"),
               "w2": make_user("worker", grids=[a.code], name="w2"), "wx": make_user("worker", grids=[b.code], name="wx"),
               "viewer": make_user("viewer"), "admin": make_user("admin")}
-    case = event(session, grid=a, title="井盖缺失", category="01001")
+    case = reported_event(session, grid=a, title="井盖缺失", category="01001")
     session.commit()
     return {"a": a, "b": b, "case": case, **tokens}
 
@@ -80,7 +80,7 @@ def test_bad_moves_get_problem_json(client, setting):
 
 
 def test_duplicates_endpoints(client, session, setting):
-    twin = event(session, grid=setting["a"], x=70, title="井盖没了", category="01001")
+    twin = reported_event(session, grid=setting["a"], x=70, title="井盖没了", category="01001")
     session.commit()
     found = client.get(f"/api/v1/events/{twin.id}/duplicates", headers=auth(setting["h"])).get_json()
     assert [d["id"] for d in found["duplicates"]] == [setting["case"].id]
@@ -95,8 +95,8 @@ def test_duplicates_endpoints(client, session, setting):
 
 
 def test_overdue_cases_as_geojson(client, session, setting):
-    late = event(session, grid=setting["a"], reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
-    elsewhere = event(session, grid=setting["b"], x=300, reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+    late = reported_event(session, grid=setting["a"], reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+    elsewhere = reported_event(session, grid=setting["b"], x=300, reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
     session.commit()
     workflow.tick(session)
     session.commit()
@@ -125,7 +125,7 @@ def test_state_table_and_settings(client, setting):
 
 def test_to_do_lists_for_worker_and_commander(client, session, setting):
     case = setting["case"].id
-    other = event(session, grid=setting["a"], x=120, title="路灯不亮", category="01003")
+    other = reported_event(session, grid=setting["a"], x=120, title="路灯不亮", category="01003")
     session.commit()
     move(client, setting["commander"], case, move="register")
     move(client, setting["commander"], case, move="dispatch", handler="h")

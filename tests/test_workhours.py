@@ -11,7 +11,7 @@ from gis import workflow
 from gis.errors import InvalidInput
 from gis.models import Category, Event, EventMove, WorkCalendarDay
 from gis.workhours import WorkCalendar, load_calendar, parse_periods
-from tests.factories import event, grid, hierarchy, rect
+from tests.factories import grid, hierarchy, rect, reported_event
 
 BJ = ZoneInfo("Asia/Shanghai")
 
@@ -105,7 +105,7 @@ def eight_hour_case(session):
                          default_level="grid", time_limit_hours=8, urgent=False))
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 100, 100))
-    case = event(session, grid=g, category="99001", reported_at=bj(2026, 11, 20, 17, 55))
+    case = reported_event(session, grid=g, category="99001", reported_at=bj(2026, 11, 20, 17, 55))
     session.commit()
     return case
 

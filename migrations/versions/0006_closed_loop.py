@@ -1,7 +1,7 @@
 """closed loop: case workflow columns, moves timeline, working-hours calendar, settings, assessment summary
 
 Revision ID: 0006
-Revises: 0001
+Revises: 0005
 Create Date: 2026-11-26
 """
 import csv
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 
 revision = '0006'
-down_revision = '0001'
+down_revision = '0005'  # re-chained after merging main (issues #5, #6)
 branch_labels = None
 depends_on = None
 
@@ -53,6 +53,13 @@ COUNTERS_VIEW = f"""
            recent.due AS due_30d, recent.postponed AS postponed_30d, recent.closed AS closed_30d,
            recent.closed_on_time AS closed_on_time_30d
     FROM recent
+"""
+
+
+OPEN_FUNCTION = """
+CREATE OR REPLACE FUNCTION event_is_open(status text) RETURNS boolean
+LANGUAGE sql IMMUTABLE PARALLEL SAFE
+AS $$ SELECT status NOT IN ({closed}) $$
 """
 
 
@@ -187,6 +194,11 @@ def upgrade() -> None:
     op.execute("""CREATE TRIGGER events_stats_delete AFTER DELETE ON events REFERENCING OLD TABLE AS old_rows
                   FOR EACH STATEMENT EXECUTE FUNCTION case_stats_mark_dirty()""")
 
+    # A merged report is part of another case: it is not open (issue #5's one definition of "open").
+    # The partial index built on the function is rebuilt, since its rows were chosen by the old one.
+    op.execute(OPEN_FUNCTION.format(closed="'closed', 'rejected', 'merged'"))
+    op.execute("REINDEX INDEX ix_events_open_grid_id")
+
     # The command-center counters, read on every /map refresh: one row, refreshed by the tick
     # (CONCURRENTLY, so readers never wait), instead of counting on each page view.
     op.execute(COUNTERS_VIEW)
@@ -229,6 +241,8 @@ def downgrade() -> None:
                  'deadline_at', 'first_deadline_at', 'closed_at', 'handled_at', 'dispatched_at',
                  'registered_at', 'handler_id', 'level'):
         op.drop_column('events', name)
+    op.execute(OPEN_FUNCTION.format(closed="'closed', 'rejected'"))
+    op.execute("REINDEX INDEX ix_events_open_grid_id")
     # A merged report becomes a rejected one: the old schema has no way to say "joined another case".
     op.drop_constraint(op.f('ck_events_status'), 'events', type_='check')
     op.execute("UPDATE events SET status = 'rejected' WHERE status = 'merged'")
