@@ -429,7 +429,11 @@ from api.cli_contracts import contract as _contract, coverage as _coverage  # no
 main.add_command(_contract)
 main.add_command(_coverage)
 
-from api import cli_workflow  # noqa: E402,F401  issue #8: `gridgov workflow …`, `gridgov stats …`
+# -- issue #8: `gridgov workflow …`, `gridgov stats …` (commands live in api/cli_workflow.py) -----
+from api.cli_workflow import stats_cmd as _stats, workflow as _workflow  # noqa: E402
+
+main.add_command(_workflow)
+main.add_command(_stats)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,8 @@
-"""`gridgov workflow …` and `gridgov stats …` (issue #8): the tick, settings, the calendar, the indicators."""
+"""`gridgov workflow …` and `gridgov stats …` (issue #8): the tick, settings, the calendar, the indicators.
+
+api/cli.py registers them; this module imports nothing of it at load time (python -m api.cli would
+otherwise import itself twice), and `gridgov`'s own group turns domain errors into one clear line.
+"""
 from __future__ import annotations
 
 import csv
@@ -10,16 +14,27 @@ from pathlib import Path
 
 import click
 
-from api.cli import _Group, _engine, main
+
+def _engine():
+    from gis.db import make_engine, resolve_database_url
+
+    return make_engine(resolve_database_url())
 
 
 def _session():
+    from sqlalchemy import text
+
     from gis.db import session_factory
+    from gis.errors import SetupRequired
 
-    return session_factory(_engine())()
+    session = session_factory(_engine())()
+    if session.execute(text("SELECT to_regclass('workflow_settings')")).scalar() is None:
+        session.close()
+        raise SetupRequired("The database has no workflow schema", "Run `gridgov db migrate` first.")
+    return session
 
 
-@main.group(cls=_Group)
+@click.group()
 def workflow() -> None:
     """The case workflow: deadlines, overdue flags and escalation, settings, the working-hours calendar."""
 
@@ -79,7 +94,7 @@ def start_ticker(every: float = 60.0):
     return ticker
 
 
-@workflow.group("calendar", cls=_Group)
+@workflow.group("calendar")
 def calendar() -> None:
     """The holiday and make-up-workday calendar (CSV: date,workday,note)."""
 
@@ -180,7 +195,7 @@ def workflow_demo_history(yes: bool) -> None:
     demo_history(_engine())
 
 
-@main.group("stats", cls=_Group, invoke_without_command=True)
+@click.group("stats", invoke_without_command=True)
 @click.option("--group", default="grid", show_default=True,
               type=click.Choice(["district", "street", "community", "grid", "cadre"]))
 @click.option("--from", "date_from", help="First registration day (YYYY-MM-DD; default: 1st of this month).")
