@@ -39,12 +39,14 @@ def create_app(test_config: dict | None = None) -> Flask:
 
     from api import (auth, command, contracts, coverage, db, errors, events, health, layers, locate, ogc, pages,
                      static, stream, users)
+    from api import open311, stats, workflow  # issue #8
 
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
                       coverage.bp, contracts.bp,
-                      layers.bp, ogc.bp, stream.bp, command.bp):  # issue #6: layers, OGC API, live map
+                      layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
+                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp):  # issue #8: the closed loop
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app

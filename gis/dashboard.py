@@ -10,8 +10,7 @@ _OPEN = "event_is_open(e.status)"
 
 def command_counters(session: Session, grid_codes: list[str] | None = None) -> dict:
     """Today's events (occurred since midnight, database time zone) and open events, optionally
-    limited to some grids. Overdue events and the closure rate need the case workflow's time
-    limits (issue #8): they are None until it fills them in here."""
+    limited to some grids; overdue cases and the closure rates come from the case workflow (issue #8)."""
     scope_join, params = "", {}
     if grid_codes is not None:
         scope_join = " JOIN grids g ON g.id = e.grid_id AND g.code = ANY(:codes)"
@@ -21,8 +20,13 @@ def command_counters(session: Session, grid_codes: list[str] | None = None) -> d
         f"       count(*) FILTER (WHERE {_OPEN}) "
         f"  FROM events e{scope_join} "
         f" WHERE e.occurred_at >= date_trunc('day', now()) OR {_OPEN}"), params).one()
-    return {"today_events": row[0], "open_events": row[1], "overdue_events": None, "closure_rate": None,
-            "as_of": session.execute(text("SELECT now()")).scalar_one().isoformat()}
+    # Issue #8: overdue cases and 结案率 / 按期结案率 of the last 30 days, as of the last workflow tick.
+    from gis.stats import counters
+
+    loop = counters(session, grid_codes)
+    return {"today_events": row[0], "open_events": row[1], "overdue_events": loop["overdue"],
+            "closure_rate": loop["closure_ratio"], "on_time_closure_rate": loop["on_time_closure_ratio"],
+            "loop_as_of": loop["as_of"], "as_of": session.execute(text("SELECT now()")).scalar_one().isoformat()}
 
 
 def _like(q: str) -> str:

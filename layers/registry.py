@@ -148,6 +148,8 @@ _BY_GRID_ID = "t.grid_id IN (SELECT id FROM grids WHERE code = ANY(:scope))"
 _EVENTS = """(
   SELECT e.id, e.geom, e.title, e.category, c.name AS category_name, c.major_name AS major_category,
          e.status, event_is_open(e.status) AS open, e.occurred_at, e.reported_at, e.grid_id,
+         -- issue #8: overdue as of the last tick (which also invalidates cached tiles by NOTIFY)
+         e.level, e.deadline_at, (event_is_open(e.status) AND e.overdue_since IS NOT NULL) AS overdue,
          (SELECT g.code FROM grids g WHERE g.id = e.grid_id) AS grid_code, e.assign_status
     FROM events e LEFT JOIN categories c ON c.code = e.category
 )"""
@@ -166,7 +168,7 @@ _AREA_PROPS = {"code": "string", "name": "string", "area_m2": "number", "parent_
 # Pairs, not a dict: the legend keeps the order of the loop.
 STATUS_COLORS = (
     ("reported", "#d32f2f"), ("registered", "#f57c00"), ("dispatched", "#fbc02d"), ("in_progress", "#1976d2"),
-    ("handled", "#7b1fa2"), ("closed", "#388e3c"), ("rejected", "#757575"),
+    ("handled", "#7b1fa2"), ("closed", "#388e3c"), ("rejected", "#757575"), ("merged", "#9e9e9e"),
 )
 # Major event classes (see data/categories.csv); anything else falls back to grey.
 CATEGORY_COLORS = (
@@ -231,14 +233,15 @@ LAYERS: tuple[LayerSpec, ...] = (
         properties={"title": "string", "category": "string", "category_name": "string",
                     "major_category": "string", "status": "string", "open": "boolean",
                     "occurred_at": "datetime", "reported_at": "datetime", "grid_code": "string",
-                    "assign_status": "string"},
-        filters=("category", "major_category", "status", "open", "grid_code"), time=Time("occurred_at"),
+                    "assign_status": "string", "level": "string", "deadline_at": "datetime", "overdue": "boolean"},
+        filters=("category", "major_category", "status", "open", "grid_code", "overdue"), time=Time("occurred_at"),
         min_zoom=13, roles=("admin", "commander", "planner", "worker"), scope=_BY_GRID_ID,
         scoped_for_workers=True,
         aggregate=Aggregate("grid_id", {"events": "count(*)"}, shape="point"),
         depends_on=("events", "grids", "categories"), render="points", shown=True,
         style={"radius": 6, "weight": 1, "color": "#ffffff", "fillOpacity": 0.9,
-               "status_colors": STATUS_COLORS, "category_colors": CATEGORY_COLORS},
+               "status_colors": STATUS_COLORS, "category_colors": CATEGORY_COLORS,
+               "overdue_color": "#d50000", "overdue_weight": 4},
         description="Reported events and cases; no personal data of reporters. Below zoom 13, counts per grid.",
     ),
     # The two coverage views of issue #5 (migration 0004): who holds what today, and what nobody holds.

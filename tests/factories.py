@@ -205,3 +205,34 @@ def four_grids(session):
               for i, ((x, y), g) in enumerate(zip(cells, grids))]
     events.append(point_event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))
     return community, grids, buildings, events
+
+
+# -- Issue #8: cases for the workflow and the indicators -------------------------------------
+def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16001", title: str = "测试事件",
+                   grid=None, community=None, reported_at=None, reporter=None, status: str = "reported"):
+    """Insert an event at (x, y) metres, assigned to `grid` (and its community, street and district)."""
+    import datetime as dt
+
+    from shapely import Point
+
+    from gis.models import AdminArea, Event
+
+    lon, lat = lonlat(x, y)
+    community = community or (grid.community if grid is not None else None)
+    street = session.get(AdminArea, community.parent_id) if community is not None else None
+    obj = Event(geom=from_shape(Point(lon, lat), srid=4326), category=category, title=title, status=status,
+                reported_at=reported_at or dt.datetime.now(dt.UTC), occurred_at=reported_at or dt.datetime.now(dt.UTC),
+                reporter_id=reporter.id if reporter is not None else None, grid_id=grid.id if grid is not None else None,
+                community_id=community.id if community is not None else None,
+                street_id=street.id if street is not None else None,
+                district_id=street.parent_id if street is not None else None, assign_status="inside")
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def person(session, role: str, name: str, *, grids=()):
+    """Insert a user with a role (and a worker's grid codes); returns (user, token)."""
+    from gis.users import create_user
+
+    return create_user(session, name, role, grids=grids)

@@ -181,6 +181,9 @@
       if (st) {
         box.append(el("b", {}, "事件状态 status"));
         st.style.status_colors.forEach(([k, color]) => box.append(el("div", {}, el("i", { style: `background:${color};border-radius:50%` }), ` ${k}`)));
+        if (st.style.overdue_color) {  // issue #8
+          box.append(el("div", {}, el("i", { style: `border:3px solid ${st.style.overdue_color};border-radius:50%;box-sizing:border-box` }), " 超期 overdue"));
+        }
       }
       return box;
     };
@@ -232,17 +235,19 @@
   function eventLayers(map, layer, notice) {
     const cluster = L.markerClusterGroup({ maxClusterRadius: 50, chunkedLoading: true, disableClusteringAtZoom: 19 });
     const heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
-    const ctx = { cluster, heat, colorBy: "status", includeClosed: false, aggregated: false };
+    const ctx = { cluster, heat, colorBy: "status", includeClosed: false, overdueOnly: false, aggregated: false };
     let controller = null;
 
     function marker(feature) {
       const [lng, lat] = feature.geometry.coordinates;
+      const overdue = feature.properties.overdue;  // issue #8: overdue cases wear a thick red ring
       const m = L.circleMarker([lat, lng], Object.assign({}, layer.style, {
-        radius: layer.style.radius || 6,
+        radius: (layer.style.radius || 6) + (overdue ? 2 : 0),
         fillColor: eventColor(layer, feature.properties, ctx.colorBy),
-      }));
+      }, overdue ? { color: layer.style.overdue_color, weight: layer.style.overdue_weight } : {}));
       m.feature = feature;
-      m.bindPopup(() => propsTable(feature.properties, `${layer.title} #${feature.id}`));
+      m.bindPopup(() => propsTable(feature.properties, `${layer.title} #${feature.id}`) +
+        `<p><a class="gg-case-link" href="/cases/${encodeURIComponent(feature.id)}">案件流转 case →</a></p>`);
       return m;
     }
 
@@ -261,6 +266,7 @@
       controller = new AbortController();
       const params = { bbox: bboxOf(map), zoom: Math.round(map.getZoom()), overflow: "aggregate" };
       if (!ctx.includeClosed) params.open = "true";
+      if (ctx.overdueOnly) params.overdue = "true";
       let data;
       try {
         data = await getJSON(withQuery(layer.links.geojson, params), { signal: controller.signal });
@@ -304,6 +310,7 @@
       state.events.delete(feature.id);
       if (ctx.aggregated) return;
       if (!feature.properties.open && !ctx.includeClosed) return;
+      if (ctx.overdueOnly && !feature.properties.overdue) return;
       const m = marker(feature);
       state.events.set(feature.id, m);
       cluster.addLayer(m);
@@ -347,6 +354,7 @@
       ["open_events", "在办 open"],
       ["overdue_events", "超期 overdue"],
       ["closure_rate", "结案率 closure rate"],
+      ["on_time_closure_rate", "按期结案率 on time"],  // issue #8: last 30 days, as of the last tick
     ];
     ctl.onAdd = () => {
       const box = el("div", { class: "gg-panel gg-counters", id: "gg-counters" });
@@ -363,7 +371,7 @@
       if (!data || data.problem) return;
       items.forEach(([key]) => {
         const v = data[key];
-        cells[key].textContent = v === null || v === undefined ? "—" : key === "closure_rate" ? `${(v * 100).toFixed(1)}%` : String(v);
+        cells[key].textContent = v === null || v === undefined ? "—" : key.endsWith("closure_rate") ? `${(v * 100).toFixed(1)}%` : String(v);
       });
     }
     let pending = null;
@@ -442,6 +450,22 @@
     return ctl.addTo(map);
   }
 
+  // Issue #8: show only the cases past their deadline (as of the last workflow tick).
+  function overdueFilter(map, ctx) {
+    const ctl = L.control({ position: "topleft" });
+    ctl.onAdd = () => {
+      const box = el("input", { type: "checkbox", id: "gg-overdue-only" });
+      box.addEventListener("change", () => {
+        ctx.overdueOnly = box.checked;
+        ctx.reload();
+      });
+      const panel = el("label", { class: "gg-panel gg-overdue-only" }, box, " 只看超期 overdue only");
+      L.DomEvent.disableClickPropagation(panel);
+      return panel;
+    };
+    return ctl.addTo(map);
+  }
+
   gridgov.command = function (map, config) {
     const notice = notifier(map);
     const layers = config.layers;
@@ -479,6 +503,7 @@
       setTimeout(() => events.onFirstLoad && (events.onFirstLoad = null, refreshCounters()), 3000);
     } else refreshCounters();
     if (events) eventOptions(map, events);
+    if (events) overdueFilter(map, events);  // issue #8
     userBar(map, config);
     map.on("click", (e) => identify(map, e.latlng, layers));
     if (events) {
@@ -533,7 +558,8 @@
       el("input", { type: "hidden", name: "csrf_token", value: config.csrf }),
       el("button", { type: "submit", class: "gg-link" }, `${config.user.name} 退出 sign out`));
     const toCommand = config.user.role === "worker" ? "" : el("a", { href: config.endpoints.command }, "指挥中心 command");
-    panel.append(el("div", { class: "gg-row" }, gps, toCommand, signOut), result, form, list);
+    const toCases = el("a", { href: "/cases", id: "gg-my-cases" }, "待办 my cases");  // issue #8
+    panel.append(el("div", { class: "gg-row" }, gps, toCases, toCommand, signOut), result, form, list);
     if (!config.endpoints.report) {
       submit.disabled = true;
       form.append(el("p", { class: "gg-note" }, "上报接口尚未启用 — reporting is not available on this server yet."));
@@ -596,7 +622,9 @@
       });
       submit.disabled = false;
       if (data.problem) return notice(`${data.problem.title}: ${data.problem.detail || ""}`, 10000);
-      notice(`已上报 reported #${data.id}${data.assignment && data.assignment.grid ? ` → ${data.assignment.grid.code}` : ""}`);
+      const dupes = (data.duplicates || []).map((d) => `#${d.id}`).join(", ");  // issue #8: offered on report
+      notice(`已上报 reported #${data.id}${data.assignment && data.assignment.grid ? ` → ${data.assignment.grid.code}` : ""}` +
+        (dupes ? ` · 可能与 ${dupes} 重复，可在案件页合并 — possibly a duplicate of ${dupes}` : ""), dupes ? 12000 : 5000);
       reportKey = idempotency();
       form.reset();
       loadMine();
@@ -650,7 +678,10 @@
             el("b", {}, `${f.properties.open_events ?? 0}`), " 在办"))),
         el("h2", {}, "在办事件 open events"),
         el("ul", {}, ...lists.events.slice(0, 100).map((f) =>
-          el("li", {}, `#${f.id} ${f.properties.title} · ${f.properties.category_name || f.properties.category} · ${f.properties.status}`)))
+          // issue #8: each case opens its page (timeline and moves); overdue ones say so
+          el("li", {}, el("a", { href: `/cases/${encodeURIComponent(f.id)}`, class: "gg-case-link" }, `#${f.id} ${f.properties.title}`),
+            ` · ${f.properties.category_name || f.properties.category} · ${f.properties.status}`,
+            f.properties.overdue ? el("b", { class: "gg-overdue" }, " 超期 overdue") : "")))
       );
     }
     if (!mine) map.on("moveend", loadMine);
