@@ -244,7 +244,8 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            # Each open live map holds a thread (server-sent events), so keep plenty.
+            self.cfg.set("threads", 16)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:

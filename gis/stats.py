@@ -348,8 +348,6 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
     sums = ", ".join(f"sum(s.{c})::int AS {c}, (sum(s.{c}) FILTER (WHERE s.urgent))::int AS u_{c}" for c in COUNTS)
     # One pass over the period's summary rows: the sums, and the hours unnested once; the urgent
     # figures are the same aggregates with FILTER (WHERE urgent).
-    # A short aggregate over precomputed rows: compiling it (JIT) costs more than it saves.
-    session.execute(text("SET LOCAL jit = off"))
     result = session.execute(text(f"""
         WITH s AS MATERIALIZED (SELECT s.*, {_bucket_sql(query.bucket)} AS period FROM {source}
                                 WHERE true{area_sql}),

@@ -66,10 +66,9 @@ def tile(session: Session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
     if z < q.spec.min_zoom and q.spec.aggregate is None:
         return b""
     sql, params = tile_sql(q, z, x, y)
-    # A tile query is short and runs once per tile: compiling it with LLVM (PostgreSQL's JIT,
-    # triggered by ST_AsMVTGeom's cost estimates) takes 10–30 ms, more than it saves, and starting
-    # parallel workers costs more than they win on a few thousand rows (the server serves many
-    # tiles at once anyway).
-    session.execute(text("SET LOCAL jit = off; SET LOCAL max_parallel_workers_per_gather = 0"))
+    # A tile query is short and runs once per tile: starting parallel workers costs more than
+    # they win on a few thousand rows (the server serves many tiles at once anyway). JIT is off
+    # for every connection (gis.db.make_engine).
+    session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     data = session.execute(text(sql), params).scalar_one()
     return bytes(data or b"")
