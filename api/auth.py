@@ -7,17 +7,42 @@ import secrets
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, g, redirect, render_template_string, request, session, url_for
+from sqlalchemy.orm import make_transient_to_detached
 
 from api import db
 from gis.errors import Forbidden, Unauthenticated
 from gis.models import User
-from gis.users import user_by_password, user_by_token, user_grid_codes
+from gis.users import hash_token, user_by_password, user_grid_codes, user_state_by_token
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 GUARD_ATTR = "_gridgov_roles"
 PUBLIC_ATTR = "_gridgov_public"
 
 bp = Blueprint("auth", __name__)
+
+
+# Why a cache: every API request authenticates, and looking the token up cost a database round
+# trip plus ORM work — as much as a whole locate query. Users' rows rarely change, and every
+# change to `users` or `user_grids` sends NOTIFY gridgov_layers (migration 0008), which each
+# server process hears and which bumps that table's generation in its memo; cached answers
+# keyed on older generations are never read again. While the listener is not connected
+# (startup, a lost connection) nothing is cached, so a revoked token stops working at once.
+AUTH_TABLES = ("users",)
+SCOPE_TABLES = ("users", "user_grids")
+
+
+def _memo():
+    from api.stream import hub  # the per-process listener and memo (stream imports this module)
+
+    return hub().memo
+
+
+def _user_from_state(state: dict | None) -> User | None:
+    if state is None:
+        return None
+    user = User(**state)
+    make_transient_to_detached(user)  # a known row, not a new one; never re-inserted
+    return user
 
 
 def current_user() -> User | None:
@@ -27,7 +52,10 @@ def current_user() -> User | None:
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
-            g.user = user_by_token(db.session(), token.strip())
+            token = token.strip()
+            state = _memo().get(("token", hash_token(token)), AUTH_TABLES,
+                                lambda: user_state_by_token(db.session(), token))
+            g.user = _user_from_state(state)
             g.auth_via = "token"
             if g.user is None:
                 raise Unauthenticated("Invalid token",
@@ -43,7 +71,8 @@ def scoped_grids(user: User) -> list[str] | None:
     """The grid codes a user may act on, or None for no grid restriction."""
     if user.role != "worker":
         return None
-    return user_grid_codes(db.session(), user.id)
+    return list(_memo().get(("scope", user.id), SCOPE_TABLES,
+                            lambda: tuple(user_grid_codes(db.session(), user.id))))
 
 
 def requires(*roles: str) -> Callable:

@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request, url_for
 
 from api import db
 from api.auth import current_user, requires
-from api.locate import MAX_ACCURACY_M, end_read, snap_m
+from api.locate import MAX_ACCURACY_M, snap_m
 from api.params import bbox, json_body, number, timestamp
 from gis.errors import InvalidInput
 from gis.events import EventFilter, create_event, event_json, event_row, get_event, list_events
@@ -62,7 +62,7 @@ def index():
         raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
     session = db.session()
     page, cursor = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
-    end_read(session)
+    db.end_read(session)
     with_contact = user.role in CONTACT_ROLES
     out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page], "next": None}
     if cursor:
@@ -77,7 +77,7 @@ def one(event_id: int):
     user = current_user()
     session = db.session()
     row, location = get_event(session, user, event_id)
-    end_read(session)
+    db.end_read(session)
     return jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
 
 

@@ -36,14 +36,6 @@ def locate():
     x, y = number(args, "lon"), number(args, "lat")
     lon, lat = to_wgs84(x, y, args.get("crs"))
     accuracy = number(args, "accuracy_m", required=False, lo=0, hi=MAX_ACCURACY_M)
-    session = db.session()
-    location = locate_point(session, lon, lat, accuracy_m=accuracy, at=timestamp(args, "at"), snap_m=snap_m())
-    end_read(session)
+    location = locate_point(db.reader(), lon, lat, accuracy_m=accuracy, at=timestamp(args, "at"),
+                            snap_m=snap_m())
     return jsonify(location.to_json())
-
-
-def end_read(session) -> None:
-    """End a read-only transaction with COMMIT: psycopg forgets every prepared statement of the
-    connection on ROLLBACK (what closing an open session does), and locate's prepared plan is
-    worth keeping: planning it costs several times what running it does."""
-    session.commit()

@@ -226,10 +226,15 @@ def _run_locate(session: Session, params: dict):
     # is as good here (every lookup is an index probe on the parameters), so the statement is
     # prepared once per connection and run with a forced generic plan; the setting is scoped to
     # this statement, sent in one pipeline round trip with it.
+    # A session whose connections force generic plans already (info["generic_plans"], the API's
+    # read pool) runs the statement alone: one round trip.
     raw = session.connection().connection.driver_connection
+    cursor = raw.cursor(row_factory=namedtuple_row)
+    if session.info.get("generic_plans"):
+        cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)
+        return cursor.fetchone()
     with raw.pipeline():
         raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor = raw.cursor(row_factory=namedtuple_row)
         cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)
         raw.execute("SET LOCAL plan_cache_mode = DEFAULT")
     return cursor.fetchone()

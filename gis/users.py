@@ -97,6 +97,18 @@ def user_by_token(session: Session, token: str) -> User | None:
     return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active))
 
 
+USER_COLUMNS = ("id", "name", "display_name", "role", "active")
+
+
+def user_state_by_token(session: Session, token: str) -> dict | None:
+    """The plain column values of the active user holding this token (cacheable), or None."""
+    if not token:
+        return None
+    columns = [getattr(User, c) for c in USER_COLUMNS]
+    row = session.execute(select(*columns).where(User.token_hash == hash_token(token), User.active)).first()
+    return dict(zip(USER_COLUMNS, row)) if row else None
+
+
 def user_by_password(session: Session, name: str, password: str) -> User | None:
     """The active user with this name and password, else None."""
     user = session.scalar(select(User).where(User.name == name, User.active))

@@ -13,6 +13,7 @@ import psycopg
 import pytest
 from sqlalchemy.engine import make_url
 
+from api import db as api_db
 from gis.db import make_engine, normalise_url, session_factory
 from gis.pgcluster import Cluster
 
@@ -158,7 +159,7 @@ def app(db_url):
     hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/stream.py, if started
     if hub is not None:
         hub.listener.stop()
-    application.extensions["gridgov"]["engine"].dispose()
+    api_db.dispose(application)
 
 
 @pytest.fixture

@@ -129,3 +129,52 @@ def test_an_unguarded_write_route_stops_the_app():
     app.register_blueprint(bp)
     with pytest.raises(RuntimeError, match="/open"):
         check_every_write_is_guarded(app)
+
+
+def test_revoked_token_stops_working_at_once_despite_the_cache(client, make_user, session, app):
+    from api.stream import hub
+    from gis.users import rotate_token
+
+    token = make_user("viewer", name="cached")
+    with app.app_context():
+        assert hub().listener.wait_listening(5)
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 200  # now served from the cache
+    rotate_token(session, "cached")
+    session.commit()
+    import time
+
+    deadline = time.monotonic() + 2
+    while client.get("/api/v1/me", headers=auth(token)).status_code == 200:
+        assert time.monotonic() < deadline, "a revoked token kept working"
+        time.sleep(0.02)
+    assert client.get("/api/v1/me", headers=auth(token)).status_code == 401
+
+
+def test_worker_scope_change_is_seen_at_once(client, make_user, session, app):
+    import time
+
+    from api.stream import hub
+    from gis.users import get_user, set_user_grids
+    from tests.factories import event, grid, hierarchy, rect
+
+    _, _, community = hierarchy(session)
+    g1 = grid(session, community, 1, rect(0, 0, 100, 100))
+    g2 = grid(session, community, 2, rect(100, 0, 200, 100))
+    event(session, g2, 150, 50)
+    session.commit()
+    token = make_user("worker", grids=[g1.code], name="scoped")
+    with app.app_context():
+        assert hub().listener.wait_listening(5)
+
+    def visible() -> int:
+        return len(client.get("/layers/events.geojson", headers=auth(token)).json["features"])
+
+    assert visible() == 0
+    assert visible() == 0  # the scope now comes from the cache
+    set_user_grids(session, get_user(session, "scoped"), [g2.code])
+    session.commit()
+    deadline = time.monotonic() + 2
+    while visible() != 1:
+        assert time.monotonic() < deadline, "the new scope was not seen"
+        time.sleep(0.02)

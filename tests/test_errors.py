@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from api import create_app
+from api import db as api_db
 from tests.conftest import auth
 
 
@@ -72,4 +73,4 @@ def test_unexpected_exception_is_500_problem_without_traceback(db_url):
     body = _is_problem(response, 500)
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in body["detail"]
-    app.extensions["gridgov"]["engine"].dispose()
+    api_db.dispose(app)

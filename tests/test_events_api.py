@@ -7,6 +7,7 @@ import prcoords  # independent GCJ-02 reference, test-only
 import pytest
 from sqlalchemy import func, select
 
+from api import db as api_db
 from gis.models import Event
 from tests.conftest import auth
 from tests.factories import cadre, contract, geodesic_offset, lonlat, three_grids
@@ -79,7 +80,7 @@ def test_locate_snap_m_comes_from_config(db_url, session, make_user, grids):
     try:
         assert app.test_client().get(url, headers=auth(token)).json["status"] == "snapped"
     finally:
-        app.extensions["gridgov"]["engine"].dispose()
+        api_db.dispose(app)
 
 
 @pytest.mark.parametrize("query,parameter", [
