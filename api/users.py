@@ -1,7 +1,7 @@
 """Users API: who am I, and admins adding users."""
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
 from api import db
 from api.auth import current_user, requires

@@ -13,13 +13,14 @@ from gis.db import make_engine, normalise_url
 BENCH_DB = "gridgov_bench"
 
 
-def bench_database_url(scale: str = "city", seed: int = 1) -> str:
-    """A database holding the `city` data set, created and loaded on first use.
+def bench_database_url(scale: str | None = "city", seed: int = 1, *, name: str = BENCH_DB,
+                       env: str = "BENCH_DATABASE_URL") -> str:
+    """A benchmark database: the URL in `env` if set, else `name` in the embedded cluster.
 
-    BENCH_DATABASE_URL points at one you prepared; otherwise a database `gridgov_bench` in the
-    embedded cluster is created, migrated and loaded (once: later runs reuse it).
+    It is created and migrated on first use, and loaded with the `scale` data set when it has no
+    grids yet (scale None: left empty for a benchmark that builds its own); later runs reuse it.
     """
-    given = os.environ.get("BENCH_DATABASE_URL")
+    given = os.environ.get(env)
     if given:
         return normalise_url(given)
     from api.cli import migrate_to_head
@@ -28,15 +29,17 @@ def bench_database_url(scale: str = "city", seed: int = 1) -> str:
 
     cluster = Cluster()
     cluster.up()
-    cluster.ensure_database(BENCH_DB)
-    url = cluster.url(BENCH_DB)
+    cluster.ensure_database(name)
+    url = cluster.url(name)
     migrate_to_head(url)
+    if scale is None:
+        return url
     engine = make_engine(url)
     try:
         with engine.connect() as conn:
             loaded = conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
         if not loaded:
-            print(f"loading the {scale} data set into {BENCH_DB} (once)…", flush=True)
+            print(f"loading the {scale} data set into {name} (once)…", flush=True)
             load(engine, scale=scale, seed=seed, progress=True)
     finally:
         engine.dispose()

@@ -8,7 +8,6 @@ households, events, shared and uncovered grids, per-cadre load) in one statement
 """
 from __future__ import annotations
 
-import os
 import statistics
 
 from sqlalchemy import text
@@ -32,34 +31,8 @@ SELECT ST_Area(ST_Union(geom)::geography) FROM (
 
 
 def demo_database_url(seed: int = 1) -> str:
-    """A database holding the `demo` district (BENCH_DEMO_DATABASE_URL, or `gridgov_bench_demo`
-    in the embedded cluster, created and loaded on first use)."""
-    given = os.environ.get("BENCH_DEMO_DATABASE_URL")
-    if given:
-        from gis.db import normalise_url
-
-        return normalise_url(given)
-    from data.demo import load
-
-    from api.cli import migrate_to_head
-    from gis.db import make_engine
-    from gis.pgcluster import Cluster
-
-    cluster = Cluster()
-    cluster.up()
-    cluster.ensure_database("gridgov_bench_demo")
-    url = cluster.url("gridgov_bench_demo")
-    migrate_to_head(url)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            loaded = conn.execute(text("SELECT count(*) FROM grids")).scalar_one()
-        if not loaded:
-            print("loading the demo district into gridgov_bench_demo (once)…", flush=True)
-            load(engine, scale="demo", seed=seed, progress=True)
-    finally:
-        engine.dispose()
-    return url
+    """A database holding the `demo` district (BENCH_DEMO_DATABASE_URL, or `gridgov_bench_demo`)."""
+    return bench_database_url("demo", seed, name="gridgov_bench_demo", env="BENCH_DEMO_DATABASE_URL")
 
 
 def run(scale: str, url: str) -> None:

@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from sqlalchemy import text
 
-from bench.common import report
+from bench.common import bench_database_url, report
 from data.bulk import deferred_foreign_keys, deferred_indexes, raw_connection
 from gis.db import make_engine, session_factory
 
@@ -20,24 +20,7 @@ TARGET_ROWS_PER_S = 100_000
 
 def _database() -> str:
     """A database in the embedded cluster holding the demo district (created once)."""
-    from api.cli import migrate_to_head
-    from data.demo import load
-    from gis.pgcluster import Cluster
-
-    cluster = Cluster()
-    cluster.up()
-    cluster.ensure_database(DB)
-    url = cluster.url(DB)
-    migrate_to_head(url)
-    engine = make_engine(url)
-    try:
-        with engine.connect() as conn:
-            empty = not conn.execute(text("SELECT count(*) FROM grids")).scalar()
-        if empty:
-            load(engine, "demo", seed=1)
-    finally:
-        engine.dispose()
-    return url
+    return bench_database_url("demo", name=DB, env="BENCH_IMPORT_DATABASE_URL")
 
 
 def write_csv(path: Path, rows: int, seed: int = 5) -> None:

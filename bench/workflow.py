@@ -13,27 +13,16 @@ import time
 
 from sqlalchemy import select, text
 
-from bench.common import report, timed
-from gis.db import make_engine, normalise_url, session_factory
+from bench.common import bench_database_url, report, timed
+from gis.db import make_engine, session_factory
 
 DB = "gridgov_bench_workflow"
 SIDE = 100  # grids per side: 100 × 100 = 10,000
 
 
 def database_url() -> str:
-    """The benchmark database, created, migrated and loaded on first use."""
-    given = os.environ.get("BENCH_WORKFLOW_DATABASE_URL")
-    if given:
-        return normalise_url(given)
-    from api.cli import migrate_to_head
-    from gis.pgcluster import Cluster
-
-    cluster = Cluster()
-    cluster.up()
-    cluster.ensure_database(DB)
-    url = cluster.url(DB)
-    migrate_to_head(url)
-    return url
+    """The benchmark database, created and migrated on first use (its cases are built below)."""
+    return bench_database_url(None, name=DB, env="BENCH_WORKFLOW_DATABASE_URL")
 
 
 AREAS = (

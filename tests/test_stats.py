@@ -11,7 +11,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 
 from gis import stats, workflow
-from gis.models import Cadre, CaseStatsDaily, Category, Contract, Event
+from gis.models import Cadre, CaseStatsDaily, Category, Contract
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
 

@@ -6,7 +6,6 @@ import datetime as dt
 import pytest
 
 from gis import workflow
-from gis.models import Event
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, lonlat, rect, reported_event
 
