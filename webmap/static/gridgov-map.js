@@ -165,7 +165,10 @@
   function legend(map, layers) {
     const ctl = L.control({ position: "bottomright" });
     ctl.onAdd = () => {
-      const box = el("div", { class: "gg-panel gg-legend" });
+      // Folded on screens too small to show it beside the layer control.
+      const box = el("details", { class: "gg-panel gg-legend" });
+      if (window.innerHeight >= 900) box.setAttribute("open", "");
+      box.append(el("summary", {}, "图例 legend"));
       layers.forEach((layer) => {
         const c = (layer.style || {}).choropleth;
         if (!c) return;
@@ -347,7 +350,9 @@
 
   // ---- the command center ------------------------------------------------------------------
   function countersPanel(map, config) {
-    const ctl = L.control({ position: "topright" });
+    // A strip across the top centre, the first thing a command-center screen is read for; the
+    // corners stay for the map's own controls (search, layers, legend).
+    const ctl = L.control({ position: "topleft" });
     const cells = {};
     const items = [
       ["today_events", "今日事件 today"],
@@ -366,6 +371,10 @@
       return box;
     };
     ctl.addTo(map);
+    const strip = ctl.getContainer();
+    strip.classList.add("gg-strip");
+    map.getContainer().append(strip);
+    L.DomEvent.disableClickPropagation(strip);
     async function refresh() {
       const data = await getJSON(config.endpoints.counters);
       if (!data || data.problem) return;
