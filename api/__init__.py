@@ -37,12 +37,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _persistent_secret()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from api import auth, contracts, coverage, db, errors, events, health, locate, pages, static, users
+    from api import auth, contracts, coverage, db, errors, events, grids, health, locate, pages, static, users
 
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
-                      coverage.bp, contracts.bp):
+                      coverage.bp, contracts.bp, grids.bp):
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app
