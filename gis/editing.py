@@ -681,8 +681,9 @@ def _issue_provisional_codes(session: Session, plan: Plan) -> None:
     frame = plan.ctx.frame
     points = [frame.to_local(shapely.point_on_surface(o.geom) if o.ok else shapely.centroid(o.geom)) for o in new]
     areas = [_m2(plan, o.geom) for o in new if o.ok] or [1.0]
+    # Rows half as tall as a typical piece: two pieces stacked north–south fall in different rows.
     order = reading_order(np.array([p.x for p in points]), np.array([p.y for p in points]),
-                          max(float(np.sqrt(np.median(areas))), 1.0))
+                          max(float(np.sqrt(np.median(areas))) / 2, 1.0))
     codes = issue_codes(session, plan.ctx.community_code, len(new))
     names = plan.edit.names
     parent_name = plan.ctx.grids[plan.edit.grids[0]].name if plan.edit.op == "split" else None
@@ -699,8 +700,12 @@ def _check(session: Session, plan: Plan) -> None:
     households = _households(session, plan) if ctx.has_buildings else {}
     changed = [Candidate(o.label, o.geom, o.kind, households.get(o.label) if ctx.has_buildings else o.households)
                for o in plan.opening if o.ok]
-    unchanged = [Candidate(c, g.geom, g.kind) for c, g in ctx.grids.items() if c not in closing]
-    vacated = shapely.union_all([ctx.grids[c].geom for c in plan.closing]) if plan.closing else None
+    # A grid whose new shape is unusable (already reported) is judged as it stands, so that its
+    # neighbours' checks still mean something and no phantom gap is reported in its place.
+    as_is = {o.label for o in plan.opening if not o.ok and o.successor}
+    unchanged = [Candidate(c, g.geom, g.kind) for c, g in ctx.grids.items() if c not in closing or c in as_is]
+    vacating = [ctx.grids[c].geom for c in plan.closing if c not in as_is]
+    vacated = shapely.union_all(vacating) if vacating else None
     plan.problems.extend(check_grids(ctx.frame, ctx.community_code, ctx.geom, changed, unchanged, vacated, rules))
 
 
@@ -758,7 +763,11 @@ class EditRejected(InvalidGeometry):
 def _check_preconditions(plan: Plan, if_match: set[str] | None) -> None:
     if if_match is None:
         return
-    stale = [plan.ctx.grids[c] for c in plan.closing if plan.ctx.grids[c].etag not in if_match]
+    # Every grid the edit changes must be sent as read; and every grid sent must still be as read
+    # (a stale view of a neighbour is a stale edit even if the edit would not change it now).
+    ctx = plan.ctx
+    sent = {m.group(1) for tag in if_match if (m := re.fullmatch(r'"(\d{15})\.v\d+"', tag))}
+    stale = [ctx.grids[c] for c in sorted(set(plan.closing) | (sent & set(ctx.grids))) if ctx.grids[c].etag not in if_match]
     if not stale:
         return
     current = [{"code": g.code, "version": g.version, "etag": g.etag, "name": g.name,
@@ -1011,7 +1020,7 @@ def _impact(session: Session, plan: Plan, before: dict, after: dict, events: lis
 def _opened(session: Session, new_ids: dict[str, int]) -> list[dict]:
     rows = session.execute(text("""
         SELECT g.id, g.code, g.version, g.name, g.kind, g.area_m2, g.households, g.population, g.valid_from,
-               ST_AsGeoJSON(g.geom, 9)::json AS geometry
+               ST_AsGeoJSON(g.geom, 15)::json AS geometry
         FROM grids g WHERE g.id = ANY(CAST(:ids AS integer[])) ORDER BY g.code
     """), {"ids": list(new_ids.values())}).all()
     return [{"code": r.code, "version": r.version, "etag": grid_etag(r.code, r.version), "name": r.name,
@@ -1032,7 +1041,7 @@ def _version_json(r, geometry: bool = True) -> dict:
 
 
 _VERSION_COLUMNS = """g.id, g.code, g.version, g.name, g.kind, g.area_m2, g.households, g.population, g.valid_from,
-       g.valid_to, a.code AS community_code, ST_AsGeoJSON(g.geom, 9)::json AS geometry"""
+       g.valid_to, a.code AS community_code, ST_AsGeoJSON(g.geom, 15)::json AS geometry"""
 
 _VALID_AT = ("(g.valid_from IS NULL OR g.valid_from <= :at) AND (g.valid_to IS NULL OR :at < g.valid_to)")
 

@@ -174,3 +174,43 @@ def event(session, grid_obj, x_m: float, y_m: float, *, status: str = "reported"
     session.add(obj)
     session.flush()
     return obj
+
+
+# -- issue 7: boundary edits ---------------------------------------------------------------------
+def four_grids(session):
+    """A 200 m × 200 m community cut into four 100 m squares that all share the vertex (100, 100).
+
+        y=200 +--------+--------+
+              | NW 001 | NE 002 |
+        y=100 +--------o--------+   o: the vertex all four grids share
+              | SW 003 | SE 004 |
+        y=0   +--------+--------+
+              x=0    x=100    x=200
+
+    Every shared edge is an edge of both grids with the very same vertices (no T-junctions).
+    """
+    district, street, community = hierarchy(session, rect(0, 0, 200, 200))
+    out = {"district": district, "street": street, "community": community}
+    for key, seq, box_m in (("nw", 1, (0, 100, 100, 200)), ("ne", 2, (100, 100, 200, 200)),
+                            ("sw", 3, (0, 0, 100, 100)), ("se", 4, (100, 0, 200, 100))):
+        out[key] = grid(session, community, seq, rect(*box_m), name=f"网格{key.upper()}")
+    return out
+
+
+def gapped_grids(session):
+    """A 300 m × 100 m community with grid 001 (west third), grid 002 (east third) and a gap between.
+
+        +--------+ - - - - +--------+
+        |  001   |   gap   |  002   |
+        +--------+ - - - - +--------+
+        x=0    x=100     x=200    x=300
+    """
+    district, street, community = hierarchy(session, rect(0, 0, 300, 100))
+    west = grid(session, community, 1, rect(0, 0, 100, 100), name="西网格")
+    east = grid(session, community, 2, rect(200, 0, 300, 100), name="东网格")
+    return {"district": district, "street": street, "community": community, "west": west, "east": east}
+
+
+def polygon_m(*points_m) -> Polygon:
+    """A lon/lat polygon from metre points (x, y) east/north of the origin."""
+    return Polygon([lonlat(x, y) for x, y in points_m])
