@@ -422,6 +422,11 @@ from api.cli_contracts import contract as _contract, coverage as _coverage  # no
 main.add_command(_contract)
 main.add_command(_coverage)
 
+# -- grid boundaries (issue 7): commands live in api/cli_grids.py ---------------------------------
+from api.cli_grids import grids as _grids  # noqa: E402
+
+main.add_command(_grids)
+
 
 if __name__ == "__main__":
     main()

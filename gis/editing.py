@@ -804,8 +804,8 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
         first = plan.errors[0].detail
         more = f" and {len(plan.errors) - 1} more" if len(plan.errors) > 1 else ""
         raise EditRejected("Edit rejected", f"{first}{more}. Nothing was saved; fix every problem listed in "
-                           "`problems` and try again.", problems=[p.to_dict() for p in plan.problems],
-                           rules=plan.rules.to_dict())
+                           "`problems` and try again.", problems=[p.to_dict() for p in plan.errors],
+                           warnings=[p.to_dict() for p in plan.warnings], rules=plan.rules.to_dict())
     ctx = plan.ctx
     at = session.scalar(text("SELECT clock_timestamp()"))
     closing_ids = [ctx.grids[c].id for c in plan.closing]

@@ -181,10 +181,15 @@ class Problem:
         out: dict[str, Any] = {"rule": self.rule, "severity": self.severity, "grid": self.grid, "other": self.other,
                                "area_m2": None if self.area_m2 is None else round(self.area_m2, 2),
                                "detail": self.detail, "at": None, "where": None}
-        if self.where is not None and not self.where.is_empty:
-            point = self.where.point_on_surface() if self.where.area > 0 else self.where.representative_point()
-            out["at"] = [round(point.x, 7), round(point.y, 7)]
-            out["where"] = mapping(shapely.set_precision(self.where, 1e-8))
+        where = self.where
+        if where is not None and not where.is_empty:
+            if where.is_valid:
+                point = where.point_on_surface()
+                where = shapely.set_precision(where, 1e-9)
+            else:  # an invalid shape, reported as drawn: any of its points will do
+                point = shapely.Point(shapely.get_coordinates(where)[0])
+            out["at"] = [round(point.x, 9), round(point.y, 9)]
+            out["where"] = mapping(where)
         return out
 
 

@@ -405,3 +405,23 @@ def test_coverage_at_a_past_date_uses_the_old_versions(session):
                       "grids": [{"code": g["a"].code, "geometry": mapping(rect(0, 0, 300, 200))}]})
     assert coverage_of(session, "310101", at=yesterday).covered_m2 == pytest.approx(before, rel=1e-9)
     assert coverage_of(session, "310101").covered_m2 == pytest.approx(before * 1.5, rel=1e-3)
+
+
+# -- the command line -----------------------------------------------------------------------------
+def test_gridgov_grids_check_and_history(db_url, session):
+    from tests.test_cli import gridgov
+
+    g = three_grids(session)
+    session.commit()
+    ok = gridgov(db_url, "grids", "check", "310101")
+    assert ok.returncode == 0, ok.stderr
+    assert "1 communities, 3 grids checked" in ok.stdout and "no errors" in ok.stdout
+    session.execute(text("UPDATE grids SET geom = ST_Multi(ST_GeomFromText(:w, 4326)) WHERE code = :c"),
+                    {"w": rect(0, 0, 190, 200).geoms[0].wkt, "c": g["a"].code})
+    session.commit()
+    bad = gridgov(db_url, "grids", "check")
+    assert bad.returncode == 1 and "gap" in bad.stdout and "Traceback" not in bad.stderr
+    _commit(session, {"op": "merge", "grids": [g["b"].code, g["c"].code]})
+    history = gridgov(db_url, "grids", "history", g["b"].code)
+    assert history.returncode == 0 and "merged" in history.stdout and "retired" in history.stdout
+    assert gridgov(db_url, "grids", "history", "310101001001999").returncode == 1
