@@ -244,7 +244,8 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            # Each open live map holds a thread (server-sent events), so keep plenty.
+            self.cfg.set("threads", 16)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:
@@ -275,10 +276,17 @@ def run(port: int, workers: int) -> None:
     check_postgis(engine)
     migrate_to_head(url)
     click.echo(f"schema at {_current_revision()}")
-    _load_demo_if_empty(engine)
+    loaded = _load_demo_if_empty(engine)
     with session_factory(engine)() as session:
         password = _ensure_demo_users(session)
         session.commit()
+    if loaded:
+        from api.cli_workflow import demo_history
+
+        demo_history(engine)  # issue #8: the fresh demo cases get their timelines
+    from api.cli_workflow import start_ticker
+
+    start_ticker()  # issue #8: deadlines, overdue flags, statistics and counters keep moving
     click.echo("")
     click.echo(f"  gridgov is serving on http://127.0.0.1:{port}/map")
     click.echo(f"  sign in at http://127.0.0.1:{port}/login as admin, planner, commander or worker")
@@ -287,10 +295,10 @@ def run(port: int, workers: int) -> None:
     _run_gunicorn("127.0.0.1", port, workers)
 
 
-def _load_demo_if_empty(engine) -> None:
+def _load_demo_if_empty(engine):
     from data.demo import load_demo_if_empty
 
-    load_demo_if_empty(engine, echo=click.echo)
+    return load_demo_if_empty(engine, echo=click.echo)
 
 
 def _demo_password_file() -> Path:
@@ -427,6 +435,11 @@ from api.cli_grids import grids as _grids  # noqa: E402
 
 main.add_command(_grids)
 
+# -- issue #8: `gridgov workflow …`, `gridgov stats …` (commands live in api/cli_workflow.py) -----
+from api.cli_workflow import stats_cmd as _stats, workflow as _workflow  # noqa: E402
+
+main.add_command(_workflow)
+main.add_command(_stats)
 
 if __name__ == "__main__":
     main()

@@ -9,6 +9,7 @@ from api.locate import MAX_ACCURACY_M, end_read, snap_m
 from api.params import bbox, json_body, number, timestamp
 from gis.errors import InvalidInput
 from gis.events import EventFilter, create_event, event_json, event_row, get_event, list_events
+from gis.workflow import duplicates_of
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1")
 
@@ -33,9 +34,11 @@ def report():
         category=body.get("category"), title=body.get("title"), description=body.get("description") or "",
         occurred_at=timestamp(body, "occurred_at"), idempotency_key=request.headers.get("Idempotency-Key"),
         contact=body.get("contact"), snap_m=snap_m())
+    duplicates = duplicates_of(session, event.id)  # issue #8: likely duplicates, offered on report
     session.commit()
     row = event_row(session, event.id)
-    response = jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
+    response = jsonify({**event_json(row, location, with_contact=user.role in CONTACT_ROLES),
+                        "duplicates": duplicates})
     response.status_code = 201
     response.headers["Location"] = url_for("events.one", event_id=event.id)
     if event.replayed:

@@ -36,6 +36,10 @@ from data import names as nm
 from gis.codes import building_code, grid_code, reading_order
 from gis.models import CADRE_TYPES, EVENT_STATUSES
 
+# The statuses the generator draws, one probability each below ('merged' needs a case to join).
+DEMO_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected")
+assert set(DEMO_STATUSES) <= set(EVENT_STATUSES)
+
 DISTRICT_CODE = "350209"
 DISTRICT_NAME = "幸福湾区"
 CITY_NAME = "厦门市"
@@ -913,7 +917,7 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
         (age_days >= 10, (0.0, 0.01, 0.01, 0.02, 0.04, 0.88, 0.04)),
     )
     for sel, p in bands:
-        status[sel] = rng.choice(EVENT_STATUSES, int(sel.sum()), p=np.array(p) / sum(p))
+        status[sel] = rng.choice(DEMO_STATUSES, int(sel.sum()), p=np.array(p) / sum(p))
     work = np.minimum((end - reported).astype(np.int64), (age_days * 0.3 * 86400).astype(np.int64) + 1800)
     updated = reported + np.maximum(work, 0).astype("timedelta64[s]")
 

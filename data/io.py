@@ -121,7 +121,8 @@ LAYERS: dict[str, Layer] = {
         Field("title", True),
         Field("description"),
         Field("occurred_at", True, kind="datetime", doc="ISO 8601; without an offset it is China Standard Time"),
-        Field("status", choices=EVENT_STATUSES, default="reported"),
+        # A merged report needs the case it joined, which a file cannot name: not importable.
+        Field("status", choices=tuple(s for s in EVENT_STATUSES if s != "merged"), default="reported"),
         Field("id", kind="int", doc="optional: an existing event's id updates that event"),
     ), "point", "id", doc="Point geometry, or `lon` / `lat` columns in a CSV"),
     "cadres": Layer("cadres", (

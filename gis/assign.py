@@ -477,9 +477,6 @@ def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAU
                   f"{' WHERE e.id IN (SELECT id FROM scope)' if scope_ids else ''})")
         src = _src_by_probe(points)
     params["write_step"] = max(in_scope // 50, 1)
-    # JIT compiles this statement's ~130 expressions for seconds and wins nothing back: the time
-    # goes into PostGIS functions, which JIT cannot compile.
-    session.execute(text("SET LOCAL jit = off"))
     raw = None
     if report:
         session.execute(text(_TICK_FUNCTION))

@@ -407,19 +407,17 @@ def _run(session: Session, scope: str, params: dict[str, Any], at: dt.date | Non
     sql = _COVERAGE_SQL.format(in_force=IN_FORCE_SQL, grid_version=_GRID_AT if at else _GRID_CURRENT,
                                scope=scope)
     day = at if at is not None else session.scalar(text("SELECT CURRENT_DATE"))
-    # PostGIS functions carry large planner costs, so PostgreSQL's JIT compiler decides this
-    # statement is worth compiling and spends seconds doing it (measured: 7.7 s of 11 s at city
-    # scale). It is off for this statement only, and restored for the rest of the transaction;
-    # (If the statement fails, the transaction is aborted and the local setting goes with it.)
-    # work_mem: room for the hashed lookups over a whole city's grids and holdings.
-    previous = session.execute(text("SELECT current_setting('jit'), current_setting('work_mem')")).one()
-    session.execute(text("SELECT set_config('jit', 'off', true), set_config('work_mem', '64MB', true)"))
+    # JIT is off for every connection (gis.db.make_engine): it cost 7.7 s of 11 s here at city
+    # scale. work_mem: room for the hashed lookups over a whole city's grids and holdings, for
+    # this statement only, restored for the rest of the transaction. (If the statement fails,
+    # the transaction is aborted and the local setting goes with it.)
+    previous = session.scalar(text("SELECT current_setting('work_mem')"))
+    session.execute(text("SELECT set_config('work_mem', '64MB', true)"))
     row = session.execute(text(sql), {"day": day, "min_overlap_m2": MIN_OVERLAP_M2,
                                       "building_min_inside": BUILDING_MIN_INSIDE,
                                       "cadre_type": None, "cadre_id": None, "community_ids": None,
                                       **params}).one()
-    session.execute(text("SELECT set_config('jit', :jit, true), set_config('work_mem', :mem, true)"),
-                    {"jit": previous[0], "mem": previous[1]})
+    session.execute(text("SELECT set_config('work_mem', :mem, true)"), {"mem": previous})
     return row._asdict()
 
 

@@ -85,6 +85,10 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
             raise
         return _replay(session, existing, source_crs, lon, lat, category, title)
     session.refresh(event, ["reported_at", "status", "updated_at"])
+    # Issue #8: the case clock starts at the report (level and deadline from the category).
+    from gis.workflow import open_case
+
+    open_case(session, event)
     event.replayed = False
     return event, location
 
@@ -149,7 +153,7 @@ def _check_scope(session: Session, user: User, location: Location) -> None:
 
 # -- reading ----------------------------------------------------------------------------------
 _EVENT_COLUMNS = """
-  e.id, e.status, e.category, c.name AS category_name, e.title, e.description, e.occurred_at, e.reported_at,
+  e.id, e.status, e.level, e.deadline_at, e.category, c.name AS category_name, e.title, e.description, e.occurred_at, e.reported_at,
   e.updated_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.source_crs, e.source_x, e.source_y, e.accuracy_m,
   e.assign_status, e.assign_distance_m, e.contact, e.reporter_id,
   e.grid_id, g.code AS grid_code, g.name AS grid_name,
@@ -218,6 +222,8 @@ def _with_cadres(session: Session, row) -> Location:
 def event_json(row, location: Location, *, with_contact: bool) -> dict:
     """An event as JSON; `contact` (a resident's personal data) only when with_contact."""
     out = {"id": row.id, "status": row.status, "category": row.category,
+           # Issue #8: where the case stands in the loop.
+           "level": getattr(row, "level", None), "deadline_at": _iso(getattr(row, "deadline_at", None)),
            "category_name": getattr(row, "category_name", None), "title": row.title,
            "description": row.description, "occurred_at": _iso(row.occurred_at),
            "reported_at": _iso(row.reported_at), "updated_at": _iso(row.updated_at),

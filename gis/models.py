@@ -26,7 +26,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 SRID = 4326  # WGS84; CGCS2000 (EPSG:4490) differs by centimetres and is stored as equal.
@@ -37,7 +37,8 @@ GRID_KINDS = ("basic", "special")
 CADRE_TYPES = ("镇街领导", "三官一律", "机关干部", "网格员", "下沉力量", "社会力量")
 ROLES = ("admin", "planner", "commander", "worker", "viewer")
 ASSIGN_STATUSES = ("inside", "edge", "snapped", "outside", "ambiguous")
-EVENT_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected")
+EVENT_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected",
+                  "merged")
 LEVELS = ("grid", "community", "street", "district")
 
 NAMING = {
@@ -228,6 +229,19 @@ class Event(Base):
         Index("ix_events_grid_id", "grid_id"),
         Index("ix_events_occurred_at", "occurred_at"),
         Index("ix_events_status", "status"),
+        # Issue #8 (the closed loop): level, deadlines and the case's workflow facts.
+        CheckConstraint(_in("level", LEVELS), name="level"),
+        CheckConstraint("postponed_count >= 0 AND rework_count >= 0", name="counts_nonnegative"),
+        CheckConstraint("(status = 'merged') = (merged_into_id IS NOT NULL)", name="merged_has_target"),
+        CheckConstraint("merged_into_id IS NULL OR merged_into_id <> id", name="not_merged_into_itself"),
+        Index("ix_events_open_deadline", "deadline_at",
+              # Spelt as = ANY(text[]) so pg_get_indexdef gives it back unchanged (bulk loads rebuild from it).
+              postgresql_where=text("status::text = ANY (ARRAY['reported', 'registered', 'dispatched', "
+                                    "'in_progress', 'handled']::text[])")),
+        Index("ix_events_grid_id_registered_at", "grid_id", "registered_at"),
+        Index("ix_events_first_deadline_at", "first_deadline_at"),
+        Index("ix_events_reported_at", "reported_at"),
+        Index("ix_events_merged_into_id", "merged_into_id"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -258,6 +272,24 @@ class Event(Base):
     # Personal data of the resident who reported (name, phone): never exposed in layers.
     contact: Mapped[dict | None] = mapped_column(JSONB)
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+    # Issue #8 (the closed loop). The clock of a case starts when it is reported; `first_deadline_at`
+    # is the deadline before any postponement (it decides when a case becomes due for assessment),
+    # `deadline_at` the one in force. `overdue_since` is set by the tick when a deadline passes and
+    # cleared by a postponement. A merged report keeps its row and points at the case it joined.
+    level: Mapped[str] = mapped_column(String(16), server_default="grid")
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    registered_at: Mapped[dt.datetime | None]
+    dispatched_at: Mapped[dt.datetime | None]
+    handled_at: Mapped[dt.datetime | None]
+    closed_at: Mapped[dt.datetime | None]
+    first_deadline_at: Mapped[dt.datetime | None]
+    deadline_at: Mapped[dt.datetime | None]
+    overdue_since: Mapped[dt.datetime | None]
+    postponed_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
+    handling_work_hours: Mapped[float | None] = mapped_column(Float)
 
 
 class Cadre(Base):
@@ -326,7 +358,7 @@ class AuditEntry(Base):
 # it. Migration 0004 creates the SQL function event_is_open(status) from this same list, so SQL
 # views can say it too; tests/test_coverage.py checks the two agree for every status. Changing
 # the list means a migration that replaces that function.
-CLOSED_EVENT_STATUSES = ("closed", "rejected")
+CLOSED_EVENT_STATUSES = ("closed", "rejected", "merged")  # merged (issue #8): part of another case
 OPEN_EVENT_STATUSES = tuple(s for s in EVENT_STATUSES if s not in CLOSED_EVENT_STATUSES)
 
 
@@ -339,6 +371,125 @@ def event_is_open(status: Any) -> Any:
 # from the index alone instead of reading every event (3–5× faster at city scale). Its predicate
 # is the SQL function itself, so it stays the one definition (and reads back unchanged).
 Index("ix_events_open_grid_id", Event.grid_id, postgresql_where=text("event_is_open(status)"))
+
+
+# -- Issue #8: the closed loop (workflow moves, calendar, settings, assessment summary) -------
+MOVES = ("report", "register", "reject", "merge", "dispatch", "start", "handle", "verify", "rework",
+         "postpone", "escalate", "deescalate", "note", "overdue")
+
+
+class EventMove(Base):
+    """One step of a case's timeline: who did what when, from which state and level to which."""
+
+    __tablename__ = "event_moves"
+    __table_args__ = (
+        CheckConstraint(_in("move", MOVES), name="move"),
+        CheckConstraint(_in("from_status", EVENT_STATUSES), name="from_status"),
+        CheckConstraint(_in("to_status", EVENT_STATUSES), name="to_status"),
+        CheckConstraint(f"from_level IS NULL OR {_in('from_level', LEVELS)}", name="from_level"),
+        CheckConstraint(f"to_level IS NULL OR {_in('to_level', LEVELS)}", name="to_level"),
+        Index("ix_event_moves_event_id_at", "event_id", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # NULL actor: the system (the tick flagging a deadline, an automatic escalation).
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    move: Mapped[str] = mapped_column(String(16))
+    from_status: Mapped[str] = mapped_column(String(16))
+    to_status: Mapped[str] = mapped_column(String(16))
+    from_level: Mapped[str | None] = mapped_column(String(16))
+    to_level: Mapped[str | None] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, server_default="")
+    photo_ref: Mapped[str | None] = mapped_column(Text)
+    handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    deadline_at: Mapped[dt.datetime | None]
+    detail: Mapped[dict | None] = mapped_column(JSONB)
+
+
+class WorkCalendarDay(Base):
+    """A dated exception to the weekly pattern: a holiday (workday false) or a make-up workday (true)."""
+
+    __tablename__ = "work_calendar"
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    workday: Mapped[bool] = mapped_column(Boolean)
+    note: Mapped[str] = mapped_column(Text, server_default="")
+
+
+class WorkflowSetting(Base):
+    """One workflow setting (time zone, work periods, auto-escalation, …) as a JSON value."""
+
+    __tablename__ = "workflow_settings"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[Any] = mapped_column(JSONB, nullable=True)
+
+
+# The assessment summary: one row per (registration day, district, street, community, grid,
+# urgent), counting that day's cases as of `refreshed_at`. 0 stands for "none" in the key
+# columns (a case outside every grid), so the key can be a primary key. A trigger on events
+# marks keys dirty in case_stats_dirty; each workflow move and the tick recompute dirty keys.
+class CaseStatsDaily(Base):
+    """Precomputed indicator counts for the cases registered on one day in one grid."""
+
+    __tablename__ = "case_stats_daily"
+    __table_args__ = (Index("ix_case_stats_daily_grid_id_day", "grid_id", "day"),)
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    registered: Mapped[int] = mapped_column(Integer, server_default="0")
+    due: Mapped[int] = mapped_column(Integer, server_default="0")
+    postponed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    dispatched: Mapped[int] = mapped_column(Integer, server_default="0")
+    reworked: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_all: Mapped[int] = mapped_column(Integer, server_default="0")
+    # Working hours from report to close of every closed case (for the mean and the p90).
+    handling_hours: Mapped[list[float]] = mapped_column(ARRAY(Float), server_default="{}")
+    refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+class CaseStatsMonthly(Base):
+    """The day rows of one month summed (same key with the month's first day): whole months of a period
+    are read from here, so a monthly grid report reads one or two rows per grid, not one per case."""
+
+    __tablename__ = "case_stats_monthly"
+
+    month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    urgent: Mapped[bool] = mapped_column(Boolean, primary_key=True)
+    registered: Mapped[int] = mapped_column(Integer, server_default="0")
+    due: Mapped[int] = mapped_column(Integer, server_default="0")
+    postponed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
+    dispatched: Mapped[int] = mapped_column(Integer, server_default="0")
+    reworked: Mapped[int] = mapped_column(Integer, server_default="0")
+    closed_all: Mapped[int] = mapped_column(Integer, server_default="0")
+    handling_hours: Mapped[list[float]] = mapped_column(ARRAY(Float), server_default="{}")
+    refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+case_stats_dirty = Table(
+    "case_stats_dirty",
+    Base.metadata,
+    Column("day", Date, primary_key=True),
+    Column("district_id", Integer, primary_key=True),
+    Column("street_id", Integer, primary_key=True),
+    Column("community_id", Integer, primary_key=True),
+    Column("grid_id", Integer, primary_key=True),
+    Column("urgent", Boolean, primary_key=True),
+)
 
 
 # -- Issue 7: planners redraw grid boundaries ---------------------------------------------------

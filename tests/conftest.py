@@ -155,6 +155,9 @@ def app(db_url):
 
     application = create_app({"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "test-secret"})
     yield application
+    hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/stream.py, if started
+    if hub is not None:
+        hub.listener.stop()
     application.extensions["gridgov"]["engine"].dispose()
 
 

@@ -176,8 +176,70 @@ def event(session, grid_obj, x_m: float, y_m: float, *, status: str = "reported"
     return obj
 
 
-# -- issue 7: boundary edits ---------------------------------------------------------------------
+# --- issue 6: events anywhere and a 2 × 2 district for the layer tests ----------------------
+def point_event(session, x_m: float, y_m: float, *, grid=None, status: str = "reported", category: str = "11001",
+                title: str = "测试事件", **kw):
+    """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
+    from shapely import Point
+
+    from gis.models import Event
+
+    obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title=title,
+                status=status, grid_id=grid.id if grid else None, **kw)
+    session.add(obj)
+    session.flush()
+    return obj
+
+
 def four_grids(session):
+    """A community of 2 × 2 grids, 200 m each (codes …001 to …004, west→east, north→south),
+    one 20 m building in the middle of each, and one open event per grid plus a closed one in the first."""
+    _, _, community = hierarchy(session, rect(0, 0, 400, 400))
+    cells = [(0, 200), (200, 200), (0, 0), (200, 0)]  # NW, NE, SW, SE
+    grids = [grid(session, community, i + 1, rect(x, y, x + 200, y + 200), households=100 * (i + 1))
+             for i, (x, y) in enumerate(cells)]
+    buildings = [building(session, f"B{i + 1:05d}", rect(x + 90, y + 90, x + 110, y + 110), grid_id=g.id,
+                          households=10)
+                 for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events = [point_event(session, x + 50, y + 50, grid=g, title=f"事件{i + 1}")
+              for i, ((x, y), g) in enumerate(zip(cells, grids))]
+    events.append(point_event(session, 60, 260, grid=grids[0], status="closed", title="已结案"))
+    return community, grids, buildings, events
+
+
+# -- Issue #8: cases for the workflow and the indicators -------------------------------------
+def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16001", title: str = "测试事件",
+                   grid=None, community=None, reported_at=None, reporter=None, status: str = "reported"):
+    """Insert an event at (x, y) metres, assigned to `grid` (and its community, street and district)."""
+    import datetime as dt
+
+    from shapely import Point
+
+    from gis.models import AdminArea, Event
+
+    lon, lat = lonlat(x, y)
+    community = community or (grid.community if grid is not None else None)
+    street = session.get(AdminArea, community.parent_id) if community is not None else None
+    obj = Event(geom=from_shape(Point(lon, lat), srid=4326), category=category, title=title, status=status,
+                reported_at=reported_at or dt.datetime.now(dt.UTC), occurred_at=reported_at or dt.datetime.now(dt.UTC),
+                reporter_id=reporter.id if reporter is not None else None, grid_id=grid.id if grid is not None else None,
+                community_id=community.id if community is not None else None,
+                street_id=street.id if street is not None else None,
+                district_id=street.parent_id if street is not None else None, assign_status="inside")
+    session.add(obj)
+    session.flush()
+    return obj
+
+
+def person(session, role: str, name: str, *, grids=()):
+    """Insert a user with a role (and a worker's grid codes); returns (user, token)."""
+    from gis.users import create_user
+
+    return create_user(session, name, role, grids=grids)
+
+
+# -- issue 7: boundary edits ---------------------------------------------------------------------
+def four_squares(session):
     """A 200 m × 200 m community cut into four 100 m squares that all share the vertex (100, 100).
 
         y=200 +--------+--------+

@@ -27,7 +27,7 @@ from tests.factories import (
     cadre,
     contract,
     event,
-    four_grids,
+    four_squares,
     gapped_grids,
     grid_building,
     lonlat,
@@ -65,7 +65,7 @@ def _partition_ok(session, code="310101"):
 
 # -- move a shared vertex: every grid having it changes, in one edit ---------------------------------
 def test_moving_the_vertex_four_grids_share_changes_all_four(session):
-    g = four_grids(session)
+    g = four_squares(session)
     session.commit()
     result = _commit(session, {"op": "move_vertices", "moves": [{"from": lonlat(100, 100), "to": lonlat(120, 90)}]})
     assert sorted(c["code"] for c in result.closed) == sorted(g[k].code for k in ("nw", "ne", "sw", "se"))
@@ -82,7 +82,7 @@ def test_moving_the_vertex_four_grids_share_changes_all_four(session):
 
 
 def test_moving_a_vertex_on_the_community_boundary_outwards_is_refused(session):
-    g = four_grids(session)
+    g = four_squares(session)
     session.commit()
     plan = validate_edit(session, parse_edit({"op": "move_vertices",
                                               "moves": [{"from": lonlat(100, 200), "to": lonlat(100, 215)}]}), RULES)
@@ -95,7 +95,7 @@ def test_moving_a_vertex_on_the_community_boundary_outwards_is_refused(session):
 
 
 def test_moving_a_vertex_nobody_has_is_a_problem(session):
-    four_grids(session)
+    four_squares(session)
     plan = validate_edit(session, parse_edit({"op": "move_vertices",
                                               "moves": [{"from": lonlat(50, 50), "to": lonlat(60, 60)}]}), RULES)
     assert [p.rule for p in plan.errors] == ["no_vertex"]
@@ -205,13 +205,13 @@ def test_merge_of_grids_that_do_not_touch_is_refused(session):
 
 
 def test_grids_touching_only_at_a_corner_are_not_adjacent(session):
-    g = four_grids(session)
+    g = four_squares(session)
     plan = validate_edit(session, parse_edit({"op": "merge", "grids": [g["nw"].code, g["se"].code]}), RULES)
     assert [p.rule for p in plan.errors] == ["not_adjacent"]
 
 
 def test_create_carves_a_new_grid_out_of_its_neighbours(session):
-    g = four_grids(session)
+    g = four_squares(session)
     session.commit()
     result = _commit(session, {"op": "create", "community": g["community"].code, "name": "新建小区",
                                "take_from_neighbours": True, "geometry": mapping(rect(50, 50, 150, 150))})

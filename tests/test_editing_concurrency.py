@@ -12,7 +12,7 @@ from gis.db import session_factory
 from gis.editing import EditRejected, commit_edit, grid_etag, parse_edit
 from gis.errors import PreconditionFailed
 from gis.topology import Rules, validate_partition
-from tests.factories import four_grids, gapped_grids, lonlat, rect, two_grids
+from tests.factories import four_squares, gapped_grids, lonlat, rect, two_grids
 
 RULES = Rules(area_m2=None, households=None)
 
@@ -93,7 +93,7 @@ def test_two_planners_moving_the_same_boundary_one_gets_412(engine, session):
 
 
 def test_two_planners_on_different_neighbours_both_keep_their_edit(engine, session):
-    g = four_grids(session)
+    g = four_squares(session)
     session.commit()
     west = {grid_etag(g["nw"].code, 1), grid_etag(g["sw"].code, 1)}
     east = {grid_etag(g["ne"].code, 1), grid_etag(g["se"].code, 1)}

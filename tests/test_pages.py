@@ -8,7 +8,13 @@ import pytest
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
 
 
-def test_map_page_assets_are_all_local_and_served(client):
+def _sign_in(client, make_user):
+    make_user("commander", name="cc", password="page-test-password")
+    assert client.post("/login", data={"name": "cc", "password": "page-test-password"}).status_code == 302
+
+
+def test_map_page_assets_are_all_local_and_served(client, make_user):
+    _sign_in(client, make_user)  # the map pages need sign-in (see api/pages.py)
     html = client.get("/map").get_data(as_text=True)
     assets = [a for a in ASSET.findall(html) if a.endswith((".js", ".css"))]
     assert any("leaflet.js" in a for a in assets)
@@ -29,8 +35,13 @@ def test_login_page_renders(client):
 
 
 @pytest.mark.browser
-def test_map_page_in_chromium_has_no_errors_and_no_outside_requests(live_server, page):
-    page.goto(f"{live_server}/map")
+def test_map_page_in_chromium_has_no_errors_and_no_outside_requests(live_server, page, make_user):
+    make_user("commander", name="cc", password="page-test-password")
+    page.goto(f"{live_server}/login?next=/map")
+    page.fill("input[name=name]", "cc")
+    page.fill("input[name=password]", "page-test-password")
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}/map")
     page.wait_for_selector(".leaflet-container")
     assert page.evaluate("typeof L") == "object"
     assert page.console_errors == []

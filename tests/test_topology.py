@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from gis.editing import parse_edit, validate_edit
 from gis.topology import Frame, Rules, snap, validate_partition
-from tests.factories import bowtie, four_grids, grid, hierarchy, lonlat, polygon_m, rect, three_grids, two_grids
+from tests.factories import bowtie, four_squares, grid, hierarchy, lonlat, polygon_m, rect, three_grids, two_grids
 
 
 def _rules(**kw) -> Rules:
@@ -141,7 +141,7 @@ def test_every_problem_at_once(session):
 
 
 def test_bounds_are_warnings_and_configurable(session):
-    g = four_grids(session)
+    g = four_squares(session)
     code = g["nw"].code
     edit = parse_edit({"op": "merge", "grids": [g["nw"].code, g["ne"].code]})
     strict = validate_edit(session, edit, Rules(area_m2=(5_000, 15_000), households=(300, 500)))

@@ -27,8 +27,8 @@ LOCAL: dict[str, str | None] = {
     "markerclusterdefaultcss": f"{VENDOR}/leaflet.markercluster/dist/MarkerCluster.Default.css",
     "leaflet-heat.js": f"{VENDOR}/leaflet.heat/dist/leaflet-heat.js",
     "vectorGrid": f"{VENDOR}/leaflet.vectorgrid/dist/Leaflet.VectorGrid.bundled.min.js",
-    "geoman_js": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js",
-    "geoman_css": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
+    "leaflet_geoman_js": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.min.js",
+    "leaflet_geoman_css": f"{VENDOR}/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css",
 }
 
 OWN_CSS = "/static/gridgov.css"

@@ -1,19 +1,14 @@
-"""The command-center map page (/map)."""
+"""The command-center map page (/map): every layer, live events, counters, search."""
 from __future__ import annotations
 
-import folium
-
-from webmap.assets import render_page
+from webmap.app import page
 
 
-def command_page(bounds: list[list[float]] | None, *, basemap_url: str | None = None,
-                 basemap_attribution: str = "") -> str:
-    """The command-center page, framed on `bounds` ([[south, west], [north, east]])."""
-    m = folium.Map(location=[30.0, 120.0], zoom_start=12, tiles=None, max_zoom=20,
-                   control_scale=True, prefer_canvas=True)
-    if basemap_url:
-        folium.TileLayer(basemap_url, attr=basemap_attribution or "basemap", name="底图 basemap",
-                         max_zoom=20).add_to(m)
-    if bounds:
-        m.fit_bounds(bounds)
-    return render_page(m, "gridgov — 指挥中心 command center")
+def command_page(bounds: list[list[float]] | None, config: dict) -> str:
+    """The command-center page, framed on `bounds` ([[south, west], [north, east]]).
+
+    `config` carries the layers the user may read (catalog entries), the user, the CSRF token,
+    the endpoints and the optional basemap; the page script draws everything from it.
+    """
+    return page("command", "gridgov — 指挥中心 command center", bounds, config,
+                ("cluster", "heat", "tiles"))

@@ -1,7 +1,7 @@
 """grid editing: edits, lineage between grid versions, events handed over by an edit
 
 Revision ID: 0007
-Revises: 0004
+Revises: 0006
 Create Date: 2026-11-28
 """
 import sqlalchemy as sa
@@ -9,7 +9,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0007'
-down_revision = '0004'
+down_revision = '0006'  # re-chained after merging main (issues #6, #8)
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,152 @@
+"""Open311 GeoReport v2 at /open311/v2: services, service definitions and requests, in JSON and XML."""
+from __future__ import annotations
+
+import xml.etree.ElementTree as ET
+from typing import Any
+
+from flask import Blueprint, Response, g, jsonify, request
+
+from api import db
+from api.auth import current_user, requires
+from api.params import number
+from gis import open311
+from gis.errors import InvalidInput, Unauthenticated
+from gis.users import user_by_token
+
+bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
+FORMATS = "any(json, xml)"
+STAFF = ("admin", "commander")
+
+
+@bp.before_request
+def _api_key_is_a_token():
+    # GeoReport clients send their key as `api_key` (query or form), not as a bearer header;
+    # it is a gridgov user token, so the usual role guard applies to it.
+    key = request.values.get("api_key")
+    if not key and request.is_json:
+        body = request.get_json(silent=True)
+        key = body.get("api_key") if isinstance(body, dict) else None
+    if key and not request.headers.get("Authorization"):
+        user = user_by_token(db.session(), key)
+        if user is None:
+            raise Unauthenticated("Invalid api_key", "The api_key is unknown or revoked; ask an admin for a token.")
+        g.user, g.auth_via = user, "token"
+
+
+def _staff() -> bool:
+    user = current_user()
+    return user is not None and user.role in STAFF
+
+
+def _xml(root: str, item: str | None, data: Any) -> Response:
+    element = ET.Element(root)
+    for entry in (data if item else [data]):
+        target = ET.SubElement(element, item) if item else element
+        for key, value in entry.items():
+            child = ET.SubElement(target, key)
+            if isinstance(value, list):
+                for sub in value:
+                    attr = ET.SubElement(child, "attribute")
+                    for k, v in sub.items():
+                        ET.SubElement(attr, k).text = _text(v)
+            else:
+                child.text = _text(value)
+    body = ET.tostring(element, encoding="unicode", xml_declaration=False)
+    return Response('<?xml version="1.0" encoding="utf-8"?>\n' + body, mimetype="text/xml")
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def _out(fmt: str, root: str, item: str | None, data: Any) -> Response:
+    return _xml(root, item, data) if fmt == "xml" else jsonify(data)
+
+
+def _formats(path: str):
+    """Route `path.json`, `path.xml` and the bare `path` (JSON) to one view."""
+
+    def register(view):
+        bp.add_url_rule(f"{path}.<{FORMATS}:fmt>", view.__name__, view, methods=["GET"])
+        bp.add_url_rule(path, f"{view.__name__}_bare", lambda **kw: view(fmt="json", **kw), methods=["GET"])
+        return view
+
+    return register
+
+
+@_formats("/services")
+def services(fmt: str):
+    """The service list: one service per active category."""
+    return _out(fmt, "services", "service", open311.services(db.session()))
+
+
+@_formats("/services/<code>")
+def service_definition(code: str, fmt: str):
+    """A service's definition (no extra attributes)."""
+    return _out(fmt, "service_definition", None, open311.service_definition(db.session(), code))
+
+
+@_formats("/requests")
+def list_requests(fmt: str):
+    """Requests filtered by service_request_id, or service_code, status and start_date / end_date."""
+    args = request.args
+    found = open311.find_requests(db.session(), ids=args.get("service_request_id"),
+                                  service_code=args.get("service_code"), status=args.get("status"),
+                                  start_date=args.get("start_date"), end_date=args.get("end_date"),
+                                  include_private=_staff())
+    return _out(fmt, "service_requests", "request", found)
+
+
+@_formats("/requests/<int:request_id>")
+def get_request(request_id: int, fmt: str):
+    """One request, as a list of one (GeoReport's shape)."""
+    found = open311.get_request(db.session(), request_id, include_private=_staff())
+    return _out(fmt, "service_requests", "request", [found])
+
+
+# -- POST: a new request through the same path as POST /api/v1/events ------------------------
+POST_FIELDS = {"api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
+               "email", "device_id", "account_id", "first_name", "last_name", "phone", "description",
+               "media_url", "crs"}
+
+
+def _fields() -> dict[str, Any]:
+    if request.is_json:
+        body = request.get_json(silent=True)
+        if not isinstance(body, dict):
+            raise InvalidInput("Malformed JSON", "Send one JSON object, or the form fields of GeoReport v2.")
+        return body
+    return request.form.to_dict()
+
+
+@bp.post("/requests", endpoint="create_request_bare")
+@bp.post(f"/requests.<{FORMATS}:fmt>")
+@requires("worker", "commander", "viewer")
+def create_request(fmt: str = "json"):
+    """Create a service request: an event located, assigned and given its deadline like any report."""
+    fields = _fields()
+    unknown = sorted(k for k in fields if k not in POST_FIELDS and not k.startswith("attribute["))
+    if unknown:
+        raise InvalidInput("Unknown field", f"Not a GeoReport v2 field: {', '.join(unknown)}.", parameter=unknown[0])
+    if not fields.get("lat") or not fields.get("long"):
+        raise InvalidInput("Location required", "Give `lat` and `long` (WGS84, or `crs` such as gcj02); "
+                           "an address alone cannot be placed in a grid.", parameter="lat")
+    session = db.session()
+    event, duplicates = open311.create_request(
+        session, current_user(), service_code=fields.get("service_code") or "",
+        lon=number(fields, "long", lo=-180, hi=180), lat=number(fields, "lat", lo=-90, hi=90),
+        crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
+        media_url=fields.get("media_url") or None,
+        contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
+        idempotency_key=request.headers.get("Idempotency-Key"))
+    session.commit()
+    notice = ("可能与请求 " + ", ".join(str(d["id"]) for d in duplicates) + " 重复 possibly a duplicate of "
+              + ", ".join(str(d["id"]) for d in duplicates)) if duplicates else None
+    data = [{"service_request_id": str(event.id), "service_notice": notice, "account_id": fields.get("account_id")}]
+    response = _out(fmt, "service_requests", "request", data)
+    response.status_code = 201
+    return response

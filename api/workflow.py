@@ -1,0 +1,206 @@
+"""Workflow API: a case's timeline and moves, likely duplicates, overdue cases, the state table, settings."""
+from __future__ import annotations
+
+import datetime as dt
+
+from flask import Blueprint, current_app, jsonify, redirect, request, url_for
+from sqlalchemy import func, select
+
+from api import db
+from api.auth import csrf_token, current_user, requires, scoped_grids
+from api.params import json_body, number
+from gis import workflow
+from gis.errors import Forbidden, InvalidInput
+from gis.models import Event, Grid
+
+bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
+pages_bp = Blueprint("case_pages", __name__)
+
+MOVE_FIELDS = {"move", "note", "photo_ref", "handler", "deadline", "extra_hours", "target", "category"}
+
+
+def _visible_event(event_id: int) -> Event:
+    """The event, if the caller may see it: a worker only in their grids."""
+    session = db.session()
+    event = workflow.get_event(session, event_id)
+    grids = scoped_grids(current_user())
+    if grids is not None and workflow.event_grid_code(session, event) not in grids:
+        raise Forbidden("Outside your grids", f"Event {event_id} is not in one of your grids.")
+    return event
+
+
+def _case(event: Event) -> dict:
+    session = db.session()
+    return {"case": workflow.case_summary(session, event), "timeline": workflow.timeline(session, event.id),
+            "allowed_moves": workflow.allowed_moves(session, event, current_user())}
+
+
+@bp.get("/workflow")
+@requires("commander", "worker", "planner", "viewer")
+def state_table():
+    """The state table, the move and status labels, and the workflow settings."""
+    return jsonify(
+        transitions=[{"from": t.from_status, "move": t.move, "to": t.to_status, "roles": list(t.roles),
+                      "rule": t.rule} for t in workflow.TRANSITIONS],
+        system_moves=list(workflow.SYSTEM_MOVES), moves=workflow.MOVE_LABELS, statuses=workflow.STATUS_LABELS,
+        settings=workflow.settings_view(workflow.get_settings(db.session())))
+
+
+@bp.put("/workflow/settings/<key>")
+@requires("admin")
+def put_setting(key: str):
+    """Change one workflow setting (admin): body {"value": …}."""
+    body = json_body()
+    if "value" not in body:
+        raise InvalidInput("Missing value", "Send {\"value\": …}.", parameter="value")
+    session = db.session()
+    value = workflow.set_setting(session, key, body["value"])
+    if key == "timezone":
+        from gis.stats import rebuild
+
+        rebuild(session)
+    session.commit()
+    return jsonify(key=key, value=value)
+
+
+@bp.get("/events/<int:event_id>/timeline")
+@requires("commander", "worker")
+def event_timeline(event_id: int):
+    """The case's state, its every move, and the moves the caller may make now."""
+    return jsonify(_case(_visible_event(event_id)))
+
+
+@bp.post("/events/<int:event_id>/moves")
+@requires("commander", "worker")
+def make_move(event_id: int):
+    """Make one move on a case (the state table decides who may); 201 with the updated case."""
+    body = json_body()
+    unknown = sorted(set(body) - MOVE_FIELDS)
+    if unknown:
+        raise InvalidInput("Unknown field", f"Not a move field: {', '.join(unknown)}. "
+                           f"Fields are: {', '.join(sorted(MOVE_FIELDS))}.", parameter=unknown[0])
+    if not isinstance(body.get("move"), str):
+        raise InvalidInput("Missing move", f"Give `move`: one of {', '.join(workflow.USER_MOVES)}.",
+                           parameter="move")
+    for name in ("note", "photo_ref", "deadline", "category"):
+        if body.get(name) is not None and not isinstance(body[name], str):
+            raise InvalidInput(f"Invalid {name}", f"`{name}` must be a string.", parameter=name)
+    session = db.session()
+    user = current_user()
+    _visible_event(event_id)
+    extra = number(body, "extra_hours", required=False, lo=0, hi=10_000)
+    target = body.get("target")
+    if target is not None and (isinstance(target, bool) or not str(target).isdigit()):
+        raise InvalidInput("Invalid target", "`target` is the id of the case this report duplicates.",
+                           parameter="target")
+    handler = body.get("handler")
+    if handler is not None and (isinstance(handler, bool) or not isinstance(handler, (str, int))):
+        raise InvalidInput("Invalid handler", "`handler` is a user name or id.", parameter="handler")
+    record = workflow.apply_move(session, event_id, user, body["move"], note=body.get("note") or "",
+                                 photo_ref=body.get("photo_ref"), handler=handler, deadline=body.get("deadline"),
+                                 extra_hours=extra, target=int(target) if target is not None else None,
+                                 category=body.get("category"))
+    session.commit()
+    event = workflow.get_event(session, event_id)
+    payload = _case(event)
+    payload["move"] = next(m for m in payload["timeline"] if m["id"] == record.id)
+    return jsonify(payload), 201
+
+
+@bp.get("/cases/mine")
+@requires("commander", "worker")
+def my_cases():
+    """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue (a commander)."""
+    return jsonify(workflow.todo(db.session(), current_user()))
+
+
+@bp.get("/events/<int:event_id>/duplicates")
+@requires("commander", "worker")
+def event_duplicates(event_id: int):
+    """Open cases of the same category within 50 m and 24 h of this report (likely duplicates)."""
+    _visible_event(event_id)
+    return jsonify(duplicates=workflow.duplicates_of(db.session(), event_id))
+
+
+@bp.get("/duplicates")
+@requires("commander", "worker")
+def duplicates_near():
+    """Before reporting: open cases of `category` near `lon`,`lat` (WGS84) within 24 h of `at` (default now)."""
+    args = request.args
+    lon = number(args, "lon", lo=-180, hi=180)
+    lat = number(args, "lat", lo=-90, hi=90)
+    category = args.get("category", "")
+    if not category:
+        raise InvalidInput("Missing category", "Give `category`, a category code.", parameter="category")
+    at = _time_arg("at") or workflow.utcnow()
+    return jsonify(duplicates=workflow.find_duplicates(db.session(), category=category, lon=lon, lat=lat, at=at))
+
+
+def _time_arg(name: str) -> dt.datetime | None:
+    raw = request.args.get(name)
+    if not raw:
+        return None
+    try:
+        value = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"Invalid {name}", f"`{name}` is an ISO 8601 time with an offset.", parameter=name) from None
+    if value.tzinfo is None:
+        raise InvalidInput(f"Invalid {name}", f"`{name}` needs a time zone offset, e.g. +08:00.", parameter=name)
+    return value
+
+
+@bp.get("/cases/overdue")
+@requires("commander", "worker")
+def overdue_cases():
+    """Open cases past their deadline as GeoJSON (a worker's own grids only), most overdue first."""
+    session = db.session()
+    limit = int(number(request.args, "limit", required=False, lo=1, hi=10_000) or 2000)
+    now = workflow.utcnow()
+    query = (select(Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at,
+                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"))
+             .outerjoin(Grid, Grid.id == Event.grid_id)
+             .where(Event.status.in_(workflow.OPEN_STATUSES), Event.deadline_at < now)
+             .order_by(Event.deadline_at, Event.id).limit(limit))
+    grids = scoped_grids(current_user())
+    if grids is not None:
+        query = query.where(Grid.code.in_(grids))
+    features = [{"type": "Feature", "id": r.id, "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
+                 "properties": {"id": r.id, "title": r.title, "category": r.category, "status": r.status,
+                                "level": r.level, "grid_code": r.grid_code, "deadline_at": r.deadline_at.isoformat(),
+                                "overdue_hours": round((now - r.deadline_at).total_seconds() / 3600, 2)}}
+                for r in session.execute(query)]
+    return jsonify(type="FeatureCollection", features=features)
+
+
+@pages_bp.get("/cases/<int:event_id>")
+def case_page(event_id: int):
+    """The case page: where it is, its state and timeline, and the moves the signed-in user may make."""
+    from webmap.case import case_page as render
+
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login_form", next=request.path))
+    if user.role not in ("admin", "commander", "worker"):
+        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    session = db.session()
+    event = _visible_event(event_id)
+    data = _case(event)
+    duplicates = workflow.duplicates_of(session, event_id) if "merge" in data["allowed_moves"] else []
+    cfg = current_app.config
+    return render(data["case"], data["timeline"], data["allowed_moves"], lonlat=workflow.event_lonlat(session, event_id),
+                  move_labels=workflow.MOVE_LABELS, handlers=workflow.handler_choices(session, event),
+                  duplicates=duplicates, csrf_token=csrf_token(), user_name=user.display_name or user.name,
+                  basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
+
+
+@pages_bp.get("/cases")
+def todo_page():
+    """The signed-in person's to-do list of cases, each linking to its case page."""
+    from webmap.case import todo_page as render
+
+    user = current_user()
+    if user is None:
+        return redirect(url_for("auth.login_form", next=request.path))
+    if user.role not in ("admin", "commander", "worker"):
+        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    return render(workflow.todo(db.session(), user), user_name=user.display_name or user.name)

@@ -1,0 +1,212 @@
+"""Open311 GeoReport v2 as data: services from the category table, requests from events (no HTTP here)."""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import text
+from sqlalchemy.orm import Session
+
+from gis.errors import InvalidInput, NotFound
+from gis.workflow import get_settings, utcnow
+
+# GeoReport knows two statuses. A case is `open` until it is closed (verified) or rejected; a
+# report merged into another case reports that case's status, and its notes say which case.
+OPEN311_STATUSES = ("open", "closed")
+MAX_SPAN = dt.timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
+MAX_RESULTS = 1000
+
+STATUS_NOTES = {
+    "reported": "已受理，待立案 received, awaiting registration",
+    "registered": "已立案 registered as a case",
+    "dispatched": "已派遣 dispatched to the responsible unit",
+    "in_progress": "处置中 being handled",
+    "handled": "已处置，待核查 handled, awaiting verification",
+    "closed": "已结案 verified and closed",
+    "rejected": "不予立案 not a case",
+}
+
+
+def services(session: Session) -> list[dict[str, Any]]:
+    """Every active category as a GeoReport service (code, name, group = major class)."""
+    rows = session.execute(text(
+        "SELECT code, name, major_name, kind FROM categories WHERE active ORDER BY code")).all()
+    return [{"service_code": r.code, "service_name": r.name,
+             "description": f"{r.major_name} · {r.name}（{'部件' if r.kind == 'component' else '事件'}）",
+             "metadata": False, "type": "realtime", "keywords": r.major_name, "group": r.major_name}
+            for r in rows]
+
+
+def service_definition(session: Session, code: str) -> dict[str, Any]:
+    """The service definition of one category (no extra attributes: metadata is false)."""
+    if session.execute(text("SELECT 1 FROM categories WHERE code = :c AND active"), {"c": code}).first() is None:
+        raise NotFound("No such service", f"No active service has code {code!r}; see services.json.")
+    return {"service_code": code, "attributes": []}
+
+
+def parse_time(value: str | None, name: str, timezone: str) -> dt.datetime | None:
+    """A W3C date-time (2010-01-01T00:00:00Z, or with an offset); a bare date or time means local time."""
+    if not value:
+        return None
+    raw = value.strip()
+    if "T" in raw and " " in raw:  # an unencoded '+' of an offset arrives in a query string as a space
+        raw = raw.replace(" ", "+")
+    try:
+        parsed = dt.datetime.fromisoformat(raw.replace("Z", "+00:00"))
+    except ValueError:
+        raise InvalidInput(f"Invalid {name}", f"`{name}` must be a W3C date-time such as 2026-11-01T00:00:00Z; "
+                           f"got {value[:40]!r}.", parameter=name) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone))
+
+
+def _split(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def private_majors(session: Session) -> list[str]:
+    """Major category codes whose requests only signed-in staff may read (disputes by default)."""
+    return [str(m) for m in get_settings(session)["open311_private_majors"]]
+
+
+_SELECT = """
+    SELECT e.id, e.status, e.category, c.name AS service_name, e.description, e.title, e.reported_at,
+           e.updated_at, e.deadline_at, e.level, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
+           e.merged_into_id, t.status AS target_status,
+           coalesce(t.level, e.level) AS effective_level,
+           gr.name AS grid_name, com.name AS community_name, st.name AS street_name, di.name AS district_name,
+           (SELECT m.photo_ref FROM event_moves m WHERE m.event_id = e.id AND m.photo_ref IS NOT NULL
+            ORDER BY m.at, m.id LIMIT 1) AS media_url,
+           (SELECT m.note FROM event_moves m WHERE m.event_id = coalesce(e.merged_into_id, e.id)
+               AND m.move IN ('verify', 'reject') ORDER BY m.at DESC, m.id DESC LIMIT 1) AS final_note
+    FROM events e JOIN categories c ON c.code = e.category
+    LEFT JOIN events t ON t.id = e.merged_into_id
+    LEFT JOIN grids gr ON gr.id = e.grid_id
+    LEFT JOIN admin_areas com ON com.id = e.community_id
+    LEFT JOIN admin_areas st ON st.id = e.street_id
+    LEFT JOIN admin_areas di ON di.id = e.district_id
+"""
+
+
+def find_requests(session: Session, *, ids: str | None = None, service_code: str | None = None,
+                  status: str | None = None, start_date: str | None = None, end_date: str | None = None,
+                  include_private: bool = False, limit: int = MAX_RESULTS) -> list[dict[str, Any]]:
+    """Requests by id list, or by service codes, statuses and a requested-time range (default: the last 90 days).
+
+    Newest first, at most `limit`. Requests of private major classes are left out unless `include_private`.
+    """
+    settings = get_settings(session)
+    where, params = [], {"limit": limit}
+    if not include_private:
+        where.append("NOT (c.major_code = ANY(:private))")
+        params["private"] = private_majors(session)
+    id_list = _split(ids)
+    if id_list:
+        # GeoReport: service_request_id overrides every other filter.
+        if not all(i.isdigit() for i in id_list):
+            raise InvalidInput("Invalid service_request_id", "Give request ids as numbers, comma separated.",
+                               parameter="service_request_id")
+        where.append("e.id = ANY(:ids)")
+        params["ids"] = [int(i) for i in id_list]
+    else:
+        codes = _split(service_code)
+        if codes:
+            known = set(session.execute(text("SELECT code FROM categories WHERE code = ANY(:c)"), {"c": codes}).scalars())
+            unknown = [c for c in codes if c not in known]
+            if unknown:
+                raise InvalidInput("Unknown service_code", f"No service has code {', '.join(unknown)}; "
+                                   "see services.json.", parameter="service_code")
+            where.append("e.category = ANY(:codes)")
+            params["codes"] = codes
+        statuses = _split(status)
+        bad = [s for s in statuses if s not in OPEN311_STATUSES]
+        if bad:
+            raise InvalidInput("Invalid status", "`status` is open, closed, or both comma separated.",
+                               parameter="status")
+        if statuses and len(set(statuses)) == 1:
+            closed = "coalesce(t.status, e.status) IN ('closed', 'rejected')"
+            where.append(closed if statuses[0] == "closed" else f"NOT ({closed})")
+        start = parse_time(start_date, "start_date", settings["timezone"])
+        end = parse_time(end_date, "end_date", settings["timezone"])
+        if start and end and end < start:
+            raise InvalidInput("Invalid date range", "`end_date` is before `start_date`.", parameter="end_date")
+        end = end or (start + MAX_SPAN if start else utcnow())
+        start = start or end - MAX_SPAN
+        if end - start > MAX_SPAN:
+            raise InvalidInput("Date range too long", "A request search may span at most 90 days "
+                               "(GeoReport v2); narrow start_date / end_date.", parameter="start_date")
+        where.append("e.reported_at >= :start AND e.reported_at <= :end")
+        params.update(start=start, end=end)
+    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"
+    return [_request(r) for r in session.execute(text(sql), params)]
+
+
+def get_request(session: Session, request_id: int, *, include_private: bool = False) -> dict[str, Any]:
+    """One request by id (NotFound when it does not exist or is private to staff)."""
+    found = find_requests(session, ids=str(request_id), include_private=include_private)
+    if not found:
+        raise NotFound("No such request", f"There is no service request {request_id} visible to you.")
+    return found[0]
+
+
+def _request(r) -> dict[str, Any]:
+    effective = r.target_status or r.status
+    notes = STATUS_NOTES.get(effective, effective)
+    if r.final_note:
+        notes = f"{notes}: {r.final_note}"
+    if r.merged_into_id:
+        notes = f"与请求 {r.merged_into_id} 合并 merged with request {r.merged_into_id}; {notes}"
+    agency = {"grid": r.grid_name, "community": r.community_name, "street": r.street_name,
+              "district": r.district_name}.get(r.effective_level)
+    address = " ".join(n for n in (r.street_name, r.community_name, r.grid_name) if n) or None
+    description = r.title if not r.description else f"{r.title}：{r.description}"
+    return {
+        "service_request_id": str(r.id),
+        "status": "closed" if effective in ("closed", "rejected") else "open",
+        "status_notes": notes,
+        "service_name": r.service_name,
+        "service_code": r.category,
+        "description": description,
+        "agency_responsible": agency,
+        "service_notice": None,
+        "requested_datetime": r.reported_at.isoformat(),
+        "updated_datetime": r.updated_at.isoformat(),
+        "expected_datetime": r.deadline_at.isoformat() if r.deadline_at else None,
+        "address": address,
+        "address_id": None,
+        "zipcode": None,
+        "lat": r.lat,
+        "long": r.lon,
+        "media_url": r.media_url,
+    }
+
+
+def create_request(session: Session, user, *, service_code: str, lon: float, lat: float, crs: str = "wgs84",
+                   description: str = "", media_url: str | None = None, contact: dict | None = None,
+                   idempotency_key: str | None = None):
+    """A new request: created, located and assigned by gis.events.create_event (as POST /api/v1/events
+    does), its clock started, and the likely duplicates it may be; returns (event, duplicates)."""
+    from gis.events import create_event
+    from gis.workflow import check_photo_ref, find_duplicates
+
+    name = session.execute(text("SELECT name FROM categories WHERE code = :c AND active"), {"c": service_code}).scalar()
+    if name is None:
+        raise InvalidInput("Unknown service_code", f"No active service has code {service_code[:20]!r}; "
+                           "see services.json.", parameter="service_code")
+    first_line = description.strip().splitlines()[0] if description.strip() else ""
+    title = first_line[:60] or name
+    try:
+        photo = check_photo_ref(media_url)
+    except InvalidInput as exc:
+        raise InvalidInput("Invalid media_url", exc.detail.replace("`photo_ref`", "`media_url`"),
+                           parameter="media_url") from None
+    event, _location = create_event(session, user, lon=lon, lat=lat, crs=crs, category=service_code, title=title,
+                                    description=description, contact=contact, idempotency_key=idempotency_key)
+    if photo and not event.replayed:  # the report's photo belongs to its first timeline entry
+        session.execute(text("UPDATE event_moves SET photo_ref = :p WHERE event_id = :id AND move = 'report'"),
+                        {"p": photo, "id": event.id})
+    point_lon, point_lat = session.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM events WHERE id = :id"),
+                                           {"id": event.id}).one()
+    duplicates = find_duplicates(session, category=service_code, lon=point_lon, lat=point_lat,
+                                 at=event.reported_at, exclude_id=event.id)
+    return event, duplicates

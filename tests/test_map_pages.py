@@ -1,0 +1,151 @@
+"""The three map pages: who may open them, and in Chromium — no console errors, nothing leaving
+127.0.0.1, layers drawn, and a new event on an open command center within 2 s."""
+from __future__ import annotations
+
+import json
+import re
+import urllib.request
+
+import pytest
+
+from tests.factories import four_grids, lonlat
+
+PASSWORD = "correct-horse-9"
+ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
+
+
+@pytest.fixture
+def district(session):
+    community, grids, buildings, events = four_grids(session)
+    session.commit()
+    return {"community": community, "grids": grids, "buildings": buildings, "events": events}
+
+
+def sign_in(client, name):
+    response = client.post("/login", data={"name": name, "password": PASSWORD})
+    assert response.status_code == 302, response.get_data(as_text=True)
+
+
+def test_pages_redirect_to_login_when_not_signed_in(client):
+    for path in ("/map", "/map/worker", "/map/planner"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"].startswith("/login?next=" + path.replace("/", "%2F")) or \
+            response.headers["Location"].startswith("/login?next=" + path)
+
+
+def test_page_roles(client, make_user, district):
+    make_user("worker", password=PASSWORD, name="w1", grids=[district["grids"][0].code])
+    sign_in(client, "w1")
+    assert client.get("/map").headers["Location"].endswith("/map/worker")
+    assert client.get("/map/worker").status_code == 200
+    forbidden = client.get("/map/planner")
+    assert forbidden.status_code == 403 and forbidden.mimetype == "application/problem+json"
+
+
+@pytest.mark.parametrize("path", ["/map", "/map/worker", "/map/planner"])
+def test_every_page_asset_is_local_and_served(client, make_user, district, path):
+    make_user("admin", password=PASSWORD, name="boss")
+    sign_in(client, "boss")
+    html = client.get(path).get_data(as_text=True)
+    assets = [a for a in ASSET.findall(html) if a.endswith((".js", ".css"))]
+    assert any("gridgov-map.js" in a for a in assets) and any("leaflet.js" in a for a in assets)
+    for asset in assets:
+        assert asset.startswith("/static/"), asset
+        assert client.get(asset).status_code == 200, asset
+    assert "maxZoom" in html  # marker clustering throws on a map without a maximum zoom
+
+
+def test_command_center_shows_only_readable_layers(client, make_user, district):
+    make_user("viewer", password=PASSWORD, name="v1")
+    sign_in(client, "v1")
+    html = client.get("/map").get_data(as_text=True)
+    assert '"name": "grids"' in html and '"name": "events"' not in html
+
+
+def browser_sign_in(page, live_server, name, path):
+    page.goto(f"{live_server}/login?next={path}")
+    page.fill("input[name=name]", name)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_url(f"{live_server}{path}")
+
+
+@pytest.mark.browser
+def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, page, make_user, district):
+    make_user("commander", password=PASSWORD, name="c1")
+    browser_sign_in(page, live_server, "c1", "/map")
+    page.wait_for_function("() => gridgov.state.tilesLoaded.grids > 0 && gridgov.state.tilesLoaded.buildings > 0")
+    page.wait_for_function("() => gridgov.state.drawn.events === 4 && gridgov.state.live")
+    page.wait_for_function("() => document.querySelector('[data-counter=open_events]').textContent === '4'")
+    # A paint of the vector tiles: paths in the tile SVGs.
+    assert page.locator(".leaflet-tile path").count() >= 4
+
+    # A worker reports through the events API; the open command center shows it within 2 s.
+    worker = make_user("worker", grids=[district["grids"][2].code])
+    lon, lat = lonlat(150, 150)
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/events", method="POST",
+        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": "直播事件"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        created = json.load(response)
+    assert created["assignment"]["grid"]["code"] == district["grids"][2].code
+    new_id = created["id"]
+    page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=2000)
+    page.wait_for_function("() => document.querySelector('[data-counter=open_events]').textContent === '5'")
+    assert page.console_errors == []
+    assert page.outside_requests == []
+
+
+@pytest.mark.browser
+def test_worker_page_at_phone_width(live_server, browser, make_user, district):
+    mine = [district["grids"][0].code, district["grids"][1].code]
+    make_user("worker", password=PASSWORD, name="w2", grids=mine)
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    errors, outside = [], []
+    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.on("request", lambda r: not r.url.startswith(live_server) and not r.url.startswith("data:") and outside.append(r.url))
+    browser_sign_in(page, live_server, "w2", "/map/worker")
+    page.wait_for_function("() => gridgov.state.drawn.grids === 2 && gridgov.state.drawn.events === 2")
+    assert page.locator("#gg-mine li").count() == 4  # two grids, their two open events
+    assert page.locator("#gg-report select[name=category] option").count() > 20
+    box = page.locator("#gg-sheet").bounding_box()
+    assert box["width"] <= 390 and page.locator("#gg-report button[type=submit]").is_visible()
+    # Tap inside the worker's NE grid: the locate result names it.
+    lon, lat = lonlat(300, 300)
+    point = page.evaluate(f"() => gridgov.map.latLngToContainerPoint([{lat}, {lon}])")
+    page.locator(".folium-map").tap(position={"x": point["x"], "y": point["y"]})
+    page.wait_for_function(f"() => document.querySelector('#gg-locate').textContent.includes('{mine[1]}')")
+    # Report there: the form posts to the events API and the new event joins the list.
+    page.select_option("#gg-report select[name=category]", "11001")
+    page.fill("#gg-report input[name=title]", "井盖缺失")
+    page.click("#gg-report button[type=submit]")
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-mine li')].some(li => li.textContent.includes('井盖缺失'))")
+    assert page.locator("#gg-mine li").count() == 5
+    assert errors == [] and outside == []
+    context.close()
+
+
+@pytest.mark.browser
+def test_planner_page_draws_editable_grids(live_server, page, make_user, district):
+    make_user("planner", password=PASSWORD, name="p1")
+    browser_sign_in(page, live_server, "p1", "/map/planner")
+    page.wait_for_function("() => gridgov.map.getZoom() >= 15 && gridgov.state.drawn.grids === 4")
+    assert page.locator("#gg-planner tbody tr").count() == 4
+    assert page.evaluate("() => typeof gridgov.map.pm.enableGlobalEditMode") == "function"
+    page.evaluate("() => gridgov.map.pm.enableGlobalEditMode()")
+    assert page.locator(".marker-icon").count() >= 16  # the grids' vertices are draggable
+    assert page.console_errors == []
+    assert page.outside_requests == []
+
+
+def test_no_basemap_unless_configured(app, client, make_user):
+    make_user("commander", password=PASSWORD, name="c2")
+    sign_in(client, "c2")
+    assert '"basemap": null' in client.get("/map").get_data(as_text=True)
+    app.config["BASEMAP_URL"] = "http://tiles.intranet.example/{z}/{x}/{y}.png"
+    html = client.get("/map").get_data(as_text=True)
+    assert "tiles.intranet.example/{z}/{x}/{y}.png" in html

@@ -1,0 +1,62 @@
+"""What the three map pages share: a Folium map with no CDN, and the hook into our own JavaScript."""
+from __future__ import annotations
+
+import folium
+from branca.element import MacroElement
+from folium.elements import JSCSSMixin
+from folium.template import Template
+
+from webmap.assets import render_page
+
+# Our page logic lives in static files (readable, cacheable, testable), not in Python strings;
+# Folium builds the page, the map and the asset list, and hands the config to the script.
+OWN_JS = "/static/gridgov-map.js"
+
+PLUGINS = {
+    "cluster": [("markerclusterjs", "cdn:markercluster")],
+    "heat": [("leaflet-heat.js", "cdn:heat")],
+    "tiles": [("vectorGrid", "cdn:vectorgrid")],
+    "geoman": [("leaflet_geoman_js", "cdn:geoman")],
+}
+PLUGIN_CSS = {
+    "cluster": [("markerclustercss", "cdn:markercluster"), ("markerclusterdefaultcss", "cdn:markercluster")],
+    "geoman": [("leaflet_geoman_css", "cdn:geoman")],
+}
+
+
+class GridgovPage(JSCSSMixin, MacroElement):
+    """Calls gridgov.<entry>(map, config) once the map exists, after loading the plugins it needs."""
+
+    _template = Template("""
+        {% macro script(this, kwargs) %}
+            gridgov.{{ this.entry }}({{ this._parent.get_name() }}, {{ this.config|tojson }});
+        {% endmacro %}
+    """)
+
+    def __init__(self, entry: str, config: dict, plugins: tuple[str, ...]):
+        super().__init__()
+        self._name = "GridgovPage"
+        self.entry, self.config = entry, config
+        # The names are Folium's own asset names; webmap.assets.LOCAL maps each to /static.
+        self.default_js = [js for p in plugins for js in PLUGINS[p]] + [("gridgov_js", OWN_JS)]
+        self.default_css = [css for p in plugins for css in PLUGIN_CSS.get(p, [])]
+
+
+def base_map(bounds: list[list[float]] | None) -> folium.Map:
+    """A map with no basemap (the basemap, if configured, is added by the page script as a layer).
+
+    maxZoom must be set on the map itself: with no tile layer Leaflet has no maximum zoom, and
+    marker clustering throws on an infinite one.
+    """
+    m = folium.Map(location=[30.0, 120.0], zoom_start=12, tiles=None, control_scale=True,
+                   prefer_canvas=True, maxZoom=20, minZoom=3)
+    if bounds:
+        m.fit_bounds(bounds)
+    return m
+
+
+def page(entry: str, title: str, bounds, config: dict, plugins: tuple[str, ...]) -> str:
+    """Render one map page: Folium map, local assets, and our script with `config`."""
+    m = base_map(bounds)
+    GridgovPage(entry, config, plugins).add_to(m)
+    return render_page(m, title)
