@@ -9,6 +9,7 @@ from api.errors import problem
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
 from gis.editing import (
+    EditRejected,
     building_grids,
     commit_edit,
     community_grids,
@@ -105,13 +106,18 @@ def validate():
 @requires(*PLAN_ROLES)
 def preview():
     """What a commit would do — versions, lineage, buildings, households, open events and contracts that
-    move — computed by running the very commit and rolling it back."""
+    move — computed by running the very commit and rolling it back. An edit the commit would refuse
+    is a valid answer here: 200 with `valid: false` and every problem (the commit answers 422)."""
     session = db.session()
     try:
         result = commit_edit(session, parse_edit(json_body()), user_id=current_user().id,
                              if_match=parse_if_match(request.headers.get("If-Match")), rules=rules(),
                              snap_m=snap_m(), dry_run=True)
-        body = result.to_dict()
+        body = {"valid": True, "errors": []} | result.to_dict()
+    except EditRejected as exc:
+        body = {"valid": False, "preview": True, "title": exc.title, "detail": exc.detail,
+                "errors": exc.extra["problems"], "warnings": exc.extra.get("warnings", []),
+                "rules": exc.extra.get("rules")}
     finally:
         session.rollback()
     return jsonify(body)

@@ -276,3 +276,21 @@ def gapped_grids(session):
 def polygon_m(*points_m) -> Polygon:
     """A lon/lat polygon from metre points (x, y) east/north of the origin."""
     return Polygon([lonlat(x, y) for x, y in points_m])
+
+
+def bent_pair(session):
+    """A 200 m × 100 m community of two grids whose shared edge has a middle vertex (100, 50):
+
+        +--------+--------+
+        |  001   |  002   |
+        |        o        |   o: (100, 50), a vertex of both grids and of no community edge
+        |        |        |
+        +--------+--------+
+        x=0    x=100    x=200
+    """
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    west = grid(session, community, 1, polygon_m((0, 0), (100, 0), (100, 50), (100, 100), (0, 100), (0, 0)),
+                name="西网格")
+    east = grid(session, community, 2, polygon_m((100, 0), (200, 0), (200, 100), (100, 100), (100, 50), (100, 0)),
+                name="东网格")
+    return {"community": community, "west": west, "east": east}

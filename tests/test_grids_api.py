@@ -7,6 +7,7 @@ import threading
 import urllib.error
 import urllib.request
 
+import pytest
 import shapely
 from shapely.geometry import mapping
 from sqlalchemy import text
@@ -113,10 +114,20 @@ def test_preview_lists_what_moves_and_changes_nothing(client, make_user, session
         "from": g["b"].code, "to": merged, "buildings": 1, "households": 40, "population": 90, "codes": None}
     assert impact["open_events"]["moves"] == [{"from": g["b"].code, "to": merged, "events": 1, "ids": [ev.id]}]
     assert [(c["grid_code"], c["action"]) for c in impact["contracts"]] == [(g["b"].code, "flagged")]
-    assert preview.json["preview"] is True and preview.json["edit"]["id"] is None
+    assert preview.json["valid"] is True and preview.json["preview"] is True and preview.json["edit"]["id"] is None
     assert sorted(preview.json["if_match"]) == sorted([f'"{g["a"].code}.v1"', f'"{g["b"].code}.v1"'])
     assert session.scalar(text("SELECT count(*) FROM grids")) == 3
     assert session.scalar(text("SELECT count(*) FROM contracts WHERE flag IS NOT NULL")) == 0
+
+
+def test_preview_of_an_edit_the_commit_would_refuse(client, make_user, session):
+    g = two_grids(session)
+    session.commit()
+    response = client.post("/api/v1/grid-edits/preview", headers=auth(make_user("planner")), json={
+        "op": "reshape", "grids": [{"code": g[1].code, "geometry": mapping(rect(0, 0, 120, 100))}]})
+    assert response.status_code == 200
+    assert response.json["valid"] is False and [e["rule"] for e in response.json["errors"]] == ["overlap"]
+    assert response.json["errors"][0]["other"] == g[2].code
 
 
 def test_commit_needs_if_match_and_refuses_stale_etags(client, make_user, session):
@@ -267,3 +278,52 @@ def test_two_planners_over_http_never_overlap(live_server, app, make_user, sessi
         SELECT count(*) FROM grids a JOIN grids b ON a.id < b.id AND ST_Relate(a.geom, b.geom, '2********')
         WHERE a.valid_to IS NULL AND b.valid_to IS NULL"""))
     assert overlap == 0
+
+
+def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
+    """After a commit the grids layer serves the new versions (and ?at= the old), and no cached tile
+    keeps the old boundary: the grids table's change notification makes the cache forget it."""
+    import time
+
+    from api.stream import hub
+    from tests.test_layers import decode, tile_of
+
+    g = two_grids(session)
+    session.commit()
+    token = make_user("planner")
+    with app.app_context():
+        the_hub = hub()
+        assert the_hub.listener.wait_listening(5)
+    deadline = time.monotonic() + 5
+    while not the_hub.generations.live and time.monotonic() < deadline:
+        time.sleep(0.02)
+    x, y = tile_of(*lonlat(100, 50), 16)
+    url = f"/tiles/grids/16/{x}/{y}.mvt"
+    before = client.get(url)
+    hits = the_hub.tiles.hits
+    assert client.get(url).data == before.data and the_hub.tiles.hits == hits + 1  # served from the cache
+    versions = {f["properties"]["code"]: f["properties"]["version"] for f in decode(before.data)["grids"]["features"]}
+    assert versions == {g[1].code: 1, g[2].code: 1}
+
+    edit = {"op": "move_vertices", "moves": [{"from": list(lonlat(100, 100)), "to": list(lonlat(130, 100))},
+                                             {"from": list(lonlat(100, 0)), "to": list(lonlat(130, 0))}]}
+    done = client.post("/api/v1/grid-edits", json=edit,
+                       headers=auth(token) | {"If-Match": _etags(client, token, g[1].code, g[2].code)})
+    assert done.status_code == 201
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        after = client.get(url)
+        if after.data != before.data:
+            break
+        time.sleep(0.05)
+    versions = {f["properties"]["code"]: f["properties"]["version"] for f in decode(after.data)["grids"]["features"]}
+    assert versions == {g[1].code: 2, g[2].code: 2}
+
+    box = ",".join(f"{v:.6f}" for v in (*lonlat(-10, -10), *lonlat(210, 110)))
+    now = client.get(f"/layers/grids.geojson?bbox={box}", headers=auth(token)).json
+    yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
+    then = client.get(f"/layers/grids.geojson?bbox={box}&at={yesterday}", headers=auth(token)).json
+    area = {f["properties"]["code"]: f["properties"]["area_m2"] for f in now["features"]}
+    old_area = {f["properties"]["code"]: f["properties"]["area_m2"] for f in then["features"]}
+    assert {f["properties"]["version"] for f in then["features"]} == {1}
+    assert area[g[1].code] == pytest.approx(old_area[g[1].code] * 1.3, rel=1e-3)
