@@ -824,6 +824,7 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
         refresh_grid_totals(session, new_ids.values())
     buildings_after = _building_grids(session, [], plan, ids=list(buildings_before))
     moved_events = _hand_over_events(session, events_scope, at, snap_m)
+    _note_on_timelines(session, moved_events, edit_row.id, at, user_id)
     contracts = _flag_contracts(session, plan, lineage, edit_row.id, at, user_id)
     impact = _impact(session, plan, buildings_before, buildings_after, moved_events, contracts, new_ids)
     edit_row.impact = impact
@@ -930,6 +931,27 @@ def _hand_over_events(session: Session, before: dict[int, str | None], at: dt.da
                         {"at": at, "ids": ids})
         assign_events(session, event_ids=ids, snap_m=snap_m)
     return sorted(moved)
+
+
+def _note_on_timelines(session: Session, moved: list[tuple[int, str | None, str | None]], edit_id: int,
+                       at: dt.datetime, user_id: int | None) -> None:
+    """A 'note' step on each handed-over case's timeline (the closed loop's event_moves): the case's
+    status, level and handler stay; the note says which grid it left for which, and by which edit."""
+    if not moved:
+        return
+    session.execute(text("""
+        INSERT INTO event_moves (event_id, at, actor_id, move, from_status, to_status, from_level, to_level,
+                                 note, handler_id, deadline_at, detail)
+        SELECT e.id, :at, :user_id, 'note', e.status, e.status, e.level, e.level,
+               '网格调整，案件由网格 ' || coalesce(m.from_code, '—') || ' 移交 ' || coalesce(m.to_code, '—')
+                 || ' — boundary edit ' || :edit_id || ' handed this case from grid ' || coalesce(m.from_code, '(none)')
+                 || ' to ' || coalesce(m.to_code, '(none)'),
+               e.handler_id, e.deadline_at,
+               jsonb_build_object('grid_edit', :edit_id, 'from_grid', m.from_code, 'to_grid', m.to_code)
+        FROM unnest(CAST(:ids AS bigint[]), CAST(:froms AS text[]), CAST(:tos AS text[])) AS m(id, from_code, to_code)
+        JOIN events e ON e.id = m.id
+    """), {"at": at, "user_id": user_id, "edit_id": edit_id, "ids": [m[0] for m in moved],
+           "froms": [m[1] for m in moved], "tos": [m[2] for m in moved]})
 
 
 _RELATION_WORDS = {"split": "split into", "merged": "merged into", "absorbed": "absorbed into"}

@@ -300,6 +300,14 @@ def test_commit_moves_buildings_and_open_events_and_flags_contracts(session):
     for k in (on_b, on_c):
         session.refresh(k)
         assert k.flag and merged in k.flag and "re-assign" in k.flag
+    # The case's timeline says so, without changing its status, level or handler.
+    notes = session.execute(text("SELECT move, from_status, to_status, note, detail FROM event_moves "
+                                 "WHERE event_id = :id ORDER BY id"), {"id": open_event.id}).all()
+    assert [(n.detail["from_grid"], n.detail["to_grid"]) for n in notes] == [(g["b"].code, merged),
+                                                                               (merged, g["a"].code)]
+    note = notes[-1]
+    assert note.move == "note" and note.from_status == note.to_status == "dispatched"
+    assert note.detail["grid_edit"] == result.edit_id and merged in note.note and g["a"].code in note.note
     # A later bulk re-run keeps the open case where the edit handed it over.
     assign_events(session)
     session.commit()
