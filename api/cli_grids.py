@@ -49,7 +49,7 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
 @click.argument("code")
 def history(code: str) -> None:
     """Every version of grid CODE: dates, area, the edit that opened it and its lineage."""
-    from gis.editing import grid_history
+    from gis.history import grid_history
     from gis.errors import GridgovError
 
     with _session() as session:

@@ -8,19 +8,15 @@ from api.auth import current_user, requires
 from api.errors import problem
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
-from gis.editing import (
-    EditRejected,
+from gis.editing import EditRejected, commit_edit, parse_edit, parse_if_match, validate_edit
+from gis.history import (
     building_grids,
-    commit_edit,
     community_grids,
     event_grids,
     get_edit,
     grid_history,
     grid_version,
     list_edits,
-    parse_edit,
-    parse_if_match,
-    validate_edit,
 )
 from gis.errors import InvalidInput, SetupRequired
 from gis.topology import Rules, validate_partition
