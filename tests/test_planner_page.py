@@ -83,3 +83,55 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
     assert page.evaluate("() => gridgov.state.planner.handles") == 0  # the past is not editable
     assert page.console_errors == []
     assert page.outside_requests == []
+
+
+def _click(page, lonlat_xy):
+    box = page.locator(".folium-map").bounding_box()
+    p = page.evaluate(f"() => gridgov.map.latLngToContainerPoint([{lonlat_xy[1]}, {lonlat_xy[0]}])")
+    page.mouse.click(box["x"] + p["x"], box["y"] + p["y"])
+
+
+def _save_after_preview(page):
+    page.wait_for_function("() => gridgov.state.planner.preview !== null")
+    page.evaluate("() => { gridgov.state.planner.saved = null; }")
+    page.click("#gg-save")
+    page.wait_for_function("() => gridgov.state.planner.saved !== null")
+    return page.evaluate("() => gridgov.state.planner.saved")
+
+
+@pytest.mark.browser
+def test_split_then_merge_in_the_browser(live_server, page, make_user, session):
+    g = bent_pair(session)
+    west = g["west"].code
+    session.commit()
+    make_user("planner", password=PASSWORD, name="p8")
+    browser_sign_in(page, live_server, "p8", "/map/planner")
+    page.wait_for_function("() => gridgov.state.drawn.grids === 2")
+    page.evaluate("() => gridgov.map.setZoom(gridgov.map.getZoom() - 1)")
+    page.wait_for_function("() => gridgov.state.drawn.grids === 2 && !gridgov.map._animatingZoom")
+
+    # Select the west grid, then draw a line across it: two new grids, numbered north to south.
+    _click(page, lonlat(30, 20))
+    page.wait_for_function(f"() => document.querySelector('#gg-selected').textContent === '{west}'")
+    page.click("#gg-tool-split")
+    for point in (lonlat(-15, 60), lonlat(115, 60), lonlat(115, 60)):  # the last click on the last vertex ends it
+        _click(page, point)
+    saved = _save_after_preview(page)
+    north, south = "310101001001003", "310101001001004"
+    assert sorted(o["code"] for o in saved["opened"]) == [north, south] and saved["retired"] == [west]
+
+    # Select both halves and merge them back: one new grid (005) with the west grid's old outline.
+    page.wait_for_function("() => gridgov.state.drawn.grids === 3")
+    _click(page, lonlat(30, 80))
+    _click(page, lonlat(30, 20))
+    page.wait_for_function(f"() => document.querySelector('#gg-selected').textContent === '{north}, {south}'")
+    page.click("#gg-tool-merge")
+    saved = _save_after_preview(page)
+    assert [o["code"] for o in saved["opened"]] == ["310101001001005"]
+    session.expire_all()
+    merged = session.scalar(text("SELECT ST_AsText(geom) FROM grids WHERE code = '310101001001005'"))
+    original = session.scalar(text("SELECT ST_AsText(geom) FROM grids WHERE code = :c"), {"c": west})
+    assert shapely.equals(shapely.from_wkt(merged), shapely.from_wkt(original))
+    assert validate_partition(session, g["community"].code, Rules(area_m2=None, households=None)).valid
+    assert page.console_errors == []
+    assert page.outside_requests == []

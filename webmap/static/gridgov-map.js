@@ -764,7 +764,11 @@
       onEachFeature: (f, lyr) => {
         loaded.set(f.properties.code, { feature: f, layer: lyr });
         lyr.bindTooltip(`${f.properties.code} ${f.properties.name}`, { permanent: map.getZoom() >= 17, direction: "center", className: "gg-code" });
-        lyr.on("click", () => (asOf ? showHistory(f.properties.code, lyr) : toggle(f.properties.code)));
+        lyr.on("click", () => {
+          if (map.pm.globalDrawModeEnabled()) return; // a click of the line or polygon being drawn
+          if (asOf) showHistory(f.properties.code, lyr);
+          else toggle(f.properties.code);
+        });
         lyr.on("pm:edit", () => {
           changed.set(f.properties.code, lyr.toGeoJSON().geometry);
           pendingChanged();
