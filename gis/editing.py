@@ -967,17 +967,23 @@ def _flag_contracts(session: Session, plan: Plan, lineage: list[dict], edit_id: 
         children = ", ".join(sorted({c for c, _ in heirs}))
         flag = (f"网格 {code} 已于 {at.date().isoformat()} 撤销（{children}）— grid {code} was "
                 f"{_RELATION_WORDS.get(relation, 'retired into')} {children} by edit {edit_id}; re-assign this contract")
+        # The contracts.flag column (issue #5) exists for this: a person must re-assign the contract.
         rows = session.execute(text("""
+            WITH old AS (
+                SELECT k.id, k.flag FROM contracts k
+                WHERE k.grid_code = :code AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
+                FOR UPDATE
+            )
             UPDATE contracts k SET flag = :flag
-            FROM cadres c
-            WHERE c.id = k.cadre_id AND k.grid_code = :code AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
-            RETURNING k.id, c.code AS cadre, k.grid_code, k.role
+            FROM old, cadres c
+            WHERE k.id = old.id AND c.id = k.cadre_id
+            RETURNING k.id, c.code AS cadre, k.grid_code, k.role, old.flag AS old_flag
         """), {"flag": flag, "code": code}).all()
-        for r in rows:
+        for r in sorted(rows, key=lambda r: r.id):
             out.append({"id": r.id, "cadre": r.cadre, "grid_code": r.grid_code, "role": r.role, "action": "flagged",
                         "flag": flag})
             session.add(AuditEntry(user_id=user_id, action="contract.flag", entity="contract", entity_id=str(r.id),
-                                   before=None, after={"flag": flag, "grid_edit": edit_id}))
+                                   before={"flag": r.old_flag}, after={"flag": flag, "grid_edit": edit_id}))
     kept = [o.label for o in plan.opening if o.successor]
     for r in session.execute(text("""
         SELECT k.id, c.code AS cadre, k.grid_code, k.role FROM contracts k JOIN cadres c ON c.id = k.cadre_id

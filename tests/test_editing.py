@@ -292,6 +292,9 @@ def test_commit_moves_buildings_and_open_events_and_flags_contracts(session):
     for k in (on_b, on_c):
         session.refresh(k)
         assert k.flag and merged in k.flag and "re-assign" in k.flag
+        audit = session.scalar(select(AuditEntry).where(AuditEntry.entity == "contract",
+                                                        AuditEntry.entity_id == str(k.id)))
+        assert audit.action == "contract.flag" and audit.before == {"flag": None} and audit.after["flag"] == k.flag
     # The case's timeline says so, without changing its status, level or handler.
     notes = session.execute(text("SELECT move, from_status, to_status, note, detail FROM event_moves "
                                  "WHERE event_id = :id ORDER BY id"), {"id": open_event.id}).all()
