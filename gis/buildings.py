@@ -67,18 +67,24 @@ def assign_buildings(session: Session, *, building_ids: Iterable[int] | None = N
     """
     params: dict = {}
     where = "TRUE"
-    if grid_ids is not None and building_ids is None:
-        # The buildings now in those grids or under their geometry, found by index.
-        building_ids = session.scalars(text("""
-            SELECT b.id FROM buildings b WHERE b.grid_id = ANY(CAST(:gids AS integer[]))
-            UNION
-            SELECT b.id FROM grids gg JOIN buildings b ON b.geom && gg.geom WHERE gg.id = ANY(CAST(:gids AS integer[]))
-        """), {"gids": sorted(set(grid_ids))}).all()
     if building_ids is not None:
         params["ids"] = sorted(set(building_ids))
         where = "s.id = ANY(:ids)"
         if len(params["ids"]) <= BUILDING_DRIVEN_MAX:
             return _assign_few(session, params["ids"])
+    elif grid_ids is not None:
+        params["gids"] = sorted(set(grid_ids))
+        # A few grids (an edit, a small import): their buildings, found by index, one probe each.
+        few = session.scalars(text("""
+            SELECT b.id FROM buildings b WHERE b.grid_id = ANY(CAST(:gids AS integer[]))
+            UNION
+            SELECT b.id FROM grids gg JOIN buildings b ON b.geom && gg.geom WHERE gg.id = ANY(CAST(:gids AS integer[]))
+            LIMIT :limit
+        """), {"gids": params["gids"], "limit": BUILDING_DRIVEN_MAX + 1}).all()
+        if len(few) <= BUILDING_DRIVEN_MAX:
+            return _assign_few(session, few)
+        where = ("(s.grid_id = ANY(:gids) OR EXISTS (SELECT 1 FROM grids gg WHERE gg.id = ANY(:gids)"
+                 " AND gg.geom && s.geom))")
     result = session.execute(text(f"""
         UPDATE buildings b SET grid_id = x.grid_id
         FROM (

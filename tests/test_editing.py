@@ -428,3 +428,26 @@ def test_gridgov_grids_check_and_history(db_url, session):
     history = gridgov(db_url, "grids", "history", g["b"].code)
     assert history.returncode == 0 and "merged" in history.stdout and "retired" in history.stdout
     assert gridgov(db_url, "grids", "history", "310101001001999").returncode == 1
+
+
+@pytest.mark.parametrize("limit", [0, 20_000])
+@pytest.mark.parametrize("by", ["grid_ids", "building_ids"])
+def test_building_rule_the_same_by_index_probes_and_by_grid_scan(session, monkeypatch, limit, by):
+    """assign_buildings probes per footprint for a few buildings and scans from the grids for many;
+    both give the rule's answer (point on surface; outside every grid: none)."""
+    import gis.buildings
+    from gis.buildings import assign_buildings
+
+    monkeypatch.setattr(gis.buildings, "BUILDING_DRIVEN_MAX", limit)
+    _, west, east = two_grids(session)
+    # An L-shaped footprint over the edge whose point on surface lies in the west grid, one in the
+    # east grid recorded wrongly, one outside every grid recorded in the west grid.
+    ell = grid_building(session, east, shapely.union(rect(60, 10, 104, 20), rect(60, 10, 70, 60)))
+    inside = grid_building(session, west, rect(150, 40, 160, 50))
+    outside = grid_building(session, west, rect(300, 40, 310, 50))
+    session.commit()
+    ids = {"grid_ids": [west.id, east.id]} if by == "grid_ids" else {"building_ids": [ell.id, inside.id, outside.id]}
+    assert assign_buildings(session, **ids) == 3
+    for b in (ell, inside, outside):
+        session.refresh(b)
+    assert (ell.grid_id, inside.grid_id, outside.grid_id) == (west.id, east.id, None)
