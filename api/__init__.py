@@ -37,7 +37,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.config["SECRET_KEY"] = _persistent_secret()
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
 
-    from api import (auth, command, contracts, coverage, db, errors, events, health, layers, locate, ogc, pages,
+    from api import (auth, command, contracts, coverage, db, errors, events, grids, health, layers, locate, ogc, pages,
                      static, stream, users)
     from api import open311, stats, workflow  # issue #8
 
@@ -46,7 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
                       coverage.bp, contracts.bp,
                       layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
-                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp):  # issue #8: the closed loop
+                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
+                      grids.bp):  # issue #7: boundary edits
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     return app

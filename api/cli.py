@@ -430,6 +430,11 @@ from api.cli_contracts import contract as _contract, coverage as _coverage  # no
 main.add_command(_contract)
 main.add_command(_coverage)
 
+# -- grid boundaries (issue 7): commands live in api/cli_grids.py ---------------------------------
+from api.cli_grids import grids as _grids  # noqa: E402
+
+main.add_command(_grids)
+
 # -- issue #8: `gridgov workflow …`, `gridgov stats …` (commands live in api/cli_workflow.py) -----
 from api.cli_workflow import stats_cmd as _stats, workflow as _workflow  # noqa: E402
 

@@ -110,7 +110,9 @@ def worker_map(user):
 @bp.get("/map/planner")
 @signed_in_page("planner")
 def planner_map(user):
-    """The planner's map: current grids, editable (saving comes with the editing issue)."""
+    """The planner's map: current grids, editable; edits are previewed and saved through the grid edit API."""
     config = _config(user)
-    config["endpoints"]["save"] = None
+    # issue #7: boundary edits
+    config["endpoints"].update(validate="/api/v1/grid-edits/validate", preview="/api/v1/grid-edits/preview",
+                               save="/api/v1/grid-edits")
     return planner_page(district_bounds(db.session()), config)

@@ -6,7 +6,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from psycopg.rows import namedtuple_row
@@ -357,6 +357,11 @@ def locate_point(session: Session, lon: float, lat: float, *, accuracy_m: float 
 
 
 # -- many events ------------------------------------------------------------------------------
+# The time an event is assigned at: when it occurred — unless a boundary edit has since handed the
+# open case to the grid that covers it after the edit (issue 7, gis/editing.py), which records the
+# edit's time in reassigned_at. A re-run of the assignment then keeps that grid.
+_EVENT_TIME = "COALESCE(e.reassigned_at, e.occurred_at)"
+
 # Above this many events in scope, covering grids are found driven from the grids side: for each
 # grid version (an OFFSET 0 fence keeps the planner from turning it around) its events come from
 # an index probe on events.geom and are tested with ST_Covers against the one polygon PostGIS has
@@ -379,7 +384,7 @@ pairs AS (
   FROM (SELECT g.id, g.code, g.geom, g.valid_from, g.valid_to, ST_Boundary(g.geom) AS ring{tick}
         FROM grids g WHERE {grid_filter}{window} OFFSET 0) g
   CROSS JOIN LATERAL (
-    SELECT e.id, e.geom, e.occurred_at, e.accuracy_m
+    SELECT e.id, e.geom, {_EVENT_TIME} AS occurred_at, e.accuracy_m
     FROM events e WHERE ST_Covers(g.geom, e.geom) OFFSET 0) x
   WHERE {_valid('g', 'x.occurred_at')}
 ),
@@ -388,7 +393,7 @@ cover AS (
   FROM pairs {in_scope} ORDER BY id, code
 ),
 src AS (
-  SELECT e.id, e.geom, e.occurred_at AS at, e.accuracy_m, {_frame('e.geom')},
+  SELECT e.id, e.geom, {_EVENT_TIME} AS at, e.accuracy_m, {_frame('e.geom')},
          c.grid_id AS cover_grid_id, c.n AS cover_n, COALESCE(c.near_ring, false) AS near_ring
   FROM events e LEFT JOIN cover c ON c.id = e.id
   {"WHERE e.id IN (SELECT id FROM scope)" if scoped else ""}
@@ -451,24 +456,29 @@ END $$
 
 
 def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAULT_SNAP_M,
-                  progress: bool | Callable[[str, int, int], None] = False) -> dict[str, int]:
-    """(Re)assign the events in scope ('all', 'unassigned' or a grid code) in one SQL statement.
+                  progress: bool | Callable[[str, int, int], None] = False,
+                  event_ids: Iterable[int] | None = None) -> dict[str, int]:
+    """(Re)assign the events in scope ('all', 'unassigned', a grid code, or `event_ids`) in one SQL statement.
 
-    Applies locate_point's rule (the same SQL expressions) at each event's occurred_at and
-    accuracy_m; writes only rows whose assignment changes. Returns the count of events in scope by
-    status, plus 'changed'. `progress` (True, or a callback(phase, done, total)) reports grids
-    scanned and rows written while the statement runs. The caller commits.
+    Applies locate_point's rule (the same SQL expressions) at each event's occurred_at (or
+    reassigned_at, once an edit handed it over) and accuracy_m; writes only rows whose assignment
+    changes. Returns the count of events in scope by status, plus 'changed'. `progress` (True, or
+    a callback(phase, done, total)) reports grids scanned and rows written while the statement
+    runs. The caller commits.
     """
     if not (math.isfinite(snap_m) and snap_m >= 0):
         raise InvalidInput("Invalid snap_m", "snap_m must be a finite number of metres >= 0.")
-    scope_ids, params = _scope_ids(session, scope)
+    if event_ids is not None:
+        scope_ids, params = "SELECT unnest(CAST(:event_ids AS bigint[])) AS id", {"event_ids": sorted(set(event_ids))}
+    else:
+        scope_ids, params = _scope_ids(session, scope)
     params["snap_m"] = float(snap_m)
     in_scope = session.scalar(text(f"SELECT count(*) FROM ({scope_ids or 'SELECT id FROM events'}) s"), params)
     report = _progress_printer(in_scope) if progress is True else (progress or None)
     if in_scope >= GRID_DRIVEN_MIN_EVENTS:
         src = _src_by_grids("true", scoped=scope_ids is not None, ticks=bool(report))
     else:
-        points = ("(SELECT e.id, e.geom, e.occurred_at AS at, e.accuracy_m FROM events e"
+        points = (f"(SELECT e.id, e.geom, {_EVENT_TIME} AS at, e.accuracy_m FROM events e"
                   f"{' WHERE e.id IN (SELECT id FROM scope)' if scope_ids else ''})")
         src = _src_by_probe(points)
     params["write_step"] = max(in_scope // 50, 1)
@@ -494,6 +504,23 @@ def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAU
     if report:
         report("done", counts["changed"], in_scope)
     return counts
+
+
+def grids_at(session: Session, event_ids: Iterable[int], at: dt.datetime,
+             snap_m: float = DEFAULT_SNAP_M) -> dict[int, int | None]:
+    """The grid version each event would be assigned to at time `at` by locate_point's rule (no writes).
+
+    The same SQL expressions as locate_point and assign_events, with every event located at `at`
+    instead of its own time: what a boundary edit uses to see which open events it hands over.
+    """
+    ids = sorted(set(event_ids))
+    if not ids:
+        return {}
+    points = ("(SELECT e.id, e.geom, CAST(:at AS timestamptz) AS at, e.accuracy_m FROM events e"
+              " WHERE e.id = ANY(CAST(:ids AS bigint[])))")
+    sql = f"WITH {_src_by_probe(points).strip()},\n{_DECIDE.strip()}\nSELECT id, grid_id FROM decided"
+    session.execute(text("SET LOCAL jit = off"))
+    return dict(session.execute(text(sql), {"ids": ids, "at": aware(at), "snap_m": float(snap_m)}).all())
 
 
 def _progress_printer(in_scope: int) -> Callable[[str, int, int], None]:

@@ -266,6 +266,9 @@ class Event(Base):
     assign_status: Mapped[str | None] = mapped_column(String(16))
     assign_distance_m: Mapped[float | None] = mapped_column(Float)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
+    # Issue 7: when a boundary edit handed this open event to the grid that covers it after the
+    # edit; assignment then uses this time instead of occurred_at (see gis/editing.py).
+    reassigned_at: Mapped[dt.datetime | None]
     # Personal data of the resident who reported (name, phone): never exposed in layers.
     contact: Mapped[dict | None] = mapped_column(JSONB)
     updated_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -487,3 +490,55 @@ case_stats_dirty = Table(
     Column("grid_id", Integer, primary_key=True),
     Column("urgent", Boolean, primary_key=True),
 )
+
+
+# -- Issue 7: planners redraw grid boundaries ---------------------------------------------------
+# Every committed edit is one row of grid_edits; the versions it closed and opened are linked by
+# grid_lineage (parent version → child version), so any grid's history can be walked both ways:
+#   version   the same code's next version (a reshape, or a neighbour that gave or took area)
+#   split     the child is one piece of the parent, which was retired
+#   merged    the parent was merged with others into the child and retired
+#   absorbed  the parent was retired and its area given to the child (an existing neighbour)
+#   carved    the child took part of the parent's area; the parent lives on as a new version
+GRID_EDIT_OPS = ("reshape", "move_vertices", "split", "merge", "create", "retire")
+LINEAGE_RELATIONS = ("version", "split", "merged", "absorbed", "carved")
+
+
+class GridEdit(Base):
+    """One committed boundary edit: what, in which community, by whom, when, and what moved."""
+
+    __tablename__ = "grid_edits"
+    __table_args__ = (
+        CheckConstraint(_in("op", GRID_EDIT_OPS), name="op"),
+        Index("ix_grid_edits_community_id", "community_id"),
+        Index("ix_grid_edits_at", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    op: Mapped[str] = mapped_column(String(16))
+    community_id: Mapped[int] = mapped_column(ForeignKey("admin_areas.id", ondelete="RESTRICT"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # The instant the closed versions end and the opened ones begin (valid_to = valid_from = at).
+    at: Mapped[dt.datetime]
+    note: Mapped[str | None] = mapped_column(Text)
+    request: Mapped[dict] = mapped_column(JSONB)
+    impact: Mapped[dict] = mapped_column(JSONB)
+
+
+class GridLineage(Base):
+    """Parent grid version → child grid version, created by one edit."""
+
+    __tablename__ = "grid_lineage"
+    __table_args__ = (
+        CheckConstraint(_in("relation", LINEAGE_RELATIONS), name="relation"),
+        CheckConstraint("parent_id <> child_id", name="not_self"),
+        UniqueConstraint("parent_id", "child_id"),
+        Index("ix_grid_lineage_child_id", "child_id"),
+        Index("ix_grid_lineage_edit_id", "edit_id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    edit_id: Mapped[int] = mapped_column(ForeignKey("grid_edits.id", ondelete="CASCADE"))
+    parent_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"))
+    child_id: Mapped[int] = mapped_column(ForeignKey("grids.id", ondelete="CASCADE"))
+    relation: Mapped[str] = mapped_column(String(16))

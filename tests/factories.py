@@ -236,3 +236,61 @@ def person(session, role: str, name: str, *, grids=()):
     from gis.users import create_user
 
     return create_user(session, name, role, grids=grids)
+
+
+# -- issue 7: boundary edits ---------------------------------------------------------------------
+def four_squares(session):
+    """A 200 m × 200 m community cut into four 100 m squares that all share the vertex (100, 100).
+
+        y=200 +--------+--------+
+              | NW 001 | NE 002 |
+        y=100 +--------o--------+   o: the vertex all four grids share
+              | SW 003 | SE 004 |
+        y=0   +--------+--------+
+              x=0    x=100    x=200
+
+    Every shared edge is an edge of both grids with the very same vertices (no T-junctions).
+    """
+    district, street, community = hierarchy(session, rect(0, 0, 200, 200))
+    out = {"district": district, "street": street, "community": community}
+    for key, seq, box_m in (("nw", 1, (0, 100, 100, 200)), ("ne", 2, (100, 100, 200, 200)),
+                            ("sw", 3, (0, 0, 100, 100)), ("se", 4, (100, 0, 200, 100))):
+        out[key] = grid(session, community, seq, rect(*box_m), name=f"网格{key.upper()}")
+    return out
+
+
+def gapped_grids(session):
+    """A 300 m × 100 m community with grid 001 (west third), grid 002 (east third) and a gap between.
+
+        +--------+ - - - - +--------+
+        |  001   |   gap   |  002   |
+        +--------+ - - - - +--------+
+        x=0    x=100     x=200    x=300
+    """
+    district, street, community = hierarchy(session, rect(0, 0, 300, 100))
+    west = grid(session, community, 1, rect(0, 0, 100, 100), name="西网格")
+    east = grid(session, community, 2, rect(200, 0, 300, 100), name="东网格")
+    return {"district": district, "street": street, "community": community, "west": west, "east": east}
+
+
+def polygon_m(*points_m) -> Polygon:
+    """A lon/lat polygon from metre points (x, y) east/north of the origin."""
+    return Polygon([lonlat(x, y) for x, y in points_m])
+
+
+def bent_pair(session):
+    """A 200 m × 100 m community of two grids whose shared edge has a middle vertex (100, 50):
+
+        +--------+--------+
+        |  001   |  002   |
+        |        o        |   o: (100, 50), a vertex of both grids and of no community edge
+        |        |        |
+        +--------+--------+
+        x=0    x=100    x=200
+    """
+    _, _, community = hierarchy(session, rect(0, 0, 200, 100))
+    west = grid(session, community, 1, polygon_m((0, 0), (100, 0), (100, 50), (100, 100), (0, 100), (0, 0)),
+                name="西网格")
+    east = grid(session, community, 2, polygon_m((100, 0), (200, 0), (200, 100), (100, 100), (100, 50), (100, 0)),
+                name="东网格")
+    return {"community": community, "west": west, "east": east}

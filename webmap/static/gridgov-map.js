@@ -710,57 +710,353 @@
   }
 
   // ---- the planner's page ------------------------------------------------------------------
+  // Boundary edits (issue #7) go through the grid editing API: every change is previewed by the
+  // server (the grids it closes and opens, the buildings, households, open events and contracts
+  // that move, and every problem: gaps, overlaps, slivers, parts outside the community) and saved
+  // with the ETags of the grids as this page loaded them (If-Match), so nobody's edit is lost.
+  // Vertices shared by neighbours are one handle: dragging it moves every grid that has it.
   gridgov.planner = function (map, config) {
     const notice = notifier(map);
     const grids = config.layers.find((l) => l.name === "grids");
+    const api = config.endpoints;
     const EDIT_ZOOM = 15;
-    const changed = new Map();
+    const MAX_HANDLES = 3000;
     const overview = tileLayer(map, grids);
+    const loaded = new Map(); // code -> { feature, layer } as loaded (their versions make the If-Match)
+    const moves = new Map(); // vertex key -> { from: [lng, lat], to: [lng, lat] }
+    const changed = new Map(); // code -> GeoJSON geometry (reshaped with Geoman)
+    let other = null; // a split, merge, create or retire waiting for preview and save
+    let selected = [];
+    let asOf = "";
+    let preview = null;
+    let controller = null;
+    const planner = (state.planner = { preview: null, saved: null, handles: 0 });
+
+    // -- the side panel --
     const table = el("tbody");
     const pending = el("span", { id: "gg-pending" }, "0");
-    const save = el("button", { type: "button", disabled: "disabled", title: "保存功能随网格编辑上线 — saving comes with grid editing" }, "保存 save");
+    const what = el("span", { id: "gg-pending-what" });
+    const previewBtn = el("button", { type: "button", id: "gg-preview-btn", disabled: "disabled" }, "预览 preview");
+    const save = el("button", { type: "button", id: "gg-save", disabled: "disabled" }, "保存 save");
+    const discardBtn = el("button", { type: "button", id: "gg-discard", disabled: "disabled" }, "放弃 discard");
+    const result = el("div", { id: "gg-preview", class: "gg-preview" });
+    const chosen = el("span", { id: "gg-selected" }, "—");
+    const nameInput = el("input", { id: "gg-name", maxlength: "100", placeholder: "新网格名称 new grid name" });
+    const take = el("input", { type: "checkbox", id: "gg-take" });
+    const asOfInput = el("input", { type: "date", id: "gg-asof", "aria-label": "as of date" });
+    const tool = (id, label, fn) => el("button", { type: "button", id, onclick: fn }, label);
     const side = el("aside", { class: "gg-panel gg-planner", id: "gg-planner" },
       el("h2", {}, "网格 grids"),
-      el("p", { class: "gg-note" }, `放大到 ${EDIT_ZOOM} 级以上可编辑 — zoom to ${EDIT_ZOOM}+ to edit`),
-      el("div", {}, "待保存 pending edits: ", pending, " ", save),
-      el("table", { class: "gg-grid-table" }, el("thead", {}, el("tr", {}, el("th", {}, "编码 code"), el("th", {}, "名称 name"), el("th", {}, "面积 m²"), el("th", {}, "户 households"))), table));
+      el("p", { class: "gg-note" }, `放大到 ${EDIT_ZOOM} 级以上可编辑；拖动顶点（共用顶点同时移动相邻网格）— zoom to ${EDIT_ZOOM}+ and drag a vertex: a shared vertex moves every grid that has it`),
+      el("label", {}, "查看日期 as of ", asOfInput),
+      el("div", { class: "gg-tools" }, "选中 selected: ", chosen, el("br"),
+        tool("gg-tool-split", "切分 split", () => startDraw("Line")),
+        tool("gg-tool-merge", "合并 merge", merge),
+        tool("gg-tool-create", "新建 create", () => startDraw("Polygon")),
+        tool("gg-tool-retire", "撤销 retire → 并入 into", retire),
+        el("br"), nameInput, el("label", {}, take, " 从相邻网格划入 take from neighbours")),
+      el("div", { class: "gg-edit" }, "待保存 pending: ", pending, " ", what, el("br"), previewBtn, " ", save, " ", discardBtn),
+      result,
+      el("table", { class: "gg-grid-table" }, el("thead", {}, el("tr", {}, el("th", {}, "编码 code"), el("th", {}, "名称 name"), el("th", {}, "面积 m²"), el("th", {}, "户 households"), el("th", {}, "版本 v"))), table));
     L.DomEvent.disableClickPropagation(side);
     L.DomEvent.disableScrollPropagation(side);
     map.getContainer().append(side);
 
-    const editable = bboxLayer(map, grids, {
-      full: true, // editing needs the true boundary, never a simplified one
-      minZoom: EDIT_ZOOM,
-      notice,
+    // -- the grids, loaded with their full boundaries (editing needs them, never simplified) --
+    const problems = L.geoJSON(null, { pmIgnore: true, interactive: false, style: { color: "#d50000", weight: 3, fillColor: "#ff1744", fillOpacity: 0.45 } }).addTo(map);
+    const handles = L.layerGroup([], { pmIgnore: true }).addTo(map);
+    const gridStyle = (f) => Object.assign(pathStyle(grids, f.properties), {
+      color: selected.includes(f.properties.code) ? "#ff6f00" : "#1565c0", weight: selected.includes(f.properties.code) ? 3 : 1.5, fillOpacity: 0.25,
+    });
+    const group = L.geoJSON(null, {
+      style: gridStyle,
       onEachFeature: (f, lyr) => {
-        lyr.bindTooltip(f.properties.code, { permanent: map.getZoom() >= 17, direction: "center", className: "gg-code" });
-        lyr.on("pm:edit pm:dragend pm:cut pm:rotateend", () => {
-          changed.set(f.properties.code, lyr.toGeoJSON());
-          pending.textContent = String(changed.size);
-          lyr.setStyle({ color: "#e53935", weight: 2 });
+        loaded.set(f.properties.code, { feature: f, layer: lyr });
+        lyr.bindTooltip(`${f.properties.code} ${f.properties.name}`, { permanent: map.getZoom() >= 17, direction: "center", className: "gg-code" });
+        lyr.on("click", () => {
+          if (map.pm.globalDrawModeEnabled()) return; // a click of the line or polygon being drawn
+          if (asOf) showHistory(f.properties.code, lyr);
+          else toggle(f.properties.code);
+        });
+        lyr.on("pm:edit", () => {
+          changed.set(f.properties.code, lyr.toGeoJSON().geometry);
+          pendingChanged();
         });
       },
-      onData: (data) => {
-        table.replaceChildren(...data.features.map((f) =>
-          el("tr", {}, el("td", {}, f.properties.code), el("td", {}, f.properties.name),
-            el("td", {}, Math.round(f.properties.area_m2).toLocaleString()), el("td", {}, String(f.properties.households)))));
-      },
-      onTooFar: () => table.replaceChildren(),
     });
-    function mode() {
-      const near = map.getZoom() >= EDIT_ZOOM;
-      if (near && !map.hasLayer(editable)) {
-        editable.addTo(map);
-        map.removeLayer(overview);
-      } else if (!near && !map.hasLayer(overview)) {
-        map.removeLayer(editable);
-        overview.addTo(map);
+
+    function etagOf(code) {
+      const got = loaded.get(code);
+      return got ? `"${code}.v${got.feature.properties.version}"` : null;
+    }
+
+    async function load() {
+      if (map.getZoom() < EDIT_ZOOM) {
+        group.clearLayers();
+        handles.clearLayers();
+        loaded.clear();
+        table.replaceChildren();
+        state.drawn.grids = 0;
+        return;
+      }
+      if (hasPending()) return; // never throw away what the planner is editing
+      if (controller) controller.abort();
+      controller = new AbortController();
+      const params = { bbox: bboxOf(map), overflow: "aggregate" };
+      if (asOf) params.at = asOf;
+      let data;
+      try {
+        data = await getJSON(withQuery(grids.links.geojson, params), { signal: controller.signal });
+      } catch (e) {
+        if (e.name !== "AbortError") state.errors.push(String(e));
+        return;
+      }
+      if (data.problem) return notice(`${grids.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
+      if (data.aggregated) return notice("视图内网格太多，请放大 — too many grids in view, zoom in");
+      group.clearLayers();
+      loaded.clear();
+      group.addData(data);
+      selected = selected.filter((c) => loaded.has(c));
+      showSelected();
+      state.drawn.grids = data.features.length;
+      mark("grids");
+      table.replaceChildren(...data.features.map((f) =>
+        el("tr", {}, el("td", {}, f.properties.code), el("td", {}, f.properties.name),
+          el("td", {}, Math.round(f.properties.area_m2).toLocaleString()), el("td", {}, String(f.properties.households)),
+          el("td", {}, String(f.properties.version)))));
+      buildHandles();
+    }
+
+    // -- shared vertices: one draggable handle per distinct vertex --
+    const key = (ll) => `${ll.lng.toFixed(10)},${ll.lat.toFixed(10)}`;
+    function walk(latlngs, path, visit) {
+      latlngs.forEach((item, i) => (Array.isArray(item) ? walk(item, path.concat(i), visit) : visit(item, path.concat(i))));
+    }
+    function setAt(latlngs, path, value) {
+      let node = latlngs;
+      path.slice(0, -1).forEach((i) => (node = node[i]));
+      node[path[path.length - 1]] = value;
+    }
+    function buildHandles() {
+      handles.clearLayers();
+      planner.handles = 0;
+      if (asOf || map.getZoom() < EDIT_ZOOM || map.pm.globalEditModeEnabled()) return;
+      const vertices = new Map();
+      group.eachLayer((lyr) => walk(lyr.getLatLngs(), [], (ll, path) => {
+        const k = key(ll);
+        if (!vertices.has(k)) vertices.set(k, { latlng: ll, refs: [] });
+        vertices.get(k).refs.push({ lyr, path });
+      }));
+      if (vertices.size > MAX_HANDLES) return notice("顶点太多，请放大后拖动 — zoom in to drag vertices");
+      vertices.forEach((v, k) => {
+        const shared = new Set(v.refs.map((r) => r.lyr)).size > 1;
+        const handle = L.marker(v.latlng, {
+          draggable: true, pmIgnore: true, keyboard: false, zIndexOffset: shared ? 1000 : 500,
+          icon: L.divIcon({ className: shared ? "gg-vertex gg-shared" : "gg-vertex", iconSize: shared ? [14, 14] : [10, 10] }),
+          title: shared ? "共用顶点 shared vertex" : "顶点 vertex",
+        });
+        handle.vertexKey = k;
+        handle.grids = [...new Set(v.refs.map((r) => r.lyr.feature.properties.code))];
+        const from = [v.latlng.lng, v.latlng.lat];
+        handle.on("drag", (e) => v.refs.forEach((r) => {
+          const latlngs = r.lyr.getLatLngs();
+          setAt(latlngs, r.path, e.latlng);
+          r.lyr.setLatLngs(latlngs);
+        }));
+        handle.on("dragend", () => {
+          if (other || changed.size) discard(false);
+          const to = handle.getLatLng();
+          moves.set(k, { from, to: [to.lng, to.lat] });
+          v.refs.forEach((r) => r.lyr.setStyle({ color: "#e53935", weight: 2 }));
+          pendingChanged();
+          runPreview();
+        });
+        handles.addLayer(handle);
+      });
+      planner.handles = vertices.size;
+    }
+
+    // -- selection and the other edits --
+    function showSelected() {
+      chosen.textContent = selected.length ? selected.join(", ") : "—";
+      group.setStyle(gridStyle);
+    }
+    function toggle(code) {
+      selected = selected.includes(code) ? selected.filter((c) => c !== code) : selected.concat(code);
+      showSelected();
+    }
+    function startDraw(shape) {
+      if (asOf) return notice("历史视图不能编辑 — clear the date to edit");
+      if (shape === "Line" && selected.length !== 1) return notice("先点选一个要切分的网格 — select the one grid to split first");
+      map.pm.enableDraw(shape, { snappable: true, snapDistance: 15 });
+    }
+    map.on("pm:create", (e) => {
+      const geometry = e.layer.toGeoJSON().geometry;
+      map.removeLayer(e.layer);
+      if (e.shape === "Line") {
+        if (selected.length !== 1) return notice("先点选一个要切分的网格 — select the one grid to split first");
+        setOther({ op: "split", grid: selected[0], line: geometry }, `切分 split ${selected[0]}`);
+      } else if (e.shape === "Polygon" || e.shape === "Rectangle") {
+        const centre = e.layer.getBounds().getCenter();
+        const host = [...loaded.values()].find((g) => g.layer.getBounds().contains(centre)) || loaded.get(selected[0]);
+        if (!host) return notice("新网格须画在已加载的社区内 — draw the new grid inside a community in view");
+        setOther({ op: "create", community: host.feature.properties.community_code, geometry,
+          name: nameInput.value.trim() || "新网格", take_from_neighbours: take.checked }, "新建 create");
+      }
+    });
+    function merge() {
+      if (selected.length < 2) return notice("点选两个以上相邻网格 — select two or more adjacent grids");
+      setOther(Object.assign({ op: "merge", grids: selected.slice() }, nameInput.value.trim() ? { name: nameInput.value.trim() } : {}),
+        `合并 merge ${selected.join(" + ")}`);
+    }
+    function retire() {
+      if (selected.length !== 2) return notice("先点选要撤销的网格，再点选并入的相邻网格 — select the grid to retire, then the neighbour taking its area");
+      setOther({ op: "retire", grid: selected[0], into: selected[1] }, `撤销 retire ${selected[0]} → ${selected[1]}`);
+    }
+    function setOther(body, label) {
+      if (moves.size || changed.size) discard(false);
+      other = { body, label };
+      pendingChanged();
+      runPreview();
+    }
+
+    // -- the edit as the API wants it --
+    const hasPending = () => Boolean(moves.size || changed.size || other);
+    function editBody() {
+      if (other) return other.body;
+      if (moves.size) return { op: "move_vertices", moves: [...moves.values()] };
+      if (changed.size) {
+        return { op: "reshape", take_from_neighbours: take.checked,
+          grids: [...changed.entries()].map(([code, geometry]) => ({ code, geometry })) };
+      }
+      return null;
+    }
+    function pendingChanged() {
+      const n = other ? 1 : moves.size || changed.size;
+      pending.textContent = String(n);
+      what.textContent = other ? other.label : moves.size ? `移动顶点 move ${moves.size} vertex(es)` : changed.size ? `改形 reshape ${[...changed.keys()].join(", ")}` : "";
+      previewBtn.disabled = discardBtn.disabled = !n;
+      save.disabled = true;
+      preview = planner.preview = null;
+    }
+    function discard(reload = true) {
+      moves.clear();
+      changed.clear();
+      other = null;
+      problems.clearLayers();
+      result.replaceChildren();
+      pendingChanged();
+      if (reload) load();
+    }
+
+    async function post(url, body, ifMatch) {
+      const headers = { "Content-Type": "application/json", Accept: "application/json", "X-CSRF-Token": config.csrf };
+      if (ifMatch) headers["If-Match"] = ifMatch;
+      const response = await fetch(url, { method: "POST", credentials: "same-origin", headers, body: JSON.stringify(body) });
+      return { status: response.status, body: await response.json().catch(() => null) };
+    }
+
+    async function runPreview() {
+      const body = editBody();
+      if (!body) return;
+      result.replaceChildren(el("p", { class: "gg-note" }, "预览中… previewing…"));
+      const answer = await post(api.preview, body);
+      if (JSON.stringify(editBody()) !== JSON.stringify(body)) return; // edited meanwhile: a newer preview follows
+      problems.clearLayers();
+      if (answer.status === 200 && answer.body.valid) {
+        preview = planner.preview = answer.body;
+        save.disabled = false;
+        result.replaceChildren(impactView(answer.body));
+      } else if (answer.status === 200) {
+        preview = planner.preview = null;
+        save.disabled = true;
+        result.replaceChildren(problemView(Object.assign({ problems: answer.body.errors }, answer.body)));
+      } else {
+        preview = planner.preview = null;
+        save.disabled = true;
+        result.replaceChildren(problemView(answer.body || { title: `HTTP ${answer.status}` }));
       }
     }
+
+    function impactView(p) {
+      const codes = (list) => list.map((g) => `${g.code} v${g.version}`).join(", ") || "—";
+      const rows = [
+        ["关闭 closes", codes(p.closed)], ["新开 opens", codes(p.opened)], ["撤销 retires", p.retired.join(", ") || "—"],
+        ["楼栋 buildings moved", `${p.impact.buildings.moved} (${p.impact.buildings.households} 户 households)`],
+        ["在办事件 open events moved", String(p.impact.open_events.moved)],
+        ["包片 contracts flagged", String(p.impact.contracts.filter((c) => c.action === "flagged").length)],
+      ];
+      const moveList = p.impact.buildings.moves.concat(p.impact.open_events.moves).map((m) =>
+        el("li", {}, `${m.from || "—"} → ${m.to || "—"}: ${m.buildings !== undefined ? `${m.buildings} 栋 ${m.households} 户` : `${m.events} 件事件 events`}`));
+      return el("div", { class: "gg-ok" },
+        el("b", {}, "预览 preview — 无拓扑问题 no gap, no overlap"),
+        el("table", { class: "gg-props" }, ...rows.map(([k, v]) => el("tr", {}, el("th", {}, k), el("td", {}, v)))),
+        el("ul", { class: "gg-moves" }, ...moveList),
+        ...(p.warnings.length ? [el("p", { class: "gg-note" }, "提示 warnings:"), el("ul", {}, ...p.warnings.map((w) => el("li", {}, w.detail)))] : []));
+    }
+
+    function problemView(problem) {
+      const list = problem.problems || [];
+      list.filter((x) => x.where).forEach((x) => problems.addData({ type: "Feature", properties: {}, geometry: x.where }));
+      return el("div", { class: "gg-bad", role: "alert" },
+        el("b", {}, `${problem.title || "错误 error"}`),
+        el("p", {}, list.length ? "" : problem.detail || ""),
+        el("ul", {}, ...list.map((x) => el("li", { "data-rule": x.rule }, x.detail))),
+        problem.status === 412 ? el("button", { type: "button", onclick: () => discard(true) }, "重新加载 reload") : "");
+    }
+
+    previewBtn.addEventListener("click", runPreview);
+    discardBtn.addEventListener("click", () => discard(true));
+    save.addEventListener("click", async () => {
+      const body = editBody();
+      if (!body || !preview) return;
+      save.disabled = true;
+      // The versions this page loaded: if someone changed one since, the server answers 412.
+      const tags = preview.closed.map((g) => etagOf(g.code) || `"${g.code}.v${g.version}"`);
+      const answer = await post(api.save, body, tags.join(", "));
+      if (answer.status === 201) {
+        planner.saved = answer.body;
+        notice(`已保存 saved: edit #${answer.body.edit.id} — ${answer.body.opened.map((g) => `${g.code} v${g.version}`).join(", ")}`, 8000);
+        discard(true);
+        overview.redraw(); // the server's tile cache forgot these grids when they changed
+      } else {
+        result.replaceChildren(problemView(answer.body || { title: `HTTP ${answer.status}` }));
+        if (answer.status === 412) notice("网格已被他人修改，请重新加载 — someone changed these grids meanwhile; reload", 10000);
+      }
+    });
+
+    // -- history: the grids as they were on a date, and each grid's versions --
+    asOfInput.addEventListener("change", () => {
+      if (hasPending()) discard(false);
+      asOf = asOfInput.value;
+      if (asOf) map.pm.disableGlobalEditMode();
+      load();
+    });
+    async function showHistory(code, lyr) {
+      const data = await getJSON(`/api/v1/grids/${encodeURIComponent(code)}/history?geometry=false`);
+      if (data.problem) return notice(data.problem.detail || data.problem.title);
+      const rows = data.versions.map((v) => `<tr><td>v${v.version}</td><td>${escapeHtml(v.valid_from || "—")}</td><td>${escapeHtml(v.valid_to || "now")}</td><td>${Math.round(v.area_m2)}</td></tr>`).join("");
+      lyr.bindPopup(`<b>${escapeHtml(code)} ${escapeHtml(data.name)}</b><table class="gg-props">${rows}</table>`).openPopup();
+    }
+
+    function mode() {
+      const near = map.getZoom() >= EDIT_ZOOM;
+      if (near && !map.hasLayer(group)) {
+        group.addTo(map);
+        map.removeLayer(overview);
+      } else if (!near && map.hasLayer(group)) {
+        map.removeLayer(group);
+        overview.addTo(map);
+      }
+      load();
+    }
     map.on("zoomend", mode);
+    map.on("moveend", load);
+    map.on("pm:globaleditmodetoggled", buildHandles);
     overview.addTo(map);
     mode();
-    map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawCircle: false, drawText: false });
+    map.pm.addControls({ position: "topleft", drawMarker: false, drawCircleMarker: false, drawPolyline: false, drawCircle: false,
+      drawText: false, cutPolygon: false, rotateMode: false, dragMode: false, removalMode: false });
     map.pm.setGlobalOptions({ snappable: true, snapDistance: 10, allowSelfIntersection: false });
     const bases = basemapLayers(config);
     Object.values(bases).forEach((b) => b.addTo(map));
@@ -771,6 +1067,7 @@
     L.control.layers(bases, overlays, { collapsed: true }).addTo(map);
     userBar(map, config);
     gridgov.edits = changed;
+    gridgov.moves = moves;
     gridgov.map = map;
   };
 })();

@@ -1,0 +1,68 @@
+"""`gridgov grids check|history` (issue 7); api/cli.py registers them."""
+from __future__ import annotations
+
+import json
+import sys
+import time
+
+import click
+
+from api.cli_contracts import _session
+
+
+@click.group("grids")
+def grids() -> None:
+    """Grid boundaries: check the partition, read a grid's history."""
+
+
+@grids.command("check")
+@click.argument("area", required=False)
+@click.option("--limit", default=50, show_default=True, help="List at most this many problems of each kind.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+def check(area: str | None, limit: int, as_json: bool) -> None:
+    """Do the current grids tile every community of AREA (default: all)? Exit status 1 on errors."""
+    from gis.errors import GridgovError
+    from gis.topology import Rules, validate_partition
+
+    with _session() as session:
+        start = time.perf_counter()
+        try:
+            report = validate_partition(session, area, Rules())
+        except GridgovError as exc:
+            raise click.ClickException(str(exc)) from None
+        seconds = time.perf_counter() - start
+    if as_json:
+        click.echo(json.dumps(report.to_dict(limit), ensure_ascii=False, indent=1))
+    else:
+        for kind, items in (("error", report.errors), ("warning", report.warnings)):
+            for p in items[:limit]:
+                click.echo(f"{kind}: {p.detail}")
+            if len(items) > limit:
+                click.echo(f"… and {len(items) - limit} more {kind}s")
+        counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items())) or "no errors"
+        click.echo(f"{report.communities} communities, {report.grids} grids checked in {seconds:.2f} s: {counts}; "
+                   f"{len(report.warnings)} warnings")
+    sys.exit(0 if report.valid else 1)
+
+
+@grids.command("history")
+@click.argument("code")
+def history(code: str) -> None:
+    """Every version of grid CODE: dates, area, the edit that opened it and its lineage."""
+    from gis.history import grid_history
+    from gis.errors import GridgovError
+
+    with _session() as session:
+        try:
+            h = grid_history(session, code, geometry=False)
+        except GridgovError as exc:
+            raise click.ClickException(str(exc)) from None
+    for v in h["versions"]:
+        edit = v["opened_by"]
+        by = f"  opened by edit {edit['id']} ({edit['op']}, {edit['user'] or '—'})" if edit else ""
+        links = "; ".join([f"from {p['code']} v{p['version']} ({p['relation']})" for p in v["parents"]]
+                          + [f"to {c['code']} v{c['version']} ({c['relation']})" for c in v["children"]])
+        click.echo(f"v{v['version']} {v['name']}  {v['valid_from'] or 'before records'} → {v['valid_to'] or 'now'}  "
+                   f"{v['area_m2']:,.1f} m²{by}{'  ' + links if links else ''}")
+    if h["retired"]:
+        click.echo(f"{code} is retired; codes are never reused.")
