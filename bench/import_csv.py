@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -40,11 +41,28 @@ def write_csv(path: Path, rows: int, seed: int = 5) -> None:
 
 
 def main() -> None:
-    """Print rows/s of the import and of the floor, measured on the same file in the same run."""
+    """Print rows/s of the import and of the floor, measured on the same file in the same run.
+
+    The import also assigns every new event (gis.assign.insert_assigned) and the floor does not,
+    so the assignment is timed on its own and the load (read, check, COPY, index rebuild) is
+    what is compared with the floor and the 100,000 rows/s target.
+    """
+    import data.io
     from data.io import import_file
 
     rows = int(os.environ.get("BENCH_IMPORT_ROWS", "1000000"))
     engine = make_engine(_database())
+    assigning: list[float] = []
+    insert_assigned = data.io.insert_assigned
+
+    def timed_insert(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return insert_assigned(*args, **kwargs)
+        finally:
+            assigning.append(time.perf_counter() - start)
+
+    data.io.insert_assigned = timed_insert
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "events.csv"
         write_csv(csv, rows)
@@ -56,7 +74,7 @@ def main() -> None:
                 s.rollback()  # leave the database as it was for the next run
 
         def floor() -> None:
-            # The same work in bare SQL: COPY the file into a staging table, then one INSERT … SELECT,
+            # The same load in bare SQL: COPY the file into a staging table, then one INSERT … SELECT,
             # with the same index and foreign-key deferral ours uses for files this large.
             with session_factory(engine)() as s:
                 s.execute(text("CREATE TEMP TABLE stage (category text, title text, description text, "
@@ -81,10 +99,14 @@ def main() -> None:
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
+    data.io.insert_assigned = insert_assigned
     engine.dispose()
-    ratio = report(f"import {rows:,}-row point CSV", times["ours"], times["floor"])
-    best = rows / min(times["ours"])
-    median = rows / sorted(times["ours"])[len(times["ours"]) // 2]
+    load = [t - a for t, a in zip(times["ours"], assigning)]
+    ratio = report(f"import {rows:,}-row point CSV, load only", load, times["floor"])
+    median = rows / statistics.median(load)
     verdict = "ok" if median >= TARGET_ROWS_PER_S else f"MISSES target {TARGET_ROWS_PER_S:,} rows/s"
-    print(f"  ours {median:,.0f} rows/s (best {best:,.0f}), floor {rows / min(times['floor']):,.0f} rows/s, "
-          f"ratio {ratio:.2f}×  {verdict}", flush=True)
+    print(f"  load {median:,.0f} rows/s (best {rows / min(load):,.0f}), floor "
+          f"{rows / statistics.median(times['floor']):,.0f} rows/s, ratio {ratio:.2f}×  {verdict}", flush=True)
+    print(f"  assigning the new events: {rows / statistics.median(assigning):,.0f} rows/s; whole import "
+          f"{statistics.median(times['ours']):.1f} s = {rows / statistics.median(times['ours']):,.0f} rows/s",
+          flush=True)

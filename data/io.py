@@ -34,10 +34,10 @@ from data.bulk import (
     enc_fixed,
     enc_points,
     enc_text,
-    events_loaded,
     ewkb_hex,
     pg_micros,
 )
+from gis.assign import insert_assigned
 from gis.buildings import footprint_grids_sql
 from gis.checks import (
     coordinate_problems,
@@ -49,7 +49,7 @@ from gis.checks import (
 )
 from gis.codes import code_problem
 from gis.errors import InvalidInput
-from gis.models import AREA_LEVELS, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
+from gis.models import AREA_LEVELS, ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
 
 NAIVE_TZ = "Asia/Shanghai"  # times without an offset are China Standard Time
 MAX_ERRORS = 1000
@@ -930,7 +930,6 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
     idx = np.flatnonzero(insert)
     if not len(idx) or report.dry_run:  # every row is checked already: new events would all be added
         return
-    before = session.execute(text("SELECT COALESCE(max(id), 0) FROM events")).scalar_one()
     bar = Progress("events", len(idx), progress) if progress else None
     # Rebuilding the indexes costs a pass over the whole table; growing them costs per new row.
     existing = session.execute(text("SELECT GREATEST(reltuples, 0) FROM pg_class WHERE oid = 'events'::regclass")
@@ -948,20 +947,23 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
 
     columns = ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "source_crs",
                "source_x", "source_y"]
+    # New events go through a staging table: assigned there (gis.assign.insert_assigned), then
+    # written to events once, grid and all.
+    session.execute(text("CREATE TEMP TABLE stage_new_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"))
+    copy_columns(session, "stage_new_events", columns, chunks(), progress=bar)
+    if bar:
+        bar.close()
     if bulk:
         # Big files: rebuild the secondary indexes and check the foreign keys once, not row by row.
         # Keys go back after the indexes, so their checks can use them.
         with deferred_foreign_keys(session, "events"), deferred_indexes(session, ["events"]):
-            copy_columns(session, "events", columns, chunks(), progress=bar)
+            placed = insert_assigned(session, "stage_new_events", columns)
         report.notes.append("large file: the events table was locked, its indexes and foreign keys "
                             "rebuilt once after loading")
     else:
-        copy_columns(session, "events", columns, chunks(), progress=bar)
-    if bar:
-        bar.close()
-    last = session.execute(text("SELECT max(id) FROM events")).scalar_one()
-    if last and last > before:
-        events_loaded(session, before + 1, last)
+        placed = insert_assigned(session, "stage_new_events", columns)
+    session.execute(text("DROP TABLE stage_new_events"))
+    report.notes.append("assigned: " + ", ".join(f"{placed[k]:,} {k}" for k in ASSIGN_STATUSES if placed.get(k)))
 
 
 def _update_events(session, idx, ids, v, status, occurred, lon, lat, report) -> None:

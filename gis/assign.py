@@ -6,7 +6,7 @@ import math
 import re
 import sys
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 from psycopg.rows import namedtuple_row
@@ -370,7 +370,7 @@ _EVENT_TIME = "COALESCE(e.reassigned_at, e.occurred_at)"
 GRID_DRIVEN_MIN_EVENTS = 20_000
 
 
-def _src_by_grids(grid_filter: str, scoped: bool, ticks: bool) -> str:
+def _src_by_grids(grid_filter: str, scoped: bool, ticks: bool, relation: str = "events") -> str:
     tick = (", CASE WHEN (row_number() OVER w) % greatest((count(*) OVER ()) / 50, 1) = 0"
             " OR (row_number() OVER w) = (count(*) OVER ())"
             " THEN pg_temp.gridgov_tick('grids', row_number() OVER w, count(*) OVER ()) END AS tick"
@@ -385,7 +385,7 @@ pairs AS (
         FROM grids g WHERE {grid_filter}{window} OFFSET 0) g
   CROSS JOIN LATERAL (
     SELECT e.id, e.geom, {_EVENT_TIME} AS occurred_at, e.accuracy_m
-    FROM events e WHERE ST_Covers(g.geom, e.geom) OFFSET 0) x
+    FROM {relation} e WHERE ST_Covers(g.geom, e.geom) OFFSET 0) x
   WHERE {_valid('g', 'x.occurred_at')}
 ),
 cover AS (
@@ -395,7 +395,7 @@ cover AS (
 src AS (
   SELECT e.id, e.geom, {_EVENT_TIME} AS at, e.accuracy_m, {_frame('e.geom')},
          c.grid_id AS cover_grid_id, c.n AS cover_n, COALESCE(c.near_ring, false) AS near_ring
-  FROM events e LEFT JOIN cover c ON c.id = e.id
+  FROM {relation} e LEFT JOIN cover c ON c.id = e.id
   {"WHERE e.id IN (SELECT id FROM scope)" if scoped else ""}
 )"""
 
@@ -504,6 +504,44 @@ def assign_events(session: Session, *, scope: str = "all", snap_m: float = DEFAU
     if report:
         report("done", counts["changed"], in_scope)
     return counts
+
+
+# What an insert of new events writes besides the staged columns: the assignment.
+_ASSIGNED = {"grid_id": "grid_id", "assign_status": "status", "assign_distance_m": "distance_m",
+             "building_id": "building_id", "community_id": "community_id", "street_id": "street_id",
+             "district_id": "district_id"}
+
+
+def insert_assigned(session: Session, stage: str, columns: Sequence[str], *,
+                    snap_m: float = DEFAULT_SNAP_M) -> dict[str, int]:
+    """Insert the rows of the temporary table `stage` into events, assigned by locate_point's rule.
+
+    `stage` is shaped like events (CREATE TEMP TABLE … (LIKE events INCLUDING DEFAULTS)), ids
+    drawn already; `columns` are the ones filled. Each row is assigned before it is written and
+    written once: assigning after the insert would write every row twice (a new tuple and new
+    index entries per row, a million dead tuples left behind). Returns the count per status.
+    """
+    n = session.scalar(text(f"SELECT count(*) FROM {stage}"))
+    if not n:
+        return {}
+    if n >= GRID_DRIVEN_MIN_EVENTS:
+        # The grid-driven join probes the staged points' index from every grid.
+        session.execute(text(f"CREATE INDEX ON {stage} USING gist (geom)"))
+        src = _src_by_grids("true", scoped=False, ticks=False, relation=stage)
+    else:
+        src = _src_by_probe(f"(SELECT e.id, e.geom, {_EVENT_TIME} AS at, e.accuracy_m FROM {stage} e)")
+    session.execute(text(f"ANALYZE {stage}"))
+    cols = ["id", *(c for c in columns if c not in _ASSIGNED and c != "id")]
+    rows = session.execute(text(f"""
+        WITH {src.strip()},
+        {_DECIDE.strip()},
+        written AS (
+          INSERT INTO events ({", ".join(cols + list(_ASSIGNED))})
+          SELECT {", ".join(f"s.{c}" for c in cols)}, {", ".join(f"x.{c}" for c in _ASSIGNED.values())}
+          FROM {stage} s JOIN placed x ON x.id = s.id
+          RETURNING assign_status)
+        SELECT assign_status, count(*) FROM written GROUP BY 1"""), {"snap_m": float(snap_m)}).all()
+    return dict(rows)
 
 
 def grids_at(session: Session, event_ids: Iterable[int], at: dt.datetime,

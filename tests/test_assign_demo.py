@@ -78,3 +78,45 @@ def _json(rows: list[dict]) -> str:
     import json
 
     return json.dumps([{**r, "at": r["at"].isoformat()} for r in rows])
+
+
+@pytest.mark.parametrize("grid_driven", [True, False], ids=["grid-driven", "probe"])
+def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkeypatch, tmp_path, grid_driven):
+    # An events import assigns its rows in a staging table before writing them (insert_assigned):
+    # the same rule as locate, on corners, edges and points beyond the district.
+    import csv
+
+    from data.io import import_file
+
+    session = demo_session
+    points, rng = _points(session, n_random=1500, n_vertices=400, n_edges=400, seed=11)
+    points = points[:2300]
+    now = dt.datetime.now(UTC)
+    path = tmp_path / "events.csv"
+    with path.open("w", newline="", encoding="utf-8") as f:
+        out = csv.writer(f)
+        out.writerow(["category", "title", "occurred_at", "lon", "lat"])
+        for i, (lon, lat) in enumerate(points):
+            at = now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))
+            out.writerow(["21001", f"导入{i}", at.isoformat(), repr(lon), repr(lat)])
+    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
+    before = session.scalar(text("SELECT max(id) FROM events"))
+    done = import_file(session, "events", path)
+    assert done.added == len(points)
+    assert any(note.startswith("assigned: ") and "inside" in note for note in done.notes)
+    stored = session.execute(text(
+        "SELECT id, ST_X(geom), ST_Y(geom), occurred_at, assign_status, grid_id, assign_distance_m,"
+        " building_id, community_id, street_id, district_id FROM events WHERE id > :before ORDER BY id"),
+        {"before": before}).all()
+    assert len(stored) == len(points)
+    statuses = {row[4] for row in stored}
+    assert {"inside", "edge", "snapped", "outside"} <= statuses
+    mismatches = []
+    for row in stored:
+        loc = locate_point(session, row[1], row[2], at=row[3])
+        single = (loc.status, loc.grid_id, loc.distance_m, loc.building_id, loc.community_id, loc.street_id,
+                  loc.district_id)
+        if tuple(row[4:]) != single:
+            mismatches.append((row[0], tuple(row[4:]), single))
+    session.rollback()
+    assert mismatches == [], f"{len(mismatches)} of {len(stored)} differ, e.g. {mismatches[:3]}"
