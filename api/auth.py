@@ -7,12 +7,11 @@ import secrets
 from collections.abc import Callable
 
 from flask import Blueprint, Flask, g, redirect, render_template_string, request, session, url_for
-from sqlalchemy.orm import make_transient_to_detached
 
 from api import db
 from gis.errors import Forbidden, Unauthenticated
 from gis.models import User
-from gis.users import hash_token, user_by_password, user_grid_codes, user_state_by_token
+from gis.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 GUARD_ATTR = "_gridgov_roles"
@@ -37,25 +36,17 @@ def _memo():
     return hub().memo
 
 
-def _user_from_state(state: dict | None) -> User | None:
-    if state is None:
-        return None
-    user = User(**state)
-    make_transient_to_detached(user)  # a known row, not a new one; never re-inserted
-    return user
-
-
-def current_user() -> User | None:
-    """The user behind this request's bearer token or session cookie, if any."""
+def current_user() -> User | Principal | None:
+    """The user behind this request's bearer token (a cached Principal) or session cookie, if any."""
     if "user" not in g:
         g.user = None
         header = request.headers.get("Authorization", "")
         scheme, _, token = header.partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             token = token.strip()
-            state = _memo().get(("token", hash_token(token)), AUTH_TABLES,
-                                lambda: user_state_by_token(db.session(), token))
-            g.user = _user_from_state(state)
+            # An immutable value, so one cached answer serves every thread of the process.
+            g.user = _memo().get(("token", hash_token(token)), AUTH_TABLES,
+                                 lambda: principal_by_token(db.session(), token))
             g.auth_via = "token"
             if g.user is None:
                 raise Unauthenticated("Invalid token",

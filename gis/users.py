@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -97,16 +98,24 @@ def user_by_token(session: Session, token: str) -> User | None:
     return session.scalar(select(User).where(User.token_hash == hash_token(token), User.active))
 
 
-USER_COLUMNS = ("id", "name", "display_name", "role", "active")
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """Who is acting, as the API authenticates them: an active user's plain values (immutable, shareable)."""
+
+    id: int
+    name: str
+    display_name: str | None
+    role: str
+    active: bool
 
 
-def user_state_by_token(session: Session, token: str) -> dict | None:
-    """The plain column values of the active user holding this token (cacheable), or None."""
+def principal_by_token(session: Session, token: str) -> Principal | None:
+    """The active user holding this API token, as a Principal (cacheable across requests), or None."""
     if not token:
         return None
-    columns = [getattr(User, c) for c in USER_COLUMNS]
-    row = session.execute(select(*columns).where(User.token_hash == hash_token(token), User.active)).first()
-    return dict(zip(USER_COLUMNS, row)) if row else None
+    row = session.execute(select(User.id, User.name, User.display_name, User.role, User.active)
+                          .where(User.token_hash == hash_token(token), User.active)).first()
+    return Principal(*row) if row else None
 
 
 def user_by_password(session: Session, name: str, password: str) -> User | None:
