@@ -250,11 +250,15 @@ def parse_crs(crs: str | None):
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
+    from gis.crs import BD09_NAMES, GCJ02_NAMES
+
     alias = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}.get(crs.strip().lower(), crs.strip())
-    if crs.strip().lower() in ("gcj02", "gcj-02", "bd09", "bd-09"):
-        raise InvalidInput("Unsupported CRS",
-                           f"{crs} is an obfuscated Chinese web-map system, not a projection pyproj knows; "
-                           "import needs WGS84, CGCS2000 (EPSG:4490) or an EPSG code.")
+    # GCJ-02 / BD-09 (coordinates from AMap, Tencent or Baidu maps) are WGS84 moved by an obscuring
+    # offset, not projections pyproj knows: they stay names, and gis.crs inverts them point by point.
+    if crs.strip().lower() in GCJ02_NAMES:
+        return "gcj02"
+    if crs.strip().lower() in BD09_NAMES:
+        return "bd09"
     try:
         return CRS.from_user_input(alias)
     except CRSError as exc:
@@ -265,12 +269,14 @@ def parse_crs(crs: str | None):
 def _crs_label(crs) -> str:
     if crs is None:
         return "wgs84"
+    if isinstance(crs, str):
+        return crs
     epsg = crs.to_epsg()
     return {4326: "wgs84", 4490: "cgcs2000"}.get(epsg, f"EPSG:{epsg}" if epsg else crs.name[:32])
 
 
 def _is_wgs84_like(crs) -> bool:
-    return crs is None or crs.to_epsg() in (4326, 4490)
+    return crs is None or not isinstance(crs, str) and crs.to_epsg() in (4326, 4490)
 
 
 def read_table(path: str | Path, layer: Layer, crs: str | None = None) -> Table:
@@ -383,6 +389,15 @@ def _floats(column: pd.Series) -> np.ndarray:
 def _to_wgs84(x: np.ndarray, y: np.ndarray, given) -> tuple[np.ndarray, np.ndarray]:
     if _is_wgs84_like(given):
         return x, y
+    if isinstance(given, str):  # gcj02 / bd09
+        from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
+
+        invert = gcj02_to_wgs84 if given == "gcj02" else bd09_to_wgs84
+        x, y = np.asarray(x, float), np.asarray(y, float)
+        lon, lat = np.full(x.shape, np.nan), np.full(y.shape, np.nan)
+        for i in np.flatnonzero((np.abs(x) <= 180) & (np.abs(y) <= 90)):  # NaN fails too
+            lon[i], lat[i] = invert(float(x[i]), float(y[i]))
+        return lon, lat
     from pyproj import Transformer
 
     lon, lat = Transformer.from_crs(given, "EPSG:4326", always_xy=True).transform(x, y)
@@ -425,20 +440,25 @@ def _read_ogr(p: Path, layer: Layer, given) -> Table:
         return table
     file_crs = gdf.crs
     if given is not None:
-        if file_crs is not None and not file_crs.equals(given):
+        if file_crs is not None and (isinstance(given, str) or not file_crs.equals(given)):
             table.notes.append(f"--crs {_crs_label(given)} overrides the file's {_crs_label(file_crs)}")
-        gdf = gdf.set_crs(given, allow_override=True)
+        # A GCJ-02 / BD-09 file is lon/lat to GDAL; the offset is undone below.
+        gdf = gdf.set_crs("EPSG:4326" if isinstance(given, str) else given, allow_override=True)
     elif file_crs is None:
         table.notes.append("the file names no CRS: coordinates read as WGS84 (use --crs for others)")
         gdf = gdf.set_crs("EPSG:4326")
-    table.source_crs = _crs_label(gdf.crs)
-    if not _is_wgs84_like(gdf.crs):
-        table.notes.append(f"reprojected from {_crs_label(gdf.crs)} to WGS84")
-        raw = np.asarray(gdf.geometry.values, dtype=object)
+    source = given if isinstance(given, str) else gdf.crs
+    table.source_crs = _crs_label(source)
+    geoms = np.asarray(gdf.geometry.values, dtype=object)
+    if not _is_wgs84_like(source):
+        table.notes.append(f"reprojected from {_crs_label(source)} to WGS84")
         if layer.geometry == "point":
-            table.source_xy = (shapely.get_x(raw), shapely.get_y(raw))
-        gdf = gdf.to_crs("EPSG:4326")
-    table.geoms = shapely.force_2d(np.asarray(gdf.geometry.values, dtype=object))
+            table.source_xy = (shapely.get_x(geoms), shapely.get_y(geoms))
+        if isinstance(source, str):
+            geoms = shapely.transform(geoms, lambda xy: np.column_stack(_to_wgs84(xy[:, 0], xy[:, 1], source)))
+        else:
+            geoms = np.asarray(gdf.to_crs("EPSG:4326").geometry.values, dtype=object)
+    table.geoms = shapely.force_2d(geoms)
     if layer.geometry == "point":
         table.lonlat = (shapely.get_x(table.geoms), shapely.get_y(table.geoms))
     return table

@@ -371,11 +371,40 @@ def test_csv_points_in_a_projected_crs_keep_their_source_coordinates(small, sess
     assert row[5].isoformat() == "2026-05-01T00:00:00+00:00"  # naive time read as China Standard Time
 
 
-def test_unknown_and_obfuscated_crs(small, session, tmp_path):
+def test_unknown_crs(small, session, tmp_path):
     path = tmp_path / "events.csv"
     path.write_text("category,title,occurred_at,lon,lat\n11001,x,2026-05-01,121.47,31.23\n")
     refused(session, "events", path, "Unknown CRS", crs="EPSG:999999")
-    refused(session, "events", path, "Unsupported CRS", "gcj02", crs="gcj02")
+
+
+@pytest.mark.parametrize("crs", ["gcj02", "bd09"])
+def test_points_from_chinese_web_maps_are_moved_back_to_wgs84(small, session, tmp_path, crs):
+    # Points picked on AMap/Tencent (GCJ-02) or Baidu (BD-09) maps are hundreds of metres off;
+    # the import undoes the offset (gis.crs, checked against an independent implementation in
+    # test_crs) for CSV and for vector files alike, and keeps what the file said.
+    from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
+
+    forward = wgs84_to_gcj02 if crs == "gcj02" else wgs84_to_bd09
+    truth = [lonlat(20, 30), lonlat(150, 60)]
+    given = [forward(*p) for p in truth]
+    csv = tmp_path / "events.csv"
+    csv.write_text("category,title,occurred_at,lon,lat\n" + "".join(
+        f"11001,点{i},2026-05-01,{x!r},{y!r}\n" for i, (x, y) in enumerate(given)))
+    geojson = tmp_path / "events.geojson"
+    geojson.write_text(json.dumps({"type": "FeatureCollection", "features": [
+        {"type": "Feature", "geometry": {"type": "Point", "coordinates": [x, y]},
+         "properties": {"category": "11001", "title": f"面{i}", "occurred_at": "2026-05-01"}}
+        for i, (x, y) in enumerate(given)]}))
+    for path in (csv, geojson):
+        report = import_file(session, "events", path, crs=crs)
+        assert report.added == 2
+    rows = session.execute(text("SELECT ST_X(e.geom), ST_Y(e.geom), e.source_crs, e.source_x, e.source_y, g.code "
+                                "FROM events e LEFT JOIN grids g ON g.id = e.grid_id ORDER BY e.id")).all()
+    _, west, east = small
+    for row, (lon, lat), (x, y), grid in zip(rows, truth * 2, given * 2, [west, east] * 2):
+        assert row[0] == pytest.approx(lon, abs=1e-7) and row[1] == pytest.approx(lat, abs=1e-7)  # ~1 cm
+        assert (row[2], row[3], row[4]) == (crs, pytest.approx(x, abs=1e-12), pytest.approx(y, abs=1e-12))
+        assert row[5] == grid.code
 
 
 def test_gbk_csv_from_excel(small, session, tmp_path):
