@@ -395,7 +395,7 @@ def demo(scale: str, seed: int) -> None:
 @click.argument("layer", type=click.Choice(LAYER_NAMES))
 @click.argument("file")
 @click.option("--crs", help="CRS of the coordinates when the file names none (or a wrong one): "
-                            "wgs84, cgcs2000, EPSG:n")
+                            "wgs84, cgcs2000, EPSG:n, gcj02 (AMap, Tencent), bd09 (Baidu)")
 @click.option("--dry-run", is_flag=True, help="check everything and say what would change; write nothing")
 def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
     """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV): all rows or none."""
