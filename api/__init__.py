@@ -19,6 +19,10 @@ DEFAULTS = {
     # Optional XYZ basemap for the map pages, e.g. an intranet or Tianditu tile URL; none by default.
     "BASEMAP_URL": None,
     "BASEMAP_ATTRIBUTION": "",
+    # Live-map streams one server process keeps open at once (each holds a thread; see api/stream.py).
+    "MAX_STREAMS": 48,
+    # How often a map turned away from the live stream polls instead (seconds).
+    "STREAM_POLL_S": 30,
 }
 
 

@@ -227,6 +227,9 @@ def serve(host: str, port: int, workers: int) -> None:
     _run_gunicorn(host, port, workers)
 
 
+THREADS, REQUEST_THREADS = 64, 16
+
+
 def _run_gunicorn(host: str, port: int, workers: int) -> None:
     import socket
 
@@ -244,8 +247,9 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", "gthread")
-            # Each open live map holds a thread (server-sent events), so keep plenty.
-            self.cfg.set("threads", 16)
+            # Each open live map holds a thread (server-sent events): plenty of threads, of which
+            # REQUEST_THREADS are never given to streams (the app's MAX_STREAMS is the rest).
+            self.cfg.set("threads", THREADS)
             self.cfg.set("timeout", 120)
             self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:
@@ -255,6 +259,7 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
         def load(self):
             from api import create_app
 
+            os.environ.setdefault("GRIDGOV_MAX_STREAMS", str(THREADS - REQUEST_THREADS))
             return create_app()
 
     _App().run()

@@ -8,6 +8,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import (
+    AtCapacity,
     Conflict,
     DatabaseUnavailable,
     Forbidden,
@@ -32,6 +33,7 @@ STATUS: list[tuple[type[GridgovError], int]] = [
     (Conflict, 409),
     (PreconditionFailed, 412),
     (DatabaseUnavailable, 503),
+    (AtCapacity, 503),
     (SetupRequired, 503),
     (GridgovError, 500),
 ]
@@ -75,6 +77,8 @@ def register(app: Flask) -> None:
     def _domain(exc: GridgovError):
         status = status_of(exc)
         headers = {"WWW-Authenticate": 'Bearer realm="gridgov"'} if status == 401 else None
+        if isinstance(exc, AtCapacity):
+            headers = {"Retry-After": str(exc.retry_after_s)}
         if status >= 500:
             log.warning("%s: %s", exc.title, exc.detail)
         return problem(status, exc.title, exc.detail, headers=headers, **exc.extra)

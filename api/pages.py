@@ -74,6 +74,7 @@ def _config(user) -> dict:
             "report": "/api/v1/events" if _has_route("/api/v1/events", "POST") else None,
             "logout": url_for("auth.logout"), "command": "/map", "worker": "/map/worker", "planner": "/map/planner",
         },
+        "stream_poll_s": cfg["STREAM_POLL_S"],
     }
 
 

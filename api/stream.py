@@ -19,7 +19,7 @@ from sqlalchemy import text
 from api import db
 from api.auth import current_user, requires, scoped_grids
 from gis.db import session_factory
-from gis.errors import DatabaseUnavailable
+from gis.errors import AtCapacity, DatabaseUnavailable
 from gis.notify import EVENTS_CHANNEL, LAYERS_CHANNEL, Listener
 from layers.cache import Generations, Memo, TileCache
 from layers.geojson import fetch, feature_texts
@@ -94,10 +94,12 @@ class Hub:
             if item[0] == "reload" or sub.scope is None or grid_code in sub.scope:
                 sub.offer(item)
 
-    def subscribe(self, scope: list[str] | None) -> Subscriber:
-        """A new stream's subscription."""
+    def subscribe(self, scope: list[str] | None, limit: int) -> Subscriber | None:
+        """A new stream's subscription, or None when `limit` streams are open in this process already."""
         sub = Subscriber(scope)
         with self._lock:
+            if len(self._subscribers) >= limit:
+                return None
             self._subscribers.add(sub)
         return sub
 
@@ -143,8 +145,21 @@ def event_stream():
     if not the_hub.listener.wait_listening(5.0):
         raise DatabaseUnavailable("Live updates unavailable",
                                   "The server cannot listen to the database right now; reload in a moment.")
-    sub = the_hub.subscribe(scope)
-    replay = _replay(request.headers.get("Last-Event-ID"), scope)
+    # Each open stream holds one of the server's threads for as long as the map stays open, so
+    # only MAX_STREAMS may be open per process and the other threads stay free for requests
+    # (`gridgov serve` runs 64 threads a process and allows 48 streams). A page turned away
+    # here polls instead and tries the stream again later (webmap/static/gridgov-map.js).
+    sub = the_hub.subscribe(scope, int(current_app.config["MAX_STREAMS"]))
+    if sub is None:
+        raise AtCapacity("Too many live maps open",
+                         "Every live-update slot of this server process is taken; the map refreshes "
+                         "by polling and asks again later. An admin can raise GRIDGOV_MAX_STREAMS "
+                         "together with the server's threads.")
+    try:
+        replay = _replay(request.headers.get("Last-Event-ID"), scope)
+    except BaseException:
+        the_hub.unsubscribe(sub)
+        raise
 
     def generate():
         try:
@@ -167,6 +182,9 @@ def event_stream():
     # Not stream_with_context: the request's database session closes now, not when the stream
     # ends hours later, so open maps do not hold pooled connections.
     response = Response(generate(), mimetype="text/event-stream")
+    # The slot is given back when the server closes the response, even one whose body never
+    # started (a generator that never ran has no `finally` to run).
+    response.call_on_close(lambda: the_hub.unsubscribe(sub))
     response.headers["Cache-Control"] = "no-cache"
     response.headers["X-Accel-Buffering"] = "no"  # let an nginx in front pass events at once
     return response

@@ -69,6 +69,13 @@ class DatabaseUnavailable(GridgovError):
     title = "Database unavailable"
 
 
+class AtCapacity(GridgovError):
+    """The server has no room for this right now (e.g. every live-stream slot is taken); retry later."""
+
+    title = "At capacity"
+    retry_after_s = 60
+
+
 class SetupRequired(GridgovError):
     """Something must be installed or configured first; the detail gives the exact command."""
 

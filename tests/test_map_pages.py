@@ -99,6 +99,28 @@ def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, pag
 
 
 @pytest.mark.browser
+def test_command_center_polls_when_the_server_has_no_stream_slot(app, live_server, page, make_user, district):
+    # A server whose stream slots are all taken answers 503; the map says so and polls instead.
+    app.config.update(MAX_STREAMS=0, STREAM_POLL_S=1)
+    make_user("commander", password=PASSWORD, name="c3")
+    browser_sign_in(page, live_server, "c3", "/map")
+    page.wait_for_function("() => gridgov.state.drawn.events === 4 && gridgov.state.polling === true")
+    assert "live updates busy" in page.locator("#gg-live").text_content()
+    worker = make_user("worker", grids=[district["grids"][2].code])
+    lon, lat = lonlat(150, 150)
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/events", method="POST",
+        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": "轮询事件"}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        new_id = json.load(response)["id"]
+    page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=5000)
+    assert page.evaluate("gridgov.state.live") is False
+    assert [e for e in page.console_errors if "503" not in e] == []
+    assert page.outside_requests == []
+
+
+@pytest.mark.browser
 def test_worker_page_at_phone_width(live_server, browser, make_user, district):
     mine = [district["grids"][0].code, district["grids"][1].code]
     make_user("worker", password=PASSWORD, name="w2", grids=mine)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import socket
 import threading
 import time
 
@@ -30,6 +31,8 @@ class Stream:
         headers = {"Authorization": f"Bearer {token}"}
         if last_id is not None:
             headers["Last-Event-ID"] = str(last_id)
+        self.conn.connect()
+        self.sock = self.conn.sock  # kept: the response may take the connection over
         self.conn.request("GET", "/api/v1/stream/events", headers=headers)
         self.response = self.conn.getresponse()
         assert self.response.status == 200 and self.response.getheader("Content-Type").startswith("text/event-stream")
@@ -61,6 +64,12 @@ class Stream:
         return False
 
     def close(self):
+        # Shut the socket down for real, as a closed browser tab does (closing the connection
+        # object alone leaves the socket open while the response still refers to it).
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
         self.conn.close()
 
 
@@ -108,6 +117,46 @@ def test_reconnecting_stream_gets_what_it_missed(live_server, make_user, session
         assert stream.wait(lambda m: [i for e, i, _ in m if e == "insert"] == [str(missed)])
     finally:
         stream.close()
+
+
+def test_streams_beyond_the_cap_get_503_and_the_slot_comes_back(app, live_server, make_user, session, engine):
+    # Each open stream holds a server thread: past MAX_STREAMS a map is told to come back later
+    # (and polls meanwhile) rather than leave no thread for anybody's requests.
+    app.config["MAX_STREAMS"] = 2
+    token = make_user("commander")
+    first, second = Stream(live_server, token), Stream(live_server, token)
+    try:
+        host, port = live_server.split("//")[1].split(":")
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/api/v1/stream/events", headers={"Authorization": f"Bearer {token}"})
+        refused = conn.getresponse()
+        body = json.loads(refused.read())
+        assert refused.status == 503 and refused.getheader("Content-Type") == "application/problem+json"
+        assert int(refused.getheader("Retry-After")) > 0 and "MAX_STREAMS" in body["detail"]
+        conn.close()
+        # Other requests are still served while the streams are open.
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        conn.request("GET", "/api/v1/counters", headers={"Authorization": f"Bearer {token}"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        first.close()
+    # The closed stream's slot is free again once the server notices: when writing to it fails
+    # (a heartbeat or an event; TCP lets the first write after the close through).
+    _, grids, _, _ = four_grids(session)
+    session.commit()
+    deadline = time.monotonic() + 10
+    while True:
+        _insert(engine, grids[0].id, "唤醒")
+        time.sleep(0.2)
+        try:
+            third = Stream(live_server, token)
+            break
+        except AssertionError:
+            assert time.monotonic() < deadline, "the closed stream's slot never came back"
+    assert second.wait(lambda m: any(e == "insert" for e, _, _ in m))
+    third.close()
+    second.close()
 
 
 def test_stream_needs_a_role_that_may_see_events(client, make_user):
