@@ -29,6 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
+from api.cli import THREADS
 from bench.common import bench_database_url, percentile
 from gis.assign import _psycopg_sql
 from gis.db import make_engine, session_factory
@@ -252,9 +253,9 @@ def bench_locate(url: str) -> None:
     ours_port, bare_port, flask_port = _free_port(), _free_port(), _free_port()
     env = dict(os.environ, DATABASE_URL=url, BENCH_BARE_URL=url)
     ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(ours_port)]
-    # The floors run under the same server settings as `gridgov serve` (gthread, 16 threads,
+    # The floors run under the same server settings as `gridgov serve` (gthread, its threads,
     # access log on), so the comparison is of the endpoint's code alone.
-    server = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", "16",
+    server = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", str(THREADS),
               "--access-logfile", "-"]
     bare_cmd = [*server, "--bind", f"127.0.0.1:{bare_port}", "bench.assign:bare_app"]
     flask_cmd = [*server, "--bind", f"127.0.0.1:{flask_port}", "bench.assign:_flask_floor()"]
