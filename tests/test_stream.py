@@ -52,7 +52,7 @@ class Stream:
                     fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
                     if "event" in fields:
                         self.messages.append((fields["event"], fields.get("id"), fields.get("data", "")))
-        except OSError:
+        except (OSError, http.client.HTTPException):  # closed by close()
             return
 
     def wait(self, predicate, timeout: float = 3.0) -> bool:
