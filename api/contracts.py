@@ -96,7 +96,7 @@ def contracts():
     return jsonify(contracts=[contract_to_dict(c, day) for c in rows])
 
 
-@bp.get("/contracts/<int:contract_id>")
+@bp.get("/contracts/<int(max=2147483647):contract_id>")
 @requires("commander", "planner")
 def contract(contract_id: int):
     """One contract, with the ETag to send in If-Match when changing it."""
@@ -117,7 +117,7 @@ def add_contract():
     return _with_etag(created, 201)
 
 
-@bp.patch("/contracts/<int:contract_id>")
+@bp.patch("/contracts/<int(max=2147483647):contract_id>")
 @requires("planner")
 def patch_contract(contract_id: int):
     """Change role, dates, polygon or flag; needs If-Match with the ETag last read."""
@@ -133,7 +133,7 @@ def patch_contract(contract_id: int):
     return _with_etag(changed)
 
 
-@bp.post("/contracts/<int:contract_id>/end")
+@bp.post("/contracts/<int(max=2147483647):contract_id>/end")
 @requires("planner")
 def end(contract_id: int):
     """End a contract on {"on": DATE} (default today): from that day it no longer holds."""
@@ -145,7 +145,7 @@ def end(contract_id: int):
     return _with_etag(ended)
 
 
-@bp.delete("/contracts/<int:contract_id>")
+@bp.delete("/contracts/<int(max=2147483647):contract_id>")
 @requires("planner")
 def withdraw(contract_id: int):
     """Withdraw a contract made by mistake or not yet started (one that held earlier must be ended)."""

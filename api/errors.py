@@ -4,7 +4,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, json, request
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import (
@@ -93,6 +93,14 @@ def register(app: Flask) -> None:
         log.warning("database unavailable: %s", exc)
         return problem(503, "Database unavailable",
                        "The database cannot be reached right now; try again shortly.")
+
+    @app.errorhandler(DataError)
+    def _bad_value(exc: DataError):
+        # SQLSTATE class 22 (and psycopg's own refusals, e.g. a NUL character in text): a value
+        # the client sent that the database cannot hold — the client's to fix, not a server fault.
+        reason = str(getattr(exc, "orig", exc)).splitlines()[0][:200]
+        return problem(400, "Invalid value", f"A value in the request cannot be stored or compared: {reason}. "
+                       "Check the parameters (text must not contain NUL characters; numbers must be in range).")
 
     @app.errorhandler(DBAPIError)
     def _db_error(exc: DBAPIError):

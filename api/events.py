@@ -70,7 +70,7 @@ def index():
     return jsonify(out)
 
 
-@bp.get("/events/<int:event_id>")
+@bp.get("/events/<int(max=9223372036854775807):event_id>")
 @requires(*READ_ROLES)
 def one(event_id: int):
     """One event with its assignment and the cadres contracted where and when it occurred."""

@@ -147,7 +147,7 @@ def edits():
     return jsonify(edits=list_edits(db.session(), community_code=request.args.get("community") or None, limit=limit))
 
 
-@bp.get("/grid-edits/<int:edit_id>")
+@bp.get("/grid-edits/<int(max=2147483647):edit_id>")
 @requires("planner", "commander")
 def edit(edit_id: int):
     """One committed edit: the request, the versions it closed and opened, lineage and impact."""
@@ -161,7 +161,7 @@ def building_history(code: str):
     return jsonify(building_grids(db.session(), code, timestamp(request.args, "at")))
 
 
-@bp.get("/events/<int:event_id>/grids")
+@bp.get("/events/<int(max=9223372036854775807):event_id>/grids")
 @requires("planner", "commander")
 def event_history(event_id: int):
     """Which grid an event is assigned to, was in when it occurred, was in ?at=TIME, and every covering grid."""

@@ -101,7 +101,7 @@ def list_requests(fmt: str):
     return _out(fmt, "service_requests", "request", found)
 
 
-@_formats("/requests/<int:request_id>")
+@_formats("/requests/<int(max=9223372036854775807):request_id>")
 def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
     found = open311.get_request(db.session(), request_id, include_private=_staff())

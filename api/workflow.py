@@ -63,14 +63,14 @@ def put_setting(key: str):
     return jsonify(key=key, value=value)
 
 
-@bp.get("/events/<int:event_id>/timeline")
+@bp.get("/events/<int(max=9223372036854775807):event_id>/timeline")
 @requires("commander", "worker")
 def event_timeline(event_id: int):
     """The case's state, its every move, and the moves the caller may make now."""
     return jsonify(_case(_visible_event(event_id)))
 
 
-@bp.post("/events/<int:event_id>/moves")
+@bp.post("/events/<int(max=9223372036854775807):event_id>/moves")
 @requires("commander", "worker")
 def make_move(event_id: int):
     """Make one move on a case (the state table decides who may); 201 with the updated case."""
@@ -114,7 +114,7 @@ def my_cases():
     return jsonify(workflow.todo(db.session(), current_user()))
 
 
-@bp.get("/events/<int:event_id>/duplicates")
+@bp.get("/events/<int(max=9223372036854775807):event_id>/duplicates")
 @requires("commander", "worker")
 def event_duplicates(event_id: int):
     """Open cases of the same category within 50 m and 24 h of this report (likely duplicates)."""
@@ -172,7 +172,7 @@ def overdue_cases():
     return jsonify(type="FeatureCollection", features=features)
 
 
-@pages_bp.get("/cases/<int:event_id>")
+@pages_bp.get("/cases/<int(max=9223372036854775807):event_id>")
 def case_page(event_id: int):
     """The case page: where it is, its state and timeline, and the moves the signed-in user may make."""
     from webmap.case import case_page as render

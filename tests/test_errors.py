@@ -74,3 +74,22 @@ def test_unexpected_exception_is_500_problem_without_traceback(db_url):
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in body["detail"]
     api_db.dispose(app)
+
+
+def test_values_the_database_cannot_hold_are_400_not_500(client, make_user):
+    # A NUL character (PostgreSQL text cannot hold one) in a filter, a path, a JSON field.
+    token = make_user("admin")
+    for path in ("/api/v1/events?category=%00", "/api/v1/coverage?area=%00", "/api/v1/grids?community=%00",
+                 "/open311/v2/requests.json?service_code=%00"):
+        body = _is_problem(client.get(path, headers=auth(token)), 400)
+        assert "NUL" in body["detail"], path
+    body = _is_problem(client.post("/api/v1/events", headers=auth(token), json={
+        "lon": 121.47, "lat": 31.23, "category": "11001", "title": "bad\u0000title"}), 400)
+    assert "NUL" in body["detail"]
+
+
+def test_ids_beyond_the_column_range_are_404(client, make_user):
+    token = make_user("admin")
+    for path in ("/api/v1/contracts/110101001001001", "/api/v1/grid-edits/9999999999",
+                 "/api/v1/events/99999999999999999999"):
+        _is_problem(client.get(path, headers=auth(token)), 404)
