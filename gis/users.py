@@ -31,6 +31,12 @@ def new_token() -> str:
 def create_user(session: Session, name: str, role: str, *, grids: Iterable[str] = (),
                 password: str | None = None, display_name: str | None = None) -> tuple[User, str]:
     """Add a user and return it with its bearer token (shown once, stored hashed)."""
+    for value, what in ((name, "name"), (role, "role"), (password, "password"), (display_name, "display_name")):
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput(f"Invalid {what}", f"`{what}` must be text.")
+    grids = list(grids) if isinstance(grids, Iterable) and not isinstance(grids, (str, bytes, dict)) else None
+    if grids is None or not all(isinstance(g, str) for g in grids):
+        raise InvalidInput("Invalid grids", "`grids` must be a list of 15-digit grid codes.")
     name = (name or "").strip()
     if not name or len(name) > 64:
         raise InvalidInput("Invalid user name", "Give a name of 1 to 64 characters.")

@@ -93,3 +93,11 @@ def test_ids_beyond_the_column_range_are_404(client, make_user):
     for path in ("/api/v1/contracts/110101001001001", "/api/v1/grid-edits/9999999999",
                  "/api/v1/events/99999999999999999999"):
         _is_problem(client.get(path, headers=auth(token)), 404)
+
+
+def test_users_api_refuses_fields_of_the_wrong_type(client, make_user):
+    token = make_user("admin")
+    for body in ({"name": -1, "role": "viewer"}, {"name": "n1", "role": ["admin"]},
+                 {"name": "n2", "role": "worker", "grids": -1}, {"name": "n3", "role": "worker", "grids": [1]},
+                 {"name": "n4", "role": "viewer", "password": 123}):
+        _is_problem(client.post("/api/v1/users", headers=auth(token), json=body), 400)
