@@ -63,15 +63,21 @@ def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
         "SELECT id, ST_X(geom), ST_Y(geom), accuracy_m, occurred_at, assign_status, grid_id, assign_distance_m,"
         " building_id, community_id, street_id, district_id FROM events WHERE id = ANY(:ids) ORDER BY id"),
         {"ids": ids}).all()
-    mismatches = []
-    for row in stored:
-        loc = locate_point(session, row[1], row[2], accuracy_m=row[3], at=row[4])
-        single = (loc.status, loc.grid_id, loc.distance_m, loc.building_id, loc.community_id, loc.street_id,
-                  loc.district_id)
-        if tuple(row[5:]) != single:
-            mismatches.append((row[0], tuple(row[5:]), single))
+    mismatches = _mismatches(session, [(r[0], r[1], r[2], r[3], r[4], tuple(r[5:])) for r in stored])
     session.rollback()
     assert mismatches == [], f"{len(mismatches)} of {len(stored)} differ, e.g. {mismatches[:3]}"
+
+
+def _mismatches(session, stored: list[tuple]) -> list[tuple]:
+    """(id, lon, lat, accuracy_m, at, stored assignment) rows whose assignment locate_point disagrees with."""
+    out = []
+    for event_id, lon, lat, accuracy_m, at, assigned in stored:
+        loc = locate_point(session, lon, lat, accuracy_m=accuracy_m, at=at)
+        single = (loc.status, loc.grid_id, loc.distance_m, loc.building_id, loc.community_id, loc.street_id,
+                  loc.district_id)
+        if assigned != single:
+            out.append((event_id, assigned, single))
+    return out
 
 
 def _json(rows: list[dict]) -> str:
@@ -111,12 +117,6 @@ def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkey
     assert len(stored) == len(points)
     statuses = {row[4] for row in stored}
     assert {"inside", "edge", "snapped", "outside"} <= statuses
-    mismatches = []
-    for row in stored:
-        loc = locate_point(session, row[1], row[2], at=row[3])
-        single = (loc.status, loc.grid_id, loc.distance_m, loc.building_id, loc.community_id, loc.street_id,
-                  loc.district_id)
-        if tuple(row[4:]) != single:
-            mismatches.append((row[0], tuple(row[4:]), single))
+    mismatches = _mismatches(session, [(r[0], r[1], r[2], None, r[3], tuple(r[4:])) for r in stored])
     session.rollback()
     assert mismatches == [], f"{len(mismatches)} of {len(stored)} differ, e.g. {mismatches[:3]}"

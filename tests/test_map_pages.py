@@ -71,6 +71,18 @@ def browser_sign_in(page, live_server, name, path):
     page.wait_for_url(f"{live_server}{path}")
 
 
+def _worker_reports(live_server, make_user, district, title: str) -> dict:
+    """A worker of grid 3 reports an event in it through the events API; the created event."""
+    worker = make_user("worker", grids=[district["grids"][2].code])
+    lon, lat = lonlat(150, 150)
+    request = urllib.request.Request(
+        f"{live_server}/api/v1/events", method="POST",
+        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": title}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
+    with urllib.request.urlopen(request, timeout=5) as response:
+        return json.load(response)
+
+
 @pytest.mark.browser
 def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, page, make_user, district):
     make_user("commander", password=PASSWORD, name="c1")
@@ -82,14 +94,7 @@ def test_command_center_draws_layers_and_shows_a_new_event_live(live_server, pag
     assert page.locator(".leaflet-tile path").count() >= 4
 
     # A worker reports through the events API; the open command center shows it within 2 s.
-    worker = make_user("worker", grids=[district["grids"][2].code])
-    lon, lat = lonlat(150, 150)
-    request = urllib.request.Request(
-        f"{live_server}/api/v1/events", method="POST",
-        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": "直播事件"}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        created = json.load(response)
+    created = _worker_reports(live_server, make_user, district, "直播事件")
     assert created["assignment"]["grid"]["code"] == district["grids"][2].code
     new_id = created["id"]
     page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=2000)
@@ -106,14 +111,7 @@ def test_command_center_polls_when_the_server_has_no_stream_slot(app, live_serve
     browser_sign_in(page, live_server, "c3", "/map")
     page.wait_for_function("() => gridgov.state.drawn.events === 4 && gridgov.state.polling === true")
     assert "live updates busy" in page.locator("#gg-live").text_content()
-    worker = make_user("worker", grids=[district["grids"][2].code])
-    lon, lat = lonlat(150, 150)
-    request = urllib.request.Request(
-        f"{live_server}/api/v1/events", method="POST",
-        data=json.dumps({"lon": lon, "lat": lat, "category": "11001", "title": "轮询事件"}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {worker}"})
-    with urllib.request.urlopen(request, timeout=5) as response:
-        new_id = json.load(response)["id"]
+    new_id = _worker_reports(live_server, make_user, district, "轮询事件")["id"]
     page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=5000)
     assert page.evaluate("gridgov.state.live") is False
     assert [e for e in page.console_errors if "503" not in e] == []
