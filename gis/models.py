@@ -431,13 +431,9 @@ class WorkflowSetting(Base):
 # urgent), counting that day's cases as of `refreshed_at`. 0 stands for "none" in the key
 # columns (a case outside every grid), so the key can be a primary key. A trigger on events
 # marks keys dirty in case_stats_dirty; each workflow move and the tick recompute dirty keys.
-class CaseStatsDaily(Base):
-    """Precomputed indicator counts for the cases registered on one day in one grid."""
+class _CaseCounts:
+    """The rest of a case summary's key (district … urgent) and its counts, daily and monthly alike."""
 
-    __tablename__ = "case_stats_daily"
-    __table_args__ = (Index("ix_case_stats_daily_grid_id_day", "grid_id", "day"),)
-
-    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
     district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
     community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -456,28 +452,22 @@ class CaseStatsDaily(Base):
     refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
-class CaseStatsMonthly(Base):
+class CaseStatsDaily(_CaseCounts, Base):
+    """Precomputed indicator counts for the cases registered on one day in one grid."""
+
+    __tablename__ = "case_stats_daily"
+    __table_args__ = (Index("ix_case_stats_daily_grid_id_day", "grid_id", "day"),)
+
+    day: Mapped[dt.date] = mapped_column(Date, primary_key=True)
+
+
+class CaseStatsMonthly(_CaseCounts, Base):
     """The day rows of one month summed (same key with the month's first day): whole months of a period
     are read from here, so a monthly grid report reads one or two rows per grid, not one per case."""
 
     __tablename__ = "case_stats_monthly"
 
     month: Mapped[dt.date] = mapped_column(Date, primary_key=True)
-    district_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    street_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    community_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    grid_id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    urgent: Mapped[bool] = mapped_column(Boolean, primary_key=True)
-    registered: Mapped[int] = mapped_column(Integer, server_default="0")
-    due: Mapped[int] = mapped_column(Integer, server_default="0")
-    postponed: Mapped[int] = mapped_column(Integer, server_default="0")
-    closed: Mapped[int] = mapped_column(Integer, server_default="0")
-    closed_on_time: Mapped[int] = mapped_column(Integer, server_default="0")
-    dispatched: Mapped[int] = mapped_column(Integer, server_default="0")
-    reworked: Mapped[int] = mapped_column(Integer, server_default="0")
-    closed_all: Mapped[int] = mapped_column(Integer, server_default="0")
-    handling_hours: Mapped[list[float]] = mapped_column(ARRAY(Float), server_default="{}")
-    refreshed_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
 
 
 case_stats_dirty = Table(
