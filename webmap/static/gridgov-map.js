@@ -56,6 +56,23 @@
     return body;
   }
 
+  // For requests where only the newest answer counts (the map moved again before the last one
+  // came back): each call aborts the one before. Resolves to the body, or undefined when aborted
+  // or failed (failures are noted in state.errors).
+  function latestJSON() {
+    let controller = null;
+    return async function (url) {
+      if (controller) controller.abort();
+      controller = new AbortController();
+      try {
+        return await getJSON(url, { signal: controller.signal });
+      } catch (e) {
+        if (e.name !== "AbortError") state.errors.push(String(e));
+        return undefined;
+      }
+    };
+  }
+
   function bboxOf(map) {
     const b = map.getBounds();
     const clamp = (v, lo, hi) => Math.min(hi, Math.max(lo, v));
@@ -127,7 +144,7 @@
         if (opts.onEachFeature) opts.onEachFeature(f, lyr);
       },
     });
-    let controller = null;
+    const fetchLatest = latestJSON();
     group.reload = async function () {
       if (!map.hasLayer(group)) return;
       if (map.getZoom() < opts.minZoom) {
@@ -136,17 +153,10 @@
         if (opts.onTooFar) opts.onTooFar();
         return;
       }
-      if (controller) controller.abort();
-      controller = new AbortController();
       const params = Object.assign({ bbox: bboxOf(map), overflow: "aggregate" }, opts.params);
       if (!opts.full) params.zoom = Math.round(map.getZoom());
-      let data;
-      try {
-        data = await getJSON(withQuery(layer.links.geojson, params), { signal: controller.signal });
-      } catch (e) {
-        if (e.name !== "AbortError") state.errors.push(String(e));
-        return;
-      }
+      const data = await fetchLatest(withQuery(layer.links.geojson, params));
+      if (!data) return;
       if (data.problem) {
         if (opts.notice) opts.notice(`${layer.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
         return;
@@ -239,7 +249,7 @@
     const cluster = L.markerClusterGroup({ maxClusterRadius: 50, chunkedLoading: true, disableClusteringAtZoom: 19 });
     const heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
     const ctx = { cluster, heat, colorBy: "status", includeClosed: false, overdueOnly: false, aggregated: false };
-    let controller = null;
+    const fetchLatest = latestJSON();
 
     function marker(feature) {
       const [lng, lat] = feature.geometry.coordinates;
@@ -265,18 +275,11 @@
 
     ctx.reload = async function () {
       if (!map.hasLayer(cluster) && !map.hasLayer(heat)) return;
-      if (controller) controller.abort();
-      controller = new AbortController();
       const params = { bbox: bboxOf(map), zoom: Math.round(map.getZoom()), overflow: "aggregate" };
       if (!ctx.includeClosed) params.open = "true";
       if (ctx.overdueOnly) params.overdue = "true";
-      let data;
-      try {
-        data = await getJSON(withQuery(layer.links.geojson, params), { signal: controller.signal });
-      } catch (e) {
-        if (e.name !== "AbortError") state.errors.push(String(e));
-        return;
-      }
+      const data = await fetchLatest(withQuery(layer.links.geojson, params));
+      if (!data) return;
       if (data.problem) return notice(`${layer.title}: ${data.problem.detail || data.problem.title}`);
       ctx.aggregated = data.aggregated;
       cluster.clearLayers();
@@ -762,7 +765,7 @@
     let selected = [];
     let asOf = "";
     let preview = null;
-    let controller = null;
+    const fetchLatest = latestJSON();
     const planner = (state.planner = { preview: null, saved: null, handles: 0 });
 
     // -- the side panel --
@@ -833,17 +836,10 @@
         return;
       }
       if (hasPending()) return; // never throw away what the planner is editing
-      if (controller) controller.abort();
-      controller = new AbortController();
       const params = { bbox: bboxOf(map), overflow: "aggregate" };
       if (asOf) params.at = asOf;
-      let data;
-      try {
-        data = await getJSON(withQuery(grids.links.geojson, params), { signal: controller.signal });
-      } catch (e) {
-        if (e.name !== "AbortError") state.errors.push(String(e));
-        return;
-      }
+      const data = await fetchLatest(withQuery(grids.links.geojson, params));
+      if (!data) return;
       if (data.problem) return notice(`${grids.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
       if (data.aggregated) return notice("视图内网格太多，请放大 — too many grids in view, zoom in");
       group.clearLayers();
