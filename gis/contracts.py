@@ -363,17 +363,22 @@ def _state(contract: Contract) -> dict:
             "valid_to": str(contract.valid_to) if contract.valid_to else None, "flag": contract.flag}
 
 
+def _raise_overlap(session: Session, exc: IntegrityError, title: str, detail: str) -> None:
+    """Roll back, then raise Conflict(title, detail) if the exclusion constraint refused the write, else exc."""
+    session.rollback()
+    if "ex_contracts_cadre_grid_dates" in str(exc.orig):
+        raise Conflict(title, detail) from None
+    raise exc
+
+
 def _flush(session: Session) -> None:
     # The exclusion constraint is the last word when two writers race past the checks above.
     try:
         session.flush()
     except IntegrityError as exc:
-        session.rollback()
-        if "ex_contracts_cadre_grid_dates" in str(exc.orig):
-            raise Conflict("Contract exists",
-                           "This cadre already holds that grid over overlapping dates (someone "
-                           "added it at the same time); reload the cadre's contracts.") from None
-        raise
+        _raise_overlap(session, exc, "Contract exists",
+                       "This cadre already holds that grid over overlapping dates (someone added it at "
+                       "the same time); reload the cadre's contracts.")
 
 
 # -- writes -----------------------------------------------------------------------------------
@@ -532,12 +537,9 @@ def import_contracts(session: Session, rows: Iterable[Mapping[str, Any]], *, use
         ids = list(session.scalars(insert(Contract).returning(Contract.id, sort_by_parameter_order=True),
                                    values))
     except IntegrityError as exc:
-        session.rollback()
-        if "ex_contracts_cadre_grid_dates" in str(exc.orig):
-            raise Conflict("Contracts not imported",
-                           "Another change added an overlapping contract meanwhile; nothing was "
-                           "imported. Run the import again.") from None
-        raise
+        _raise_overlap(session, exc, "Contracts not imported",
+                       "Another change added an overlapping contract meanwhile; nothing was imported. "
+                       "Run the import again.")
     session.execute(insert(AuditEntry), [
         {"user_id": user_id, "action": "contract.import", "entity": "contract", "entity_id": str(i),
          "after": {"cadre_id": v["cadre_id"], "grid_code": v["grid_code"], "role": v["role"],
