@@ -187,6 +187,15 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def problem(response, status: int) -> dict:
+    """Assert an application/problem+json answer with this status, a title and a detail; its body."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    body = response.json
+    assert body["status"] == status and body["title"] and body["detail"]
+    return body
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over real HTTP on a free loopback port (threaded), for browsers and clients."""

@@ -25,7 +25,7 @@ from gis.contracts import (
 from gis.coverage import cadre_load, coverage_of
 from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
 from gis.models import AuditEntry, Contract
-from tests.conftest import auth
+from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
 from tests.test_cli import gridgov
 
@@ -239,13 +239,6 @@ def test_import_geojson_collection_checks_each_feature(session, base):
 
 
 # -- HTTP ---------------------------------------------------------------------------------------
-def _problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    assert response.json["detail"]
-    return response.json
-
-
 def test_http_create_change_end(client, make_user, base):
     planner = auth(make_user("planner"))
     created = client.post("/api/v1/contracts", json={"cadre_code": "A", "grid_code": base["g1"], "role": "网格长",
@@ -255,19 +248,19 @@ def test_http_create_change_end(client, make_user, base):
     url = created.headers["Location"]
     etag = client.get(url, headers=planner).headers["ETag"]
     assert etag == created.headers["ETag"]
-    _problem(client.patch(url, json={"role": "x"}, headers=planner), 428)
+    problem(client.patch(url, json={"role": "x"}, headers=planner), 428)
     changed = client.patch(url, json={"role": "网格员"}, headers={**planner, "If-Match": etag})
     assert changed.status_code == 200 and changed.json["role"] == "网格员" and changed.headers["ETag"] != etag
-    stale = _problem(client.patch(url, json={"role": "联系人"}, headers={**planner, "If-Match": etag}), 412)
+    stale = problem(client.patch(url, json={"role": "联系人"}, headers={**planner, "If-Match": etag}), 412)
     assert stale["etag"] == changed.headers["ETag"]
     ended = client.post(f"{url}/end", headers=planner)
     assert ended.status_code == 200, ended.get_data(as_text=True)
     assert ended.json["valid_to"] == base["day"].isoformat()
     assert ended.json["in_force"] is False
-    _problem(client.post(f"{url}/end", headers=planner), 409)
-    _problem(client.post("/api/v1/contracts/999999/end", headers=planner), 404)
+    problem(client.post(f"{url}/end", headers=planner), 409)
+    problem(client.post("/api/v1/contracts/999999/end", headers=planner), 404)
     # A contract that held on earlier days is history: it can be ended, not withdrawn.
-    _problem(client.delete(url, headers=planner), 409)
+    problem(client.delete(url, headers=planner), 409)
 
 
 def test_http_withdraw_a_contract_made_by_mistake(client, make_user, base, session):
@@ -276,26 +269,26 @@ def test_http_withdraw_a_contract_made_by_mistake(client, make_user, base, sessi
                           headers=planner)
     url = created.headers["Location"]
     # Starting today, it cannot end today (the range would be empty): withdraw it instead.
-    assert "withdraw" in _problem(client.post(f"{url}/end", headers=planner), 400)["detail"]
-    _problem(client.delete(url, headers={**planner, "If-Match": '"stale"'}), 412)
-    _problem(client.delete(url, headers=auth(make_user("commander"))), 403)
+    assert "withdraw" in problem(client.post(f"{url}/end", headers=planner), 400)["detail"]
+    problem(client.delete(url, headers={**planner, "If-Match": '"stale"'}), 412)
+    problem(client.delete(url, headers=auth(make_user("commander"))), 403)
     assert client.delete(url, headers={**planner, "If-Match": created.headers["ETag"]}).status_code == 204
     assert _count(session) == 0
-    _problem(client.get(url, headers=planner), 404)
+    problem(client.get(url, headers=planner), 404)
     withdrawn = session.scalar(select(AuditEntry).where(AuditEntry.action == "contract.withdraw"))
     assert withdrawn.before["grid_code"] == base["g1"]
 
 
 def test_http_bad_contracts(client, make_user, base):
     planner = auth(make_user("planner"))
-    body = _problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "role": "包片",
+    body = problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "role": "包片",
                                                            "geometry": _geojson(bowtie())}, headers=planner), 422)
     assert "Self-intersection" in body["detail"]
-    _problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "role": "包片", "grid_code": base["g1"],
+    problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "role": "包片", "grid_code": base["g1"],
                                                     "valid_from": "2025-02-30"}, headers=planner), 400)
-    _problem(client.post("/api/v1/contracts", data="cadre_code=A", headers=planner), 400)
+    problem(client.post("/api/v1/contracts", data="cadre_code=A", headers=planner), 400)
     client.post("/api/v1/contracts", json={"cadre_code": "A", "grid_code": base["g1"], "role": "x"}, headers=planner)
-    _problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "grid_code": base["g1"], "role": "x"},
+    problem(client.post("/api/v1/contracts", json={"cadre_code": "A", "grid_code": base["g1"], "role": "x"},
                          headers=planner), 409)
 
 
@@ -313,7 +306,7 @@ def test_http_import(client, make_user, base, session):
     dry = client.post("/api/v1/contracts/import?dry_run=true", data=data, content_type="text/csv", headers=planner)
     assert dry.status_code == 200 and dry.json == {"rows": 3, "created": 0, "dry_run": True, "ids": []}
     unknown = f"NOBODY,{base['g2']},x,,\n".encode()
-    bad = _problem(client.post("/api/v1/contracts/import", data=data + unknown, content_type="text/csv",
+    bad = problem(client.post("/api/v1/contracts/import", data=data + unknown, content_type="text/csv",
                                headers=planner), 400)
     assert len(bad["errors"]) == 1 and bad["errors"][0].startswith("line 5")
     assert _count(session) == 0
@@ -325,8 +318,8 @@ def test_http_import(client, make_user, base, session):
     drawn = client.post("/api/v1/contracts/import", data=json.dumps(geo), content_type="application/geo+json",
                         headers=planner)
     assert drawn.status_code == 201 and drawn.json["created"] == 1
-    _problem(client.post("/api/v1/contracts/import", data=b"x", content_type="application/zip", headers=planner), 400)
-    _problem(client.post("/api/v1/contracts/import", data=data, content_type="text/csv",
+    problem(client.post("/api/v1/contracts/import", data=b"x", content_type="application/zip", headers=planner), 400)
+    problem(client.post("/api/v1/contracts/import", data=data, content_type="text/csv",
                          headers=auth(make_user("commander"))), 403)
 
 
@@ -353,11 +346,11 @@ def test_http_cadre_with_contracts_and_load(client, make_user, base, session, ro
 
 def test_http_cadre_errors(client, make_user, base):
     token = auth(make_user("commander"))
-    _problem(client.get("/api/v1/cadres/NOBODY", headers=token), 404)
-    _problem(client.get("/api/v1/cadres/A?at=2024-1-1x", headers=token), 400)
-    _problem(client.get("/api/v1/cadres?type=村长", headers=token), 400)
-    _problem(client.get("/api/v1/cadres/A", headers=auth(make_user("worker"))), 403)
-    _problem(client.get("/api/v1/contracts?all=maybe", headers=token), 400)
+    problem(client.get("/api/v1/cadres/NOBODY", headers=token), 404)
+    problem(client.get("/api/v1/cadres/A?at=2024-1-1x", headers=token), 400)
+    problem(client.get("/api/v1/cadres?type=村长", headers=token), 400)
+    problem(client.get("/api/v1/cadres/A", headers=auth(make_user("worker"))), 403)
+    problem(client.get("/api/v1/contracts?all=maybe", headers=token), 400)
 
 
 # -- CLI ----------------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import io
 import pytest
 
 from gis.coverage import CSV_COLUMNS
-from tests.conftest import auth
+from tests.conftest import auth, problem
 from tests.test_coverage import build_scene
 
 
@@ -16,13 +16,6 @@ from tests.test_coverage import build_scene
 def scene(session):
     return build_scene(session)
 
-
-def _problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 KEYS = ["area", "area_m2", "covered_m2", "coverage_ratio", "buildings", "households", "population",
@@ -84,11 +77,11 @@ def test_coverage_csv(client, make_user, scene):
 
 @pytest.mark.parametrize("role", ["worker", "viewer"])
 def test_coverage_roles(client, make_user, scene, role):
-    _problem(client.get("/api/v1/coverage?area=310101", headers=auth(make_user(role))), 403)
+    problem(client.get("/api/v1/coverage?area=310101", headers=auth(make_user(role))), 403)
 
 
 def test_coverage_needs_sign_in(client, scene):
-    _problem(client.get("/api/v1/coverage?area=310101"), 401)
+    problem(client.get("/api/v1/coverage?area=310101"), 401)
 
 
 @pytest.mark.parametrize("query,status,word", [
@@ -101,14 +94,14 @@ def test_coverage_needs_sign_in(client, scene):
     ("area=' OR 1=1 --", 404, "area"),
 ])
 def test_bad_input_is_problem_json(client, make_user, scene, query, status, word):
-    body = _problem(client.get(f"/api/v1/coverage?{query}", headers=auth(make_user("commander"))), status)
+    body = problem(client.get(f"/api/v1/coverage?{query}", headers=auth(make_user("commander"))), status)
     assert word in body["detail"] or word in body["title"].lower()
 
 
 def test_unacceptable_accept_is_406(client, make_user, scene):
     response = client.get("/api/v1/coverage?area=310101", headers={**auth(make_user("commander")),
                                                                     "Accept": "application/xml"})
-    body = _problem(response, 406)
+    body = problem(response, 406)
     assert "text/csv" in body["detail"]
 
 

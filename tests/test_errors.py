@@ -3,15 +3,8 @@ from __future__ import annotations
 
 from api import create_app
 from api import db as api_db
-from tests.conftest import auth
+from tests.conftest import auth, problem
 
-
-def _is_problem(response, status):
-    assert response.status_code == status
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def test_healthz_ok(client):
@@ -29,35 +22,35 @@ def test_healthz_when_database_is_down_is_503():
         port = s.getsockname()[1]
     app = create_app({"TESTING": True, "SECRET_KEY": "x",
                       "DATABASE_URL": f"postgresql+psycopg://nobody:pw@127.0.0.1:{port}/nothing"})
-    body = _is_problem(app.test_client().get("/healthz"), 503)
+    body = problem(app.test_client().get("/healthz"), 503)
     assert "database" in body["title"].lower()
 
 
 def test_unknown_route_is_404_problem(client):
-    _is_problem(client.get("/no/such/thing"), 404)
+    problem(client.get("/no/such/thing"), 404)
 
 
 def test_wrong_method_is_405_problem(client):
-    body = _is_problem(client.delete("/healthz"), 405)
+    body = problem(client.delete("/healthz"), 405)
     assert "GET" in body["detail"]
 
 
 def test_malformed_json_is_400(client, make_user):
     token = make_user("admin")
-    body = _is_problem(client.post("/api/v1/users", data="{not json", content_type="application/json",
+    body = problem(client.post("/api/v1/users", data="{not json", content_type="application/json",
                                    headers=auth(token)), 400)
     assert "JSON" in body["title"]
 
 
 def test_non_json_body_is_400(client, make_user):
     token = make_user("admin")
-    _is_problem(client.post("/api/v1/users", data="name=x", headers=auth(token)), 400)
+    problem(client.post("/api/v1/users", data="name=x", headers=auth(token)), 400)
 
 
 def test_too_large_body_is_413(client, make_user):
     token = make_user("admin")
     big = b"{" + b" " * (3 * 1024 * 1024) + b"}"
-    body = _is_problem(client.post("/api/v1/users", data=big, content_type="application/json",
+    body = problem(client.post("/api/v1/users", data=big, content_type="application/json",
                                    headers=auth(token)), 413)
     assert "bytes" in body["detail"]
 
@@ -70,7 +63,7 @@ def test_unexpected_exception_is_500_problem_without_traceback(db_url):
         raise ZeroDivisionError("secret internals")
 
     response = app.test_client().get("/boom")
-    body = _is_problem(response, 500)
+    body = problem(response, 500)
     assert "secret internals" not in response.get_data(as_text=True)
     assert "Traceback" not in body["detail"]
     api_db.dispose(app)
@@ -81,9 +74,9 @@ def test_values_the_database_cannot_hold_are_400_not_500(client, make_user):
     token = make_user("admin")
     for path in ("/api/v1/events?category=%00", "/api/v1/coverage?area=%00", "/api/v1/grids?community=%00",
                  "/open311/v2/requests.json?service_code=%00"):
-        body = _is_problem(client.get(path, headers=auth(token)), 400)
+        body = problem(client.get(path, headers=auth(token)), 400)
         assert "NUL" in body["detail"], path
-    body = _is_problem(client.post("/api/v1/events", headers=auth(token), json={
+    body = problem(client.post("/api/v1/events", headers=auth(token), json={
         "lon": 121.47, "lat": 31.23, "category": "11001", "title": "bad\u0000title"}), 400)
     assert "NUL" in body["detail"]
 
@@ -92,7 +85,7 @@ def test_ids_beyond_the_column_range_are_404(client, make_user):
     token = make_user("admin")
     for path in ("/api/v1/contracts/110101001001001", "/api/v1/grid-edits/9999999999",
                  "/api/v1/events/99999999999999999999"):
-        _is_problem(client.get(path, headers=auth(token)), 404)
+        problem(client.get(path, headers=auth(token)), 404)
 
 
 def test_users_api_refuses_fields_of_the_wrong_type(client, make_user):
@@ -100,4 +93,4 @@ def test_users_api_refuses_fields_of_the_wrong_type(client, make_user):
     for body in ({"name": -1, "role": "viewer"}, {"name": "n1", "role": ["admin"]},
                  {"name": "n2", "role": "worker", "grids": -1}, {"name": "n3", "role": "worker", "grids": [1]},
                  {"name": "n4", "role": "viewer", "password": 123}):
-        _is_problem(client.post("/api/v1/users", headers=auth(token), json=body), 400)
+        problem(client.post("/api/v1/users", headers=auth(token), json=body), 400)

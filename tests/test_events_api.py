@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from api import db as api_db
 from gis.models import Event
-from tests.conftest import auth
+from tests.conftest import auth, problem
 from tests.factories import cadre, contract, geodesic_offset, lonlat, three_grids
 
 CATEGORY = "21001"
@@ -20,14 +20,6 @@ def grids(session):
     made = three_grids(session)
     session.commit()
     return made
-
-
-def _problem(response, status):
-    assert response.status_code == status, response.get_data(as_text=True)
-    assert response.mimetype == "application/problem+json"
-    body = response.json
-    assert body["status"] == status and body["title"] and body["detail"]
-    return body
 
 
 def _category_exists(session):
@@ -67,7 +59,7 @@ def test_locate_gcj02_and_bd09_input(client, make_user, grids):
 
 
 def test_locate_needs_a_signed_in_user(client, grids):
-    _problem(client.get("/api/v1/locate?lon=121.47&lat=31.23"), 401)
+    problem(client.get("/api/v1/locate?lon=121.47&lat=31.23"), 401)
 
 
 def test_locate_snap_m_comes_from_config(db_url, session, make_user, grids):
@@ -90,7 +82,7 @@ def test_locate_snap_m_comes_from_config(db_url, session, make_user, grids):
     ("lon=121.47&lat=31.23&at=yesterday", "at"),
 ])
 def test_locate_bad_input_is_400(client, make_user, query, parameter):
-    body = _problem(client.get(f"/api/v1/locate?{query}", headers=auth(make_user("viewer"))), 400)
+    body = problem(client.get(f"/api/v1/locate?{query}", headers=auth(make_user("viewer"))), 400)
     assert body.get("parameter") == parameter
 
 
@@ -136,10 +128,10 @@ def test_worker_gcj02_tap_2_m_inside_their_grid_lands_there(client, make_user, s
 def test_worker_may_not_report_outside_their_grids(client, make_user, session, grids):
     token = make_user("worker", grids=[grids["a"].code])
     lon, lat = lonlat(300, 50)
-    body = _problem(_report(client, token, lon=lon, lat=lat), 403)
+    body = problem(_report(client, token, lon=lon, lat=lat), 403)
     assert body["grid"] == grids["b"].code and grids["b"].code in body["detail"]
     far = geodesic_offset(*lonlat(400, 50), 90, 500)
-    body = _problem(_report(client, token, lon=far[0], lat=far[1]), 403)
+    body = problem(_report(client, token, lon=far[0], lat=far[1]), 403)
     assert body["grid"] is None and body["assign_status"] == "outside"
     assert session.scalar(select(func.count()).select_from(Event)) == 0
 
@@ -156,7 +148,7 @@ def test_commander_reports_anywhere_and_sees_contact(client, make_user, grids):
 @pytest.mark.parametrize("role", ["viewer", "planner"])
 def test_other_roles_may_not_report(client, make_user, role, grids):
     lon, lat = lonlat(100, 100)
-    _problem(_report(client, make_user(role), lon=lon, lat=lat), 403)
+    problem(_report(client, make_user(role), lon=lon, lat=lat), 403)
 
 
 def test_idempotency_key_returns_the_same_event(client, make_user, session, grids):
@@ -169,7 +161,7 @@ def test_idempotency_key_returns_the_same_event(client, make_user, session, grid
     assert again.json["assignment"]["grid"] == first.json["assignment"]["grid"]
     assert session.scalar(select(func.count()).select_from(Event)) == 1
     # The same key for a different report is a client bug: 409, nothing written.
-    body = _problem(_report(client, token, key="phone-7f3a-0001", lon=lon, lat=lat, title="另一件事"), 409)
+    body = problem(_report(client, token, key="phone-7f3a-0001", lon=lon, lat=lat, title="另一件事"), 409)
     assert body["event_id"] == first.json["id"]
     # Keys belong to their user: another user's identical key is a new event.
     other = make_user("commander")
@@ -214,22 +206,22 @@ def test_concurrent_retries_with_one_key_make_one_event(live_server, make_user, 
 def test_report_bad_input_is_400(client, make_user, body, parameter):
     token = make_user("commander")
     response = client.post("/api/v1/events", json={"category": CATEGORY, "title": "t", **body}, headers=auth(token))
-    assert _problem(response, 400).get("parameter") == parameter
+    assert problem(response, 400).get("parameter") == parameter
 
 
 def test_report_nan_literal_and_malformed_json_are_400(client, make_user):
     token = make_user("commander")
     raw = '{"category": "21001", "title": "t", "lon": NaN, "lat": 31.2}'
-    body = _problem(client.post("/api/v1/events", data=raw, content_type="application/json", headers=auth(token)), 400)
+    body = problem(client.post("/api/v1/events", data=raw, content_type="application/json", headers=auth(token)), 400)
     assert body["parameter"] == "lon"
-    _problem(client.post("/api/v1/events", data="{lon:", content_type="application/json", headers=auth(token)), 400)
+    problem(client.post("/api/v1/events", data="{lon:", content_type="application/json", headers=auth(token)), 400)
 
 
 def test_report_10_mb_body_is_413(client, make_user, session):
     token = make_user("commander")
     big = json.dumps({"category": CATEGORY, "title": "t", "lon": 121.47, "lat": 31.23,
                       "description": "x" * (10 * 1024 * 1024)})
-    _problem(client.post("/api/v1/events", data=big, content_type="application/json", headers=auth(token)), 413)
+    problem(client.post("/api/v1/events", data=big, content_type="application/json", headers=auth(token)), 413)
     assert session.scalar(select(func.count()).select_from(Event)) == 0
 
 
@@ -283,8 +275,8 @@ def test_worker_lists_only_their_grids_without_contacts(client, make_user, grids
     assert [e["id"] for e in listed] == [made[1]["id"]]
     assert "contact" not in listed[0] and "1370000000" not in json.dumps(listed)
     assert client.get(f"/api/v1/events/{made[1]['id']}", headers=auth(worker)).status_code == 200
-    _problem(client.get(f"/api/v1/events/{made[0]['id']}", headers=auth(worker)), 404)
-    _problem(client.get("/api/v1/events", headers=auth(make_user("viewer"))), 403)
+    problem(client.get(f"/api/v1/events/{made[0]['id']}", headers=auth(worker)), 404)
+    problem(client.get("/api/v1/events", headers=auth(make_user("viewer"))), 403)
 
 
 def test_event_detail_has_assignment_and_cadres(client, make_user, session, grids):
@@ -297,12 +289,12 @@ def test_event_detail_has_assignment_and_cadres(client, make_user, session, grid
     assert body["assignment"]["grid"]["code"] == grids["a"].code
     assert body["assignment"]["cadres"] == [{"code": "C1", "name": "王书记", "type": "镇街领导"}]
     assert "contact" not in body and "13800000000" not in json.dumps(body)
-    _problem(client.get("/api/v1/events/999999", headers=auth(planner)), 404)
+    problem(client.get("/api/v1/events/999999", headers=auth(planner)), 404)
 
 
 @pytest.mark.parametrize("query,parameter", [("bbox=1,2,3", "bbox"), ("status=lost", "status"),
                                              ("since=soon", "since"), ("limit=0", "limit"), ("cursor=%%%", "cursor"),
                                              ("limit=2.5", "limit")])
 def test_list_bad_input_is_400(client, make_user, query, parameter):
-    body = _problem(client.get(f"/api/v1/events?{query}", headers=auth(make_user("commander"))), 400)
+    body = problem(client.get(f"/api/v1/events?{query}", headers=auth(make_user("commander"))), 400)
     assert body.get("parameter") == parameter
