@@ -219,6 +219,25 @@ def _psycopg_sql(sql: str) -> str:
 
 _LOCATE_PSYCOPG = _psycopg_sql(_LOCATE_SQL)
 
+# The same statement as a named server-side prepared statement, for connections that keep it
+# (the API's autocommit read pool): psycopg re-parses a query longer than 4 kB on every call
+# (its parse cache stops there; this one is 7 kB), while a short EXECUTE costs next to nothing.
+_LOCATE_PARAMS = ("lon", "lat", "at", "accuracy_m", "snap_m")
+_LOCATE_PREPARE = ("PREPARE gridgov_locate (float8, float8, timestamptz, float8, float8) AS "
+                   + re.sub(r"(?<![:\w]):([a-z_]+)\b", lambda m: f"${_LOCATE_PARAMS.index(m.group(1)) + 1}",
+                            _LOCATE_SQL))
+
+
+def _locate_execute(params: dict) -> str:
+    # Values inline (EXECUTE is a utility statement: a bound NULL would have no type): floats as
+    # repr, which round-trips exactly through float8, and the time in ISO 8601. All are checked
+    # numbers and a datetime by then, never text a client typed.
+    def number(v: float | None) -> str:
+        return "NULL" if v is None else repr(float(v))
+
+    return (f"EXECUTE gridgov_locate ({number(params['lon'])}, {number(params['lat'])}, "
+            f"'{params['at'].isoformat()}', {number(params['accuracy_m'])}, {number(params['snap_m'])})")
+
 
 def _run_locate(session: Session, params: dict):
     # Planning this statement costs ~4 ms and running it ~0.5 ms, and PostgreSQL's "auto" plan
@@ -228,10 +247,15 @@ def _run_locate(session: Session, params: dict):
     # this statement, sent in one pipeline round trip with it.
     # A session whose connections force generic plans already (info["generic_plans"], the API's
     # read pool) runs the statement alone: one round trip.
-    raw = session.connection().connection.driver_connection
+    pooled = session.connection().connection
+    raw = pooled.driver_connection
     cursor = raw.cursor(row_factory=namedtuple_row)
     if session.info.get("generic_plans"):
-        cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)
+        # Autocommit connections: a PREPARE lasts as long as the connection, as pooled.info does.
+        if not pooled.info.get("gridgov_locate"):
+            raw.execute(_LOCATE_PREPARE)
+            pooled.info["gridgov_locate"] = True
+        cursor.execute(_locate_execute(params), prepare=False)
         return cursor.fetchone()
     with raw.pipeline():
         raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
