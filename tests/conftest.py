@@ -5,6 +5,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -149,17 +150,28 @@ def session(engine):
         yield s
 
 
-@pytest.fixture
-def app(db_url):
-    """The Flask app on this test's database."""
+def _app_on(url: str):
+    """The Flask app on `url`; stops its listener and closes its pools when the test ends."""
     from api import create_app
 
-    application = create_app({"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "test-secret"})
+    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
     yield application
     hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/stream.py, if started
     if hub is not None:
         hub.listener.stop()
     api_db.dispose(application)
+
+
+@pytest.fixture
+def app(db_url):
+    """The Flask app on this test's database."""
+    yield from _app_on(db_url)
+
+
+@pytest.fixture
+def demo_app(demo_db_url):
+    """The Flask app on this test's copy of the demo district."""
+    yield from _app_on(demo_db_url)
 
 
 @pytest.fixture
@@ -185,6 +197,16 @@ def make_user(session):
 def auth(token: str) -> dict[str, str]:
     """The Authorization header for a bearer token."""
     return {"Authorization": f"Bearer {token}"}
+
+
+def wait_for_change(client, url: str, before, timeout: float = 5.0):
+    """GET `url` until its body differs from the response `before` (or `timeout` passes); the last answer."""
+    deadline = time.monotonic() + timeout
+    while True:
+        after = client.get(url)
+        if after.data != before.data or time.monotonic() > deadline:
+            return after
+        time.sleep(0.05)
 
 
 def problem(response, status: int) -> dict:

@@ -5,7 +5,6 @@ import re
 
 from sqlalchemy import text
 
-from api import create_app
 from api import db as api_db
 from gis.users import create_user
 
@@ -37,37 +36,31 @@ def _paths(app, ids: dict[str, str]):
             yield re.sub(r"<[^>]+>", "x", path), methods
 
 
-def test_no_route_answers_5xx_to_garbage(demo_db_url):
-    app = create_app({"TESTING": True, "DATABASE_URL": demo_db_url, "SECRET_KEY": "fuzz"})
-    try:
-        with app.app_context():
-            session = api_db.session()
-            _, token = create_user(session, "fuzz-admin", "admin")
-            session.commit()
-            ids = {"event_id": str(session.scalar(text("SELECT max(id) FROM events"))),
-                   "request_id": str(session.scalar(text("SELECT max(id) FROM events"))),
-                   "contract_id": str(session.scalar(text("SELECT min(id) FROM contracts"))),
-                   "code": session.scalar(text("SELECT min(code) FROM grids WHERE valid_to IS NULL"))}
-        client = app.test_client()
-        headers = {"Authorization": f"Bearer {token}", "If-Match": "*"}
-        failures, sent = [], 0
-        for path, methods in _paths(app, ids):
-            for method in methods:
-                if method == "GET":
-                    tries = [{"query_string": {k: v}} for k in QUERY_KEYS for v in QUERY_VALUES]
-                else:
-                    tries = [{"data": body, "content_type": "application/json"} for body in ("[]", "{", "null")]
-                    if path != "/login":  # each login try hashes a password on purpose (130 ms)
-                        tries += [{"json": {k: v}} for k in BODY_FIELDS for v in BODY_VALUES]
-                for kwargs in tries:
-                    response = client.open(path, method=method, headers=headers, **kwargs)
-                    sent += 1
-                    if response.status_code >= 500 and response.status_code != 503:
-                        failures.append((method, path, kwargs, response.status_code))
-        assert sent > 3000
-        assert failures == [], f"{len(failures)} of {sent} answered 5xx, e.g. {failures[:5]}"
-    finally:
-        hub = app.extensions.get("gridgov.hub")
-        if hub is not None:
-            hub.listener.stop()
-        api_db.dispose(app)
+def test_no_route_answers_5xx_to_garbage(demo_app):
+    app = demo_app
+    with app.app_context():
+        session = api_db.session()
+        _, token = create_user(session, "fuzz-admin", "admin")
+        session.commit()
+        ids = {"event_id": str(session.scalar(text("SELECT max(id) FROM events"))),
+               "request_id": str(session.scalar(text("SELECT max(id) FROM events"))),
+               "contract_id": str(session.scalar(text("SELECT min(id) FROM contracts"))),
+               "code": session.scalar(text("SELECT min(code) FROM grids WHERE valid_to IS NULL"))}
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}", "If-Match": "*"}
+    failures, sent = [], 0
+    for path, methods in _paths(app, ids):
+        for method in methods:
+            if method == "GET":
+                tries = [{"query_string": {k: v}} for k in QUERY_KEYS for v in QUERY_VALUES]
+            else:
+                tries = [{"data": body, "content_type": "application/json"} for body in ("[]", "{", "null")]
+                if path != "/login":  # each login try hashes a password on purpose (130 ms)
+                    tries += [{"json": {k: v}} for k in BODY_FIELDS for v in BODY_VALUES]
+            for kwargs in tries:
+                response = client.open(path, method=method, headers=headers, **kwargs)
+                sent += 1
+                if response.status_code >= 500 and response.status_code != 503:
+                    failures.append((method, path, kwargs, response.status_code))
+    assert sent > 3000
+    assert failures == [], f"{len(failures)} of {sent} answered 5xx, e.g. {failures[:5]}"

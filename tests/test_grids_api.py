@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import mapping
 from sqlalchemy import text
 
-from tests.conftest import auth
+from tests.conftest import auth, wait_for_change
 from tests.factories import (
     cadre,
     contract,
@@ -310,12 +310,7 @@ def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
     done = client.post("/api/v1/grid-edits", json=edit,
                        headers=auth(token) | {"If-Match": _etags(client, token, g[1].code, g[2].code)})
     assert done.status_code == 201
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        after = client.get(url)
-        if after.data != before.data:
-            break
-        time.sleep(0.05)
+    after = wait_for_change(client, url, before)
     versions = {f["properties"]["code"]: f["properties"]["version"] for f in decode(after.data)["grids"]["features"]}
     assert versions == {g[1].code: 2, g[2].code: 2}
 

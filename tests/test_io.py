@@ -15,7 +15,6 @@ import shapely
 from sqlalchemy import text
 
 from data.io import LAYERS, export_layer, import_file
-from gis.db import make_engine, session_factory
 from gis.errors import InvalidInput
 from tests.factories import bowtie, feature_collection, hierarchy, lonlat, rect, two_grids
 
@@ -64,26 +63,18 @@ def same_layer(a: dict, b: dict, layer: str, tolerance: float = 1e-9) -> None:
             assert shapely.equals_exact(ga, gb, tolerance=tolerance), f"{layer} {key} moved more than {tolerance}°"
 
 
-@pytest.fixture
-def demo_s(demo_db_url):
-    engine = make_engine(demo_db_url)
-    with session_factory(engine)() as s:
-        yield s
-    engine.dispose()
-
-
 ORDER = ("areas", "grids", "buildings", "cadres", "contracts", "events")
 
 
-def test_round_trip_export_import_into_a_clean_database(demo_s, session, tmp_path):
+def test_round_trip_export_import_into_a_clean_database(demo_session, session, tmp_path):
     for layer in ORDER:
         path = tmp_path / f"{layer}.geojson"
-        written = export_layer(demo_s, layer, path)
+        written = export_layer(demo_session, layer, path)
         report = import_file(session, layer, path)
         session.commit()
         assert report.added == written.rows > 0 and report.updated == 0
     for layer in ORDER:
-        same_layer(dump(demo_s, layer), dump(session, layer), layer)
+        same_layer(dump(demo_session, layer), dump(session, layer), layer)
 
 
 @pytest.mark.parametrize("layer, suffix", [
@@ -91,31 +82,31 @@ def test_round_trip_export_import_into_a_clean_database(demo_s, session, tmp_pat
     ("areas", ".csv"), ("events", ".csv"), ("events", ".shp"), ("cadres", ".csv"),
     ("contracts", ".gpkg"), ("contracts", ".csv"),
 ])
-def test_every_format_reads_back_unchanged(demo_s, tmp_path, layer, suffix):
+def test_every_format_reads_back_unchanged(demo_session, tmp_path, layer, suffix):
     """An unedited export imported back changes nothing: same keys, same bits, no new versions."""
     path = tmp_path / f"{layer}{suffix}"
-    written = export_layer(demo_s, layer, path)
-    before = snapshot(demo_s)
-    report = import_file(demo_s, layer, written.path, dry_run=True)
+    written = export_layer(demo_session, layer, path)
+    before = snapshot(demo_session)
+    report = import_file(demo_session, layer, written.path, dry_run=True)
     assert (report.added, report.updated, report.unchanged) == (0, 0, written.rows)
-    assert snapshot(demo_s) == before
+    assert snapshot(demo_session) == before
 
 
-def test_edit_in_a_gis_and_import_back(demo_s, tmp_path):
+def test_edit_in_a_gis_and_import_back(demo_session, tmp_path):
     path = tmp_path / "grids.gpkg"
-    export_layer(demo_s, "grids", path)
+    export_layer(demo_session, "grids", path)
     gdf = gpd.read_file(path)
     first, second = gdf.index[0], gdf.index[1]
     gdf.loc[first, "name"] = "改过名的网格"
     gdf.loc[second, "households"] = 999
     gdf.to_file(path, driver="GPKG", layer="grids")
-    report = import_file(demo_s, "grids", path)
-    demo_s.commit()
+    report = import_file(demo_session, "grids", path)
+    demo_session.commit()
     assert (report.added, report.updated, report.new_versions) == (0, 2, 0)
-    names = dict(demo_s.execute(text("SELECT code, name FROM grids WHERE code = ANY(:c)"),
+    names = dict(demo_session.execute(text("SELECT code, name FROM grids WHERE code = ANY(:c)"),
                                 {"c": list(gdf.loc[[first, second], "code"])}).all())
     assert names[gdf.loc[first, "code"]] == "改过名的网格"
-    assert demo_s.execute(text("SELECT households FROM grids WHERE code = :c"),
+    assert demo_session.execute(text("SELECT households FROM grids WHERE code = :c"),
                           {"c": gdf.loc[second, "code"]}).scalar() == 999
 
 
@@ -415,9 +406,9 @@ def test_gbk_csv_from_excel(small, session, tmp_path):
     assert session.execute(text("SELECT name FROM cadres")).scalar() == "赵敏"
 
 
-def test_zipped_shapefile_export_holds_every_part(demo_s, tmp_path):
+def test_zipped_shapefile_export_holds_every_part(demo_session, tmp_path):
     path = tmp_path / "grids.zip"
-    export_layer(demo_s, "grids", path)
+    export_layer(demo_session, "grids", path)
     names = set(zipfile.ZipFile(path).namelist())
     assert {"grids.shp", "grids.shx", "grids.dbf", "grids.prj", "grids.cpg"} <= names
 
@@ -428,12 +419,12 @@ def test_field_tables_cover_every_layer():
         assert all(f.name == f.name.lower() for f in layer.fields)
 
 
-def test_exports_never_carry_residents_contacts(demo_s, tmp_path):
+def test_exports_never_carry_residents_contacts(demo_session, tmp_path):
     path = tmp_path / "events.geojson"
-    export_layer(demo_s, "events", path)
+    export_layer(demo_session, "events", path)
     data = json.loads(path.read_text())
     assert "contact" not in data["features"][0]["properties"]
-    assert demo_s.execute(text("SELECT count(*) FROM events WHERE contact IS NOT NULL")).scalar() > 0
+    assert demo_session.execute(text("SELECT count(*) FROM events WHERE contact IS NOT NULL")).scalar() > 0
 
 
 def test_buildings_outside_every_grid_are_stored_with_a_warning(small, session, tmp_path):

@@ -10,7 +10,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 
 from layers.registry import REGISTRY
-from tests.conftest import auth
+from tests.conftest import auth, wait_for_change
 from tests.factories import cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
 
 PHONE = "13800138000"
@@ -315,12 +315,7 @@ def test_tile_cache_serves_repeats_and_forgets_on_change(app, client, district, 
     # A new open event in the SW grid changes its choropleth value: the cached tile must go.
     point_event(session, 20, 20, grid=district["grids"][2])
     session.commit()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        after = client.get(url)
-        if after.data != before.data:
-            break
-        time.sleep(0.05)
+    after = wait_for_change(client, url, before)
     values = {f["properties"]["code"]: f["properties"]["open_events"] for f in decode(after.data)["grids"]["features"]}
     assert values[district["grids"][2].code] == 2
     assert after.headers["ETag"] != before.headers["ETag"]
