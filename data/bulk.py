@@ -247,19 +247,3 @@ def deferred_foreign_keys(session: Session, table: str) -> Iterator[None]:
     yield
     for name, ddl in rows:
         session.execute(text(f'ALTER TABLE {table} ADD CONSTRAINT "{name}" {ddl}'))
-
-
-def events_loaded(session: Session, first_id: int, last_id: int) -> None:
-    """Run once after events with ids first_id..last_id were bulk-loaded (demo loader, events import).
-
-    The one place where freshly loaded events get their grid, status, community, street, district
-    and building: `gis.assign.assign_events` over the unassigned events, one set-wise statement.
-    Call it with the events' spatial index in place: the assignment probes it from every grid.
-    """
-    from gis.assign import assign_events
-
-    if last_id - first_id >= 10_000:
-        # Fresh rows have no statistics yet; the plan's joins are sized from them.
-        for table in ("grids", "buildings", "events"):
-            session.execute(text(f"ANALYZE {table}"))
-    assign_events(session, scope="unassigned")

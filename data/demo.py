@@ -1173,10 +1173,10 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         enc_points,
         enc_rings,
         enc_text,
-        events_loaded,
         ewkb_hex,
         pg_micros,
     )
+    from gis.assign import insert_assigned
     from gis.buildings import footprint_grids_sql, refresh_grid_totals
 
     session.execute(text("SET LOCAL synchronous_commit = off"))
@@ -1234,6 +1234,8 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
 
             e = d.events
             bar = Progress("events", len(e), progress)
+            event_columns = ["geom", "category", "title", "description", "status", "occurred_at", "reported_at",
+                             "updated_at", "source_x", "source_y", "accuracy_m", "contact"]
 
             def event_chunks(step: int = 100_000):
                 for i in range(0, len(e), step):
@@ -1248,12 +1250,10 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
                            enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
                            enc_bytes(contact)]
 
-            counts["events"] = copy_columns(
-                session, "events",
-                ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "updated_at",
-                 "source_x", "source_y", "accuracy_m", "contact"], event_chunks(), progress=bar)
+            # Events are staged and assigned there once the indexes are back (gis.assign.insert_assigned).
+            session.execute(text("CREATE TEMP TABLE stage_new_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"))
+            counts["events"] = copy_columns(session, "stage_new_events", event_columns, event_chunks(), progress=bar)
             bar.close()
-            first, last = session.execute(text("SELECT min(id), max(id) FROM events")).one()
 
             cadres = pd.DataFrame(d.cadres, columns=["code", "name", "type", "organisation", "phone"])
             counts["cadres"] = copy_frame(session, "cadres", cadres)
@@ -1274,10 +1274,13 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
                 SELECT c.id, s.grid_code, s.role, s.valid_from, s.valid_to, s.geom
                 FROM stage_contracts s JOIN cadres c ON c.code = s.cadre_code
             """)).rowcount
-        # Assign the events once the indexes are back (the assignment probes them) and before the
-        # keys are: their checks then run once over the table, not once per updated row.
-        if first is not None:
-            events_loaded(session, first, last)
+        # Assign the events once the buildings' and grids' indexes are back (the assignment probes
+        # them), then write them with the events' own indexes rebuilt once, and before the keys are
+        # back: their checks then run once over the table, not once per row.
+        for table in ("grids", "buildings"):
+            session.execute(text(f"ANALYZE {table}"))  # fresh rows have no statistics; the joins are sized from them
+        with deferred_indexes(session, ["events"]):
+            insert_assigned(session, "stage_new_events", event_columns)
     return counts
 
 

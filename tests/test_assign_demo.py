@@ -39,7 +39,7 @@ def _points(session, n_random: int = 8000, n_vertices: int = 1500, n_edges: int 
 @pytest.mark.slow
 def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
     session = demo_session
-    # The demo loader assigned its own events as it loaded them (data.bulk.events_loaded).
+    # The demo loader assigned its own events as it loaded them (gis.assign.insert_assigned).
     assert session.scalar(text("SELECT count(*) FROM events WHERE assign_status IS NULL")) == 0
     assert session.scalar(text("SELECT count(*) FROM events WHERE grid_id IS NOT NULL")) > 15_000
     points, rng = _points(session)
@@ -123,11 +123,9 @@ def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkey
     assert mismatches == [], f"{len(mismatches)} of {len(stored)} differ, e.g. {mismatches[:3]}"
 
 
-def test_the_api_locates_as_locate_point_does(demo_db_url, demo_session):
+def test_the_api_locates_as_locate_point_does(demo_app, demo_session):
     # GET /api/v1/locate runs the statement through the read pool's named prepared statement,
     # values written inline; it must answer exactly as locate_point on a plain session.
-    from api import create_app
-    from api import db as api_db
     from gis.users import create_user
 
     session = demo_session
@@ -135,22 +133,15 @@ def test_the_api_locates_as_locate_point_does(demo_db_url, demo_session):
     points = points[:50] + points[-150:]  # the corners and edges, and random points
     _, token = create_user(session, "locate-check", "viewer")
     session.commit()
-    app = create_app({"TESTING": True, "DATABASE_URL": demo_db_url, "SECRET_KEY": "t"})
-    try:
-        client = app.test_client()
-        now = dt.datetime.now(UTC)
-        for lon, lat in points:
-            acc = round(rng.uniform(1, 40), 1) if rng.random() < 0.5 else None
-            at = (now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))).replace(microsecond=rng.randrange(10**6))
-            query = {"lon": repr(lon), "lat": repr(lat), "at": at.isoformat()}
-            if acc is not None:
-                query["accuracy_m"] = str(acc)
-            answer = client.get("/api/v1/locate", query_string=query, headers={"Authorization": f"Bearer {token}"})
-            assert answer.status_code == 200, answer.get_data(as_text=True)
-            expected = locate_point(session, lon, lat, accuracy_m=acc, at=at).to_json()
-            assert answer.json == json.loads(json.dumps(expected)), (lon, lat, acc, at)
-    finally:
-        hub = app.extensions.get("gridgov.hub")
-        if hub is not None:
-            hub.listener.stop()
-        api_db.dispose(app)
+    client = demo_app.test_client()
+    now = dt.datetime.now(UTC)
+    for lon, lat in points:
+        acc = round(rng.uniform(1, 40), 1) if rng.random() < 0.5 else None
+        at = (now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))).replace(microsecond=rng.randrange(10**6))
+        query = {"lon": repr(lon), "lat": repr(lat), "at": at.isoformat()}
+        if acc is not None:
+            query["accuracy_m"] = str(acc)
+        answer = client.get("/api/v1/locate", query_string=query, headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 200, answer.get_data(as_text=True)
+        expected = locate_point(session, lon, lat, accuracy_m=acc, at=at).to_json()
+        assert answer.json == json.loads(json.dumps(expected)), (lon, lat, acc, at)
