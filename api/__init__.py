@@ -48,6 +48,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                      static, stream, users)
     from api import open311, stats, workflow  # issue #8
 
+    app.session_interface = auth.CookieSessions()
     db.init_app(app, app.config["DATABASE_URL"])
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,

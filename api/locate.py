@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api import db
 from api.auth import requires
-from api.params import number, timestamp
+from api.params import number, optional, timestamp
 from gis.assign import DEFAULT_SNAP_M, locate_point
 from gis.crs import to_wgs84
 from gis.errors import SetupRequired
@@ -34,7 +34,7 @@ def locate():
     """?lon=&lat=[&crs=][&accuracy_m=][&at=] → status, areas, grid, building and contracted cadres."""
     args = request.args
     x, y = number(args, "lon"), number(args, "lat")
-    lon, lat = to_wgs84(x, y, args.get("crs"))
+    lon, lat = to_wgs84(x, y, optional(args, "crs"))
     accuracy = number(args, "accuracy_m", required=False, lo=0, hi=MAX_ACCURACY_M)
     location = locate_point(db.reader(), lon, lat, accuracy_m=accuracy, at=timestamp(args, "at"),
                             snap_m=snap_m())

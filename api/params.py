@@ -18,10 +18,17 @@ def json_body() -> dict:
     return body
 
 
+def optional(source: dict, name: str):
+    """The value of `name` in a query string or JSON body, or None when absent."""
+    # `name in` first: a query string's MultiDict.get builds (and swallows) an HTTP exception for
+    # every absent key, which cost several µs per optional parameter on the hottest route.
+    return source.get(name) if name in source else None
+
+
 def number(source: dict, name: str, *, required: bool = True, lo: float | None = None,
            hi: float | None = None) -> float | None:
     """A finite number from a query string or JSON body, within [lo, hi]."""
-    raw = source.get(name)
+    raw = optional(source, name)
     if raw is None or raw == "":
         if required:
             raise InvalidInput(f"Missing {name}", f"Give `{name}` as a number.", parameter=name)
@@ -48,7 +55,7 @@ def timestamp(source: dict, name: str):
 
     from gis.assign import aware
 
-    raw = source.get(name)
+    raw = optional(source, name)
     if raw is None or raw == "":
         return None
     if not isinstance(raw, str):
@@ -67,7 +74,7 @@ def timestamp(source: dict, name: str):
 
 def bbox(source: dict, name: str = "bbox") -> tuple[float, float, float, float] | None:
     """A WGS84 box 'minlon,minlat,maxlon,maxlat', or None."""
-    raw = source.get(name)
+    raw = optional(source, name)
     if not raw:
         return None
     parts = str(raw).split(",")

@@ -94,6 +94,23 @@ def test_login_session_and_csrf(client, make_user):
     assert admin  # the token still works alongside the session
 
 
+def test_cookie_sessions_follow_a_rotated_secret_key(client, make_user, app):
+    # The signing serializer is cached per app; a new key must still take effect at once.
+    make_user("viewer", password="password1", name="rot")
+    client.post("/login", data={"name": "rot", "password": "password1"})
+    assert client.get("/api/v1/me").json["name"] == "rot"
+    app.secret_key = "rotated-secret"
+    assert client.get("/api/v1/me").status_code == 401  # signed with the old key: refused
+    app.config["SECRET_KEY_FALLBACKS"] = ["test-secret"]
+    assert client.get("/api/v1/me").json["name"] == "rot"  # the old key as a fallback: accepted
+
+
+def test_a_request_without_cookies_sets_none(client, make_user):
+    token = make_user("viewer")
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200 and "Set-Cookie" not in response.headers
+
+
 def test_login_never_redirects_off_site(client, make_user):
     make_user("viewer", password="password1", name="v")
     response = client.post("/login?next=//evil.example/", data={"name": "v", "password": "password1"})
