@@ -251,6 +251,11 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             # REQUEST_THREADS are never given to streams (the app's MAX_STREAMS is the rest).
             self.cfg.set("threads", THREADS)
             self.cfg.set("timeout", 120)
+            # Each worker listens on its own SO_REUSEPORT socket, so the kernel spreads new
+            # connections over the workers. On one shared socket the worker that is awake wins
+            # the accept race: with four clients connecting, all four landed on one worker in
+            # half the trials, leaving the other worker (and core) idle.
+            self.cfg.set("reuse_port", True)
             self.cfg.set("accesslog", "-")
             if "control_socket_disable" in self.cfg.settings:
                 # One server per checkout; a per-user control socket would clash between them.

@@ -1,0 +1,131 @@
+"""`gridgov serve`, the production server: answers, spreads connections over workers, owns its port."""
+from __future__ import annotations
+
+import http.client
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import auth
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _serve(url: str, port: int) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)],
+                            env=dict(os.environ, DATABASE_URL=url), cwd=ROOT,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+
+
+@pytest.fixture
+def server(db_url):
+    """`gridgov serve --workers 2` on this test's database: (process, port)."""
+    port = _free_port()
+    proc = _serve(db_url, port)
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            conn.request("GET", "/healthz")
+            ready = conn.getresponse().status == 200
+            conn.close()
+            if ready:
+                break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"gridgov serve did not start: {proc.stderr.read()[-2000:]}")
+        time.sleep(0.2)
+    yield proc, port
+    proc.terminate()
+    try:
+        proc.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+def _workers(pid: int) -> list[int]:
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [int(c) for c in children]
+
+
+def _socket_inodes(pid: int) -> set[str]:
+    inodes = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            inodes.add(target[8:-1])
+    return inodes
+
+
+def _inodes(port: int, state: str) -> set[str]:
+    """Inodes of the sockets on local `port` in TCP `state` (01 established, 0A listening)."""
+    found = set()
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        if int(fields[1].split(":")[1], 16) == port and fields[3] == state:
+            found.add(fields[9])
+    return found
+
+
+def test_serve_answers_an_authenticated_request(server, make_user):
+    _, port = server
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn.request("GET", "/api/v1/me", headers=auth(make_user("viewer", name="served")))
+    response = conn.getresponse()
+    assert response.status == 200 and b'"served"' in response.read()
+
+
+def test_each_worker_listens_on_its_own_socket(server):
+    # SO_REUSEPORT: the kernel, not an accept race, picks the worker for a new connection.
+    proc, port = server
+    listening = _inodes(port, "0A")
+    owners = [pid for pid in _workers(proc.pid) if _socket_inodes(pid) & listening]
+    assert len(listening) == 2 and len(owners) == 2
+    assert not _socket_inodes(proc.pid) & listening  # the arbiter holds none
+
+
+def test_serve_spreads_connections_over_its_workers(server):
+    # On one shared socket, connections opened one after another mostly went to whichever
+    # worker was awake (four out of four to one worker in half the trials).
+    proc, port = server
+    conns = []
+    for _ in range(16):
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        conns.append(conn)
+    established = _inodes(port, "01")
+    per_worker = Counter({pid: len(_socket_inodes(pid) & established) for pid in _workers(proc.pid)})
+    for conn in conns:
+        conn.close()
+    assert len(per_worker) == 2 and sum(per_worker.values()) >= 16  # ours, and any not yet closed
+    # A fair split of 16 is 8-8; 15-1 or worse has a chance of 17 in 65,536 when hashed evenly.
+    assert min(per_worker.values()) >= 2, per_worker
+
+
+def test_a_second_server_on_the_same_port_is_refused(server, db_url):
+    _, port = server
+    second = _serve(db_url, port)
+    try:
+        _, err = second.communicate(timeout=60)
+    finally:
+        if second.poll() is None:
+            second.kill()
+    assert second.returncode != 0 and "in use" in err
