@@ -57,6 +57,11 @@ class CookieSessions(SecureCookieSessionInterface):
             return self.session_class()
         return super().open_session(app, request)
 
+    def save_session(self, app: Flask, session, response) -> None:
+        """Write nothing for a session the request never touched (every bearer-token call)."""
+        if session or session.modified or session.accessed:
+            super().save_session(app, session, response)
+
 
 def current_user() -> User | Principal | None:
     """The user behind this request's bearer token (a cached Principal) or session cookie, if any."""

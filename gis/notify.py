@@ -44,6 +44,8 @@ class Listener:
 
     def start(self) -> None:
         """Start the thread once; later calls do nothing."""
+        if self._thread is not None:  # every request asks: no lock once started
+            return
         with self._lock:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="gridgov-listener", daemon=True)
