@@ -10,11 +10,12 @@ from collections import namedtuple
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+import psycopg
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput, NotFound
+from gis.errors import DatabaseUnavailable, InvalidInput, NotFound
 from gis.models import ASSIGN_STATUSES, CADRE_TYPES
 
 # Contract dates are calendar dates in China Standard Time (the districts gridgov serves).
@@ -264,19 +265,30 @@ def _run_locate(session: Session | Connection, params: dict):
     conn = session if isinstance(session, Connection) else session.connection()
     pooled = conn.connection
     raw = pooled.driver_connection
-    cursor = raw.cursor()
-    if conn.get_execution_options().get("generic_plans"):
-        # Autocommit connections: a PREPARE lasts as long as the connection, as pooled.info does.
-        if not pooled.info.get("gridgov_locate"):
-            raw.execute(_LOCATE_PREPARE)
-            pooled.info["gridgov_locate"] = True
-        cursor.execute(_locate_execute(params), prepare=False)
+    try:
+        cursor = raw.cursor()
+        if conn.get_execution_options().get("generic_plans"):
+            # Autocommit connections: a PREPARE lasts as long as the connection, as pooled.info does.
+            if not pooled.info.get("gridgov_locate"):
+                raw.execute(_LOCATE_PREPARE)
+                pooled.info["gridgov_locate"] = True
+            cursor.execute(_locate_execute(params), prepare=False)
+            return _fetch_locate_row(cursor)
+        with raw.pipeline():
+            raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
+            cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)
+            raw.execute("SET LOCAL plan_cache_mode = DEFAULT")
         return _fetch_locate_row(cursor)
-    with raw.pipeline():
-        raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
-        cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)
-        raw.execute("SET LOCAL plan_cache_mode = DEFAULT")
-    return _fetch_locate_row(cursor)
+    except psycopg.OperationalError as exc:
+        # The driver connection is used directly, past SQLAlchemy's own disconnect handling: when
+        # the server went away (a restart, a terminated backend), every pooled connection is
+        # dead. Drop this one and start a new pool, so the next request connects afresh instead
+        # of failing on each stale connection in turn.
+        if raw.closed or raw.broken:
+            conn.invalidate()
+            conn.engine.dispose(close=False)
+        raise DatabaseUnavailable("Database unavailable",
+                                  f"The database connection failed ({str(exc).strip()[:120]}); retry in a moment.") from None
 
 
 @dataclass(frozen=True)

@@ -94,3 +94,26 @@ def test_users_api_refuses_fields_of_the_wrong_type(client, make_user):
                  {"name": "n2", "role": "worker", "grids": -1}, {"name": "n3", "role": "worker", "grids": [1]},
                  {"name": "n4", "role": "viewer", "password": 123}):
         problem(client.post("/api/v1/users", headers=auth(token), json=body), 400)
+
+
+def test_locate_recovers_after_the_server_drops_every_connection(client, make_user, db_url):
+    # Locate runs on the driver connection directly; when the server ends every backend (a
+    # restart), the request that meets a dead connection says 503 and the next ones reconnect,
+    # rather than failing with 500 on each stale pooled connection in turn.
+    import psycopg
+
+    from tests.conftest import _libpq
+
+    headers = auth(make_user("viewer"))
+    path = "/api/v1/locate?lon=118.1&lat=24.5"
+    assert [client.get(path, headers=headers).status_code for _ in range(3)] == [200] * 3
+    with psycopg.connect(_libpq(db_url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    statuses = []
+    for _ in range(6):
+        response = client.get(path, headers=headers)
+        statuses.append(response.status_code)
+        if response.status_code == 503:
+            assert problem(response, 503)["detail"]  # says what happened and to try again
+    assert set(statuses) <= {200, 503} and statuses[-3:] == [200] * 3, statuses
