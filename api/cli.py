@@ -219,18 +219,20 @@ def user_list() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int, help="gunicorn worker processes")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--tick/--no-tick", default=True, show_default=True,
+              help="Run the workflow ticker beside the server (deadlines, overdue flags, statistics).")
+def serve(host: str, port: int, workers: int, tick: bool) -> None:
     """Serve the API and pages with gunicorn (production server)."""
     from gis.db import check_postgis
 
     check_postgis(_engine())
-    _run_gunicorn(host, port, workers)
+    _run_gunicorn(host, port, workers, tick=tick)
 
 
 THREADS, REQUEST_THREADS = 64, 16
 
 
-def _run_gunicorn(host: str, port: int, workers: int) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, *, tick: bool) -> None:
     import socket
 
     from gunicorn.app.base import BaseApplication
@@ -241,6 +243,13 @@ def _run_gunicorn(host: str, port: int, workers: int) -> None:
             probe.bind((host, port))
         except OSError:
             raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.")
+    if tick:
+        # Cases fall due by the clock, not by requests: without a ticker no case would ever be
+        # flagged overdue. Several servers on one database may each tick (a tick skips rows
+        # another holds); `--no-tick` on all but one saves the duplicate work.
+        from api.cli_workflow import start_ticker
+
+        start_ticker()
 
     class _App(BaseApplication):
         def load_config(self):
@@ -294,15 +303,12 @@ def run(port: int, workers: int) -> None:
         from api.cli_workflow import demo_history
 
         demo_history(engine)  # issue #8: the fresh demo cases get their timelines
-    from api.cli_workflow import start_ticker
-
-    start_ticker()  # issue #8: deadlines, overdue flags, statistics and counters keep moving
     click.echo("")
     click.echo(f"  gridgov is serving on http://127.0.0.1:{port}/map")
     click.echo(f"  sign in at http://127.0.0.1:{port}/login as admin, planner, commander or worker")
     click.echo(f"  demo password: {password}   (stored in {_demo_password_file()})")
     click.echo("")
-    _run_gunicorn("127.0.0.1", port, workers)
+    _run_gunicorn("127.0.0.1", port, workers, tick=True)  # issue #8: deadlines and counters keep moving
 
 
 def _load_demo_if_empty(engine):

@@ -21,13 +21,13 @@ def _engine():
     return make_engine(resolve_database_url())
 
 
-def _session():
+def _session(engine=None):
     from sqlalchemy import text
 
     from gis.db import session_factory
     from gis.errors import SetupRequired
 
-    session = session_factory(_engine())()
+    session = session_factory(engine or _engine())()
     if session.execute(text("SELECT to_regclass('workflow_settings')")).scalar() is None:
         session.close()
         raise SetupRequired("The database has no workflow schema", "Run `gridgov db migrate` first.")
@@ -43,18 +43,32 @@ def workflow() -> None:
 @click.option("--every", type=float, default=None, help="Repeat every N seconds (a long-running ticker).")
 @click.option("--auto-escalate/--no-auto-escalate", default=None,
               help="Escalate newly overdue cases one level (default: the auto_escalate setting).")
-def workflow_tick(every: float | None, auto_escalate: bool | None) -> None:
+@click.option("--parent-pid", type=int, default=None, hidden=True,
+              help="Stop when this process (the server that started the ticker) is gone.")
+def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: int | None) -> None:
     """Flag newly overdue cases (escalating them if asked) and refresh the assessment summary."""
+    import os
+
     from gis.workflow import tick
 
+    engine = _engine()  # one engine (and connection) for the ticker's life, not one per tick
     while True:
-        with _session() as session:
-            result = tick(session, auto_escalate=auto_escalate)
-            session.commit()
-        click.echo(f"{dt.datetime.now().isoformat(timespec='seconds')} {result.describe()}")
+        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        try:
+            with _session(engine) as session:
+                result = tick(session, auto_escalate=auto_escalate)
+                session.commit()
+            click.echo(f"{stamp} {result.describe()}")
+        except Exception as exc:  # noqa: BLE001 — a long-running ticker outlives a database outage
+            if not every:
+                raise
+            reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+            click.echo(f"{stamp} tick failed ({reason}); trying again in {every:g} s", err=True)
         if not every:
             return
         time.sleep(max(every, 1.0))
+        if parent_pid is not None and os.getppid() != parent_pid:
+            return  # the server that started us is gone (even if it was killed): stop ticking
 
 
 @workflow.command("settings")
@@ -85,11 +99,13 @@ def workflow_settings(key: str | None, value: str | None) -> None:
 
 
 def start_ticker(every: float = 60.0):
-    """Run `gridgov workflow tick --every N` beside the server (gridgov run); stopped when we exit."""
+    """Run `gridgov workflow tick --every N` beside the server; it stops when this process ends."""
     import atexit
+    import os
     import subprocess
 
-    ticker = subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", str(every)])
+    ticker = subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", str(every),
+                               "--parent-pid", str(os.getpid())])
     atexit.register(ticker.terminate)
     return ticker
 

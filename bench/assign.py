@@ -271,7 +271,7 @@ def bench_locate(url: str) -> None:
     random.Random(7).shuffle(points)
     ours_port, bare_port, flask_port = _free_port(), _free_port(), _free_port()
     env = dict(os.environ, DATABASE_URL=url, BENCH_BARE_URL=url)
-    ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(ours_port)]
+    ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--no-tick", "--port", str(ours_port)]
     # The floors run under the same server settings as `gridgov serve` (gthread, its threads,
     # access log on), so the comparison is of the endpoint's code alone.
     server = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", str(THREADS),

@@ -66,7 +66,7 @@ def _free_port() -> int:
 def _serve(url: str) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = dict(os.environ, DATABASE_URL=url.replace("postgresql+psycopg://", "postgresql://"))
-    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2", "--no-tick"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

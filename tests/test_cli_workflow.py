@@ -51,3 +51,85 @@ def test_stats_prints_csv_and_refuses_bad_dates(db_url):
 def test_demo_history_needs_a_yes(db_url):
     refused = gridgov(db_url, "workflow", "demo-history")
     assert refused.returncode == 2 and "--yes" in refused.stderr
+
+
+class _Lines:
+    """A process's output lines, read as they come (a long-running ticker never ends by itself)."""
+
+    def __init__(self, stream):
+        import threading
+
+        self.lines: list[str] = []
+        threading.Thread(target=lambda: [self.lines.append(line) for line in stream], daemon=True).start()
+
+    def wait_for(self, text: str, after: int = 0, timeout: float = 20.0) -> int:
+        """The index of the first line from `after` on that contains `text`."""
+        import time
+
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            for i, line in enumerate(self.lines[after:], after):
+                if text in line:
+                    return i
+            time.sleep(0.1)
+        raise AssertionError(f"no {text!r} within {timeout} s: {self.lines[-5:]}")
+
+
+def _ticker(db_url: str, *args: str):
+    import os
+    import subprocess
+    import sys
+
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", "1", *args],
+                            env=dict(os.environ, DATABASE_URL=db_url), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+
+
+def test_ticker_outlives_a_database_outage(db_url):
+    # A ticker that died with the first failed tick would leave cases never flagged overdue.
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    from tests.conftest import _libpq
+
+    name = make_url(db_url).database
+    ticker = _ticker(db_url)
+    out = _Lines(ticker.stdout)
+    try:
+        out.wait_for("cases newly overdue")
+        with psycopg.connect(_libpq(make_url(db_url).set(database="postgres").render_as_string(False)),
+                             autocommit=True) as admin:
+            admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
+            try:
+                admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+                failed = out.wait_for("tick failed")
+            finally:
+                admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
+        out.wait_for("cases newly overdue", after=failed + 1)
+        assert ticker.poll() is None
+    finally:
+        ticker.kill()
+        ticker.wait()
+
+
+def test_ticker_stops_when_the_server_that_started_it_is_killed(db_url):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_serve import _alive
+
+    # A stand-in server: starts the ticker as `gridgov serve` does, then dies without cleaning up.
+    parent = subprocess.Popen([sys.executable, "-c", "import sys, time; from api.cli_workflow import start_ticker;"
+                               " print(start_ticker(1.0).pid, flush=True); time.sleep(120)"],
+                              env=dict(os.environ, DATABASE_URL=db_url), stdout=subprocess.PIPE, text=True)
+    ticker_pid = int(parent.stdout.readline())
+    assert _alive(ticker_pid)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 15
+    while _alive(ticker_pid) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(ticker_pid)

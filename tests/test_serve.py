@@ -23,17 +23,13 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def _serve(url: str, port: int) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port)],
+def _serve(url: str, port: int, *options: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--port", str(port), *options],
                             env=dict(os.environ, DATABASE_URL=url), cwd=ROOT,
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
 
 
-@pytest.fixture
-def server(db_url):
-    """`gridgov serve --workers 2` on this test's database: (process, port)."""
-    port = _free_port()
-    proc = _serve(db_url, port)
+def _started(proc: subprocess.Popen, port: int) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -49,7 +45,9 @@ def server(db_url):
             proc.kill()
             pytest.fail(f"gridgov serve did not start: {proc.stderr.read()[-2000:]}")
         time.sleep(0.2)
-    yield proc, port
+
+
+def _stop(proc: subprocess.Popen) -> None:
     proc.terminate()
     try:
         proc.wait(timeout=20)
@@ -57,9 +55,33 @@ def server(db_url):
         proc.kill()
 
 
+@pytest.fixture
+def server(db_url):
+    """`gridgov serve --workers 2 --no-tick` on this test's database: (process, port)."""
+    port = _free_port()
+    proc = _serve(db_url, port, "--no-tick")
+    _started(proc, port)
+    yield proc, port
+    _stop(proc)
+
+
+def _children(pid: int) -> list[int]:
+    return [int(c) for c in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _cmdline(pid: int) -> str:
+    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+
+
 def _workers(pid: int) -> list[int]:
-    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
-    return [int(c) for c in children]
+    return [child for child in _children(pid) if " workflow tick " not in _cmdline(child)]
+
+
+def _alive(pid: int) -> bool:
+    try:
+        return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
 
 
 def _socket_inodes(pid: int) -> set[str]:
@@ -129,3 +151,24 @@ def test_a_second_server_on_the_same_port_is_refused(server, db_url):
         if second.poll() is None:
             second.kill()
     assert second.returncode != 0 and "in use" in err
+
+
+def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):
+    # Cases fall due by the clock: a production server that never ticked would never flag one.
+    port = _free_port()
+    proc = _serve(db_url, port)
+    try:
+        _started(proc, port)
+        tickers = [c for c in _children(proc.pid) if " workflow tick " in _cmdline(c)]
+        assert len(tickers) == 1 and f"--parent-pid {proc.pid}" in _cmdline(tickers[0])
+    finally:
+        _stop(proc)
+    deadline = time.monotonic() + 10
+    while _alive(tickers[0]) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert not _alive(tickers[0])
+
+
+def test_no_tick_serves_without_a_ticker(server):
+    proc, _ = server
+    assert len(_workers(proc.pid)) == len(_children(proc.pid)) == 2
