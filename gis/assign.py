@@ -284,11 +284,13 @@ def _run_locate(session: Session | Connection, params: dict):
         # the server went away (a restart, a terminated backend), every pooled connection is
         # dead. Drop this one and start a new pool, so the next request connects afresh instead
         # of failing on each stale connection in turn.
-        if raw.closed or raw.broken:
-            conn.invalidate()
-            conn.engine.dispose(close=False)
+        if not (raw.closed or raw.broken):
+            raise  # the connection is fine (e.g. a statement timeout): not an outage
+        conn.invalidate()
+        conn.engine.dispose(close=False)
+        reason = str(exc).strip()[:120]
         raise DatabaseUnavailable("Database unavailable",
-                                  f"The database connection failed ({str(exc).strip()[:120]}); retry in a moment.") from None
+                                  f"The database connection failed ({reason}); retry in a moment.") from None
 
 
 @dataclass(frozen=True)
