@@ -104,9 +104,12 @@ def start_ticker(every: float = 60.0):
     import os
     import subprocess
 
+    owner = os.getpid()
     ticker = subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", str(every),
-                               "--parent-pid", str(os.getpid())])
-    atexit.register(ticker.terminate)
+                               "--parent-pid", str(owner)])
+    # Only the starting process stops it: gunicorn's workers are forked from it and run its
+    # exit handlers too, and a worker restarted by the arbiter must leave the ticker running.
+    atexit.register(lambda: os.getpid() == owner and ticker.terminate())
     return ticker
 
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import http.client
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -161,6 +162,15 @@ def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):
         _started(proc, port)
         tickers = [c for c in _children(proc.pid) if " workflow tick " in _cmdline(c)]
         assert len(tickers) == 1 and f"--parent-pid {proc.pid}" in _cmdline(tickers[0])
+        # A worker that ends (gunicorn restarts it) runs the exit handlers it was forked with:
+        # the ticker must survive that.
+        old = _workers(proc.pid)[0]
+        os.kill(old, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        while (old in _workers(proc.pid) or len(_workers(proc.pid)) < 2) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert old not in _workers(proc.pid) and len(_workers(proc.pid)) == 2
+        assert _alive(tickers[0])
     finally:
         _stop(proc)
     deadline = time.monotonic() + 10
