@@ -71,11 +71,14 @@ def _children(pid: int) -> list[int]:
 
 
 def _cmdline(pid: int) -> str:
-    return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+    except (FileNotFoundError, ProcessLookupError):
+        return ""  # ended (and reaped) since the list of children was read
 
 
 def _workers(pid: int) -> list[int]:
-    return [child for child in _children(pid) if " workflow tick " not in _cmdline(child)]
+    return [child for child in _children(pid) if " serve " in _cmdline(child)]
 
 
 def _alive(pid: int) -> bool:
