@@ -17,7 +17,6 @@ import json
 import multiprocessing
 import os
 import random
-import socket
 import statistics
 import subprocess
 import sys
@@ -33,6 +32,7 @@ from api.cli import THREADS
 from bench.common import bench_database_url, percentile
 from gis.assign import _psycopg_sql
 from gis.db import make_engine, session_factory
+from gis.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BULK = 1.15
@@ -170,12 +170,6 @@ def _flask_floor():
     return app
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @contextmanager
 def _server(args: list[str], env: dict, port: int, ready_path: str):
     proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
@@ -269,7 +263,7 @@ def bench_locate(url: str) -> None:
             "SELECT ST_X(geom), ST_Y(geom) FROM events TABLESAMPLE SYSTEM (1) REPEATABLE (7) LIMIT 4000"))]
     engine.dispose()
     random.Random(7).shuffle(points)
-    ours_port, bare_port, flask_port = _free_port(), _free_port(), _free_port()
+    ours_port, bare_port, flask_port = free_port(), free_port(), free_port()
     env = dict(os.environ, DATABASE_URL=url, BENCH_BARE_URL=url)
     ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--no-tick", "--port", str(ours_port)]
     # The floors run under the same server settings as `gridgov serve` (gthread, its threads,

@@ -9,7 +9,6 @@ from __future__ import annotations
 import math
 import os
 import secrets
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ from sqlalchemy import text
 
 from bench.common import bench_database_url, percentile, report, timed
 from gis.db import make_engine, session_factory
+from gis.pgcluster import free_port
 
 Z = 15
 TARGET_RATIO = 1.25
@@ -57,14 +57,8 @@ SELECT ST_AsMVT(q, 'buildings', 4096, 'geom', 'id') FROM (
 ) q"""
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def _serve(url: str) -> tuple[subprocess.Popen, int]:
-    port = _free_port()
+    port = free_port()
     env = dict(os.environ, DATABASE_URL=url.replace("postgresql+psycopg://", "postgresql://"))
     proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--port", str(port), "--workers", "2", "--no-tick"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -59,7 +59,8 @@ def find_bindir() -> Path:
     )
 
 
-def _free_port() -> int:
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 that nothing listens on now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -230,7 +231,7 @@ class Cluster:
         pwfile = home / "password"
         pwfile.write_text(password + "\n")
         os.chmod(pwfile, 0o600)
-        (home / "port").write_text(f"{_free_port()}\n")
+        (home / "port").write_text(f"{free_port()}\n")
         self.sockdir.mkdir(mode=0o700, exist_ok=True)
         self._chown(home)
         result = self._run([
@@ -269,7 +270,7 @@ class Cluster:
             self._chown(self.sockdir)
         port = self.port
         if not port or not _port_is_free(port):
-            port = _free_port()
+            port = free_port()
             (self.home / "port").write_text(f"{port}\n")
         bindir = find_bindir()
         result = self._run([

@@ -15,11 +15,9 @@ def test_healthz_ok(client):
 
 def test_healthz_when_database_is_down_is_503():
     # A port nobody listens on: the database is "down".
-    import socket
+    from gis.pgcluster import free_port
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     app = create_app({"TESTING": True, "SECRET_KEY": "x",
                       "DATABASE_URL": f"postgresql+psycopg://nobody:pw@127.0.0.1:{port}/nothing"})
     body = problem(app.test_client().get("/healthz"), 503)

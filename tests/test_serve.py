@@ -4,7 +4,6 @@ from __future__ import annotations
 import http.client
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -14,14 +13,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth
+from gis.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _serve(url: str, port: int, *options: str) -> subprocess.Popen:
@@ -59,7 +53,7 @@ def _stop(proc: subprocess.Popen) -> None:
 @pytest.fixture
 def server(db_url):
     """`gridgov serve --workers 2 --no-tick` on this test's database: (process, port)."""
-    port = _free_port()
+    port = free_port()
     proc = _serve(db_url, port, "--no-tick")
     _started(proc, port)
     yield proc, port
@@ -159,7 +153,7 @@ def test_a_second_server_on_the_same_port_is_refused(server, db_url):
 
 def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):
     # Cases fall due by the clock: a production server that never ticked would never flag one.
-    port = _free_port()
+    port = free_port()
     proc = _serve(db_url, port)
     try:
         _started(proc, port)
