@@ -5,8 +5,8 @@ Prints, measured in one run on the `city` data set (10k grids, 1M events):
   the same statement run directly over psycopg; the planner-default covering join for context;
 - locate: p50/p99 latency for one client and requests/s for several, over HTTP against
   `gridgov serve --workers 2`, and the same against a bare WSGI endpoint (2 gunicorn workers) that
-  runs only the same prepared SQL (no Flask, no auth, no serialisation beyond json.dumps), and a
-  plain Flask route around that bare query. The three servers run together and are measured in
+  runs only the same prepared SQL, executed the same way (gis.assign.execute_locate; no Flask, no
+  auth, no serialisation beyond json.dumps), and a plain Flask route around that bare query. The three servers run together and are measured in
   interleaved rounds (BENCH_LOCATE_ROUNDS), so load drifting on a shared machine hits all three.
 """
 from __future__ import annotations
@@ -129,22 +129,21 @@ def bare_app(environ, start_response):
     import datetime as dt
 
     import psycopg
-    from psycopg.rows import dict_row
 
     from gis import assign
 
     conn = getattr(_local, "conn", None)
     if conn is None:
+        # The same statement, prepared once per connection, run with a generic plan and executed
+        # the way locate_point runs it on the API's read pool (gis.assign.execute_locate).
         conn = _local.conn = psycopg.connect(_libpq(os.environ["BENCH_BARE_URL"]), autocommit=True,
-                                             row_factory=dict_row)
-        # The same statement, prepared once and run with a generic plan, as locate_point does.
-        conn.execute("SET plan_cache_mode = force_generic_plan")
-        _local.sql = assign._LOCATE_PSYCOPG
+                                             options="-c jit=off -c plan_cache_mode=force_generic_plan")
+        assign.prepare_locate(conn)
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     params = {"lon": float(query["lon"][0]), "lat": float(query["lat"][0]), "accuracy_m": None,
               "at": dt.datetime.now(dt.timezone.utc), "snap_m": assign.DEFAULT_SNAP_M}
-    row = conn.execute(_local.sql, params, prepare=True).fetchone()
-    body = json.dumps(row, ensure_ascii=False, default=str).encode()
+    row = assign.execute_locate(conn, params)
+    body = json.dumps(row._asdict(), ensure_ascii=False, default=str).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
     return [body]
 

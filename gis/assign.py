@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
 import psycopg
+from psycopg.adapt import Transformer
 from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
@@ -222,28 +223,46 @@ def _psycopg_sql(sql: str) -> str:
 _LOCATE_PSYCOPG = _psycopg_sql(_LOCATE_SQL)
 
 # The same statement as a named server-side prepared statement, for connections that keep it
-# (the API's autocommit read pool): psycopg re-parses a query longer than 4 kB on every call
-# (its parse cache stops there; this one is 7 kB), while a short EXECUTE costs next to nothing.
+# (the API's autocommit read pool, and the benchmark's bare floor).
 _LOCATE_PARAMS = ("lon", "lat", "at", "accuracy_m", "snap_m")
 _LOCATE_PREPARE = ("PREPARE gridgov_locate (float8, float8, timestamptz, float8, float8) AS "
                    + re.sub(r"(?<![:\w]):([a-z_]+)\b", lambda m: f"${_LOCATE_PARAMS.index(m.group(1)) + 1}",
                             _LOCATE_SQL))
 
-
-def _locate_execute(params: dict) -> str:
-    # Values inline (EXECUTE is a utility statement: a bound NULL would have no type): floats as
-    # repr, which round-trips exactly through float8, and the time in ISO 8601. All are checked
-    # numbers and a datetime by then, never text a client typed.
-    def number(v: float | None) -> str:
-        return "NULL" if v is None else repr(float(v))
-
-    return (f"EXECUTE gridgov_locate ({number(params['lon'])}, {number(params['lat'])}, "
-            f"'{params['at'].isoformat()}', {number(params['accuracy_m'])}, {number(params['snap_m'])})")
-
-
 # The locate statement's columns never change, so its row type is made once, from the first
 # result (psycopg's namedtuple_row rebuilds the column list on every execute: ~5 µs a call).
 _locate_row: type | None = None
+
+
+def _text_param(value: float | dt.datetime | None) -> bytes | None:
+    # Floats as repr, which round-trips exactly through float8; times in ISO 8601.
+    if value is None:
+        return None
+    return value.isoformat().encode() if isinstance(value, dt.datetime) else repr(float(value)).encode()
+
+
+def prepare_locate(raw: psycopg.Connection) -> None:
+    """PREPARE the locate statement (gridgov_locate) on an autocommit driver connection."""
+    raw.execute(_LOCATE_PREPARE)
+
+
+def execute_locate(raw: psycopg.Connection, params: dict):
+    """Run gridgov_locate (see prepare_locate) with lon, lat, at, accuracy_m, snap_m: one row."""
+    # Straight through libpq's PQexecPrepared (the GIL is released while it waits): one Bind of
+    # text parameters, one round trip. Through a cursor, psycopg re-parses this 7 kB query on
+    # every call (its parse cache stops at 4 kB), and an EXECUTE with inline values is a
+    # statement the server parses each time: together 40-60 µs more CPU per locate.
+    global _locate_row
+    result = raw.pgconn.exec_prepared(b"gridgov_locate", [_text_param(params[k]) for k in _LOCATE_PARAMS])
+    if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
+        if raw.pgconn.status == psycopg.pq.ConnStatus.BAD:  # the server went away: as psycopg says it
+            raise psycopg.OperationalError(result.get_error_message(raw.info.encoding).strip())
+        raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
+    if _locate_row is None:
+        _locate_row = namedtuple("LocateRow", [result.fname(i).decode() for i in range(result.nfields)])
+    loader = Transformer(raw)
+    loader.set_pgresult(result)
+    return _locate_row._make(loader.load_row(0, tuple))
 
 
 def _fetch_locate_row(cursor):
@@ -266,14 +285,13 @@ def _run_locate(session: Session | Connection, params: dict):
     pooled = conn.connection
     raw = pooled.driver_connection
     try:
-        cursor = raw.cursor()
         if conn.get_execution_options().get("generic_plans"):
             # Autocommit connections: a PREPARE lasts as long as the connection, as pooled.info does.
             if not pooled.info.get("gridgov_locate"):
-                raw.execute(_LOCATE_PREPARE)
+                prepare_locate(raw)
                 pooled.info["gridgov_locate"] = True
-            cursor.execute(_locate_execute(params), prepare=False)
-            return _fetch_locate_row(cursor)
+            return execute_locate(raw, params)
+        cursor = raw.cursor()
         with raw.pipeline():
             raw.execute("SET LOCAL plan_cache_mode = force_generic_plan")
             cursor.execute(_LOCATE_PSYCOPG, params, prepare=True)

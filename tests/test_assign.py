@@ -193,6 +193,30 @@ def test_bad_point_is_invalid_input(session, lon, lat, acc):
         locate_point(session, lon, lat, accuracy_m=acc)
 
 
+def test_prepared_locate_raises_the_servers_own_error_and_keeps_the_connection(db_url, grids):
+    # execute_locate runs past psycopg's cursor: an error of the statement must still come out as
+    # psycopg's class for it (here a lock timeout), not as a lost connection, and the connection
+    # must stay usable; only a dead connection is an outage (tests/test_errors.py).
+    import psycopg
+
+    from gis.assign import execute_locate, prepare_locate
+
+    libpq = db_url.replace("postgresql+psycopg://", "postgresql://")
+    lon, lat = lonlat(100, 100)
+    params = {"lon": lon, "lat": lat, "at": dt.datetime.now(UTC), "accuracy_m": None, "snap_m": 30.0}
+    with psycopg.connect(libpq, autocommit=True) as conn, psycopg.connect(libpq) as locker:
+        prepare_locate(conn)
+        assert execute_locate(conn, params).grid_code == grids["a"].code
+        conn.execute("SET lock_timeout = '50ms'")
+        locker.execute("LOCK TABLE grids IN ACCESS EXCLUSIVE MODE")
+        with pytest.raises(psycopg.errors.LockNotAvailable):
+            execute_locate(conn, params)
+        locker.rollback()
+        assert not conn.broken
+        row = execute_locate(conn, params)
+        assert (row.status, row.grid_code) == ("inside", grids["a"].code)
+
+
 # -- bulk -------------------------------------------------------------------------------------
 def _event(session, lon, lat, *, accuracy_m=None, occurred_at=None, **kw) -> Event:
     from geoalchemy2.shape import from_shape
