@@ -23,6 +23,8 @@ DEFAULTS = {
     "MAX_STREAMS": 48,
     # How often a map turned away from the live stream polls instead (seconds).
     "STREAM_POLL_S": 30,
+    # Answer plain bearer-token locate calls without Flask's request machinery (api/locate.py).
+    "LOCATE_FAST_PATH": True,
 }
 
 
@@ -58,6 +60,7 @@ def create_app(test_config: dict | None = None) -> Flask:
                       grids.bp):  # issue #7: boundary edits
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
+    locate.install_fast_path(app)
     return app
 
 

@@ -63,18 +63,32 @@ class CookieSessions(SecureCookieSessionInterface):
             super().save_session(app, session, response)
 
 
+def bearer_token(authorization: str) -> str | None:
+    """The token of an `Authorization: Bearer <token>` header value, or None."""
+    scheme, _, token = authorization.partition(" ")
+    return (token.strip() or None) if scheme.lower() == "bearer" else None
+
+
+def _token_key(token: str) -> tuple:
+    return ("token", hash_token(token))
+
+
+def cached_principal(memo, authorization: str) -> Principal | None:
+    """The active user a bearer header names, if the process has it cached already; else None."""
+    token = bearer_token(authorization)
+    return memo.peek(_token_key(token), AUTH_TABLES) if token else None
+
+
 def current_user() -> User | Principal | None:
     """The user behind this request's bearer token (a cached Principal) or session cookie, if any."""
     request_globals = g._get_current_object()  # one proxy lookup: this runs on every API call
     if "user" in request_globals:
         return request_globals.user
     user, via = None, None
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        token = token.strip()
+    token = bearer_token(request.headers.get("Authorization", ""))
+    if token:
         # An immutable value, so one cached answer serves every thread of the process.
-        user = _memo().get(("token", hash_token(token)), AUTH_TABLES,
-                           lambda: principal_by_token(db.session(), token))
+        user = _memo().get(_token_key(token), AUTH_TABLES, lambda: principal_by_token(db.session(), token))
         via = "token"
         if user is None:
             request_globals.user = None

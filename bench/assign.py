@@ -312,7 +312,8 @@ def bench_locate(url: str) -> None:
           f"throughput {ratio:.2f}× bare (target ≥ {TARGET_THROUGHPUT}×: "
           f"{'ok' if ratio >= TARGET_THROUGHPUT else 'MISSES'})", flush=True)
     print(f"  context: the same query behind a plain Flask route reaches {results['flask'][2] / results['bare'][2]:.2f}× "
-          f"bare; gridgov is {rate / results['flask'][2]:.2f}× that (auth, parsing, the Location, JSON)", flush=True)
+          f"bare, and gridgov {rate / results['flask'][2]:.2f}× that (its locate answers a cached bearer token's "
+          "GET without Flask's request machinery: api/locate.py)", flush=True)
 
 
 def main() -> None:

@@ -139,6 +139,14 @@ class Memo:
         self._lock = threading.Lock()
         self._items: OrderedDict[tuple, object] = OrderedDict()
 
+    def peek(self, key: tuple, depends_on: tuple[str, ...], default=None):
+        """The remembered value for `key`, or `default` when there is none (nothing is computed)."""
+        gens = self.generations.snapshot(depends_on)
+        if gens is None:
+            return default
+        with self._lock:
+            return self._items.get((key, gens), default)
+
     def get(self, key: tuple, depends_on: tuple[str, ...], compute):
         """The remembered value for `key`, or compute() (remembered when changes can be heard)."""
         gens = self.generations.snapshot(depends_on)

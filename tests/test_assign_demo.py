@@ -124,8 +124,9 @@ def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkey
 
 
 def test_the_api_locates_as_locate_point_does(demo_app, demo_session):
-    # GET /api/v1/locate runs the statement through the read pool's named prepared statement,
-    # values written inline; it must answer exactly as locate_point on a plain session.
+    # GET /api/v1/locate runs the statement through the read pool's named prepared statement
+    # (PQexecPrepared, text parameters), mostly on its fast path; it must answer exactly as
+    # locate_point on a plain session.
     from gis.users import create_user
 
     session = demo_session
