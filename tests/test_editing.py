@@ -13,7 +13,7 @@ from gis.assign import assign_events, locate_point
 from gis.editing import EditRejected, commit_edit, grid_etag, parse_edit, validate_edit
 from gis.errors import InvalidInput, NotFound, PreconditionFailed
 from gis.history import building_grids, event_grids, grid_history
-from gis.models import AuditEntry, Contract, Event, Grid
+from gis.models import AuditEntry, Grid
 from gis.topology import Rules, validate_partition
 from tests.factories import (
     cadre,
