@@ -67,8 +67,10 @@ class Listener:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
                     for channel in self.channels:
                         conn.execute(f"LISTEN {channel}")
-                    self.listening.set()
+                    # Callbacks first: once `listening` is set, whatever on_connect turns on (the
+                    # caches that follow table changes) is on.
                     self.on_connect(True)
+                    self.listening.set()
                     delay = 0.5
                     while not self._stop.is_set():
                         for note in conn.notifies(timeout=1.0):

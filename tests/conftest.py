@@ -199,6 +199,17 @@ def auth(token: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {token}"}
 
 
+def live_hub(app):
+    """The app's hub once its listener hears table changes (so its caches are on)."""
+    from api.stream import hub
+
+    with app.app_context():
+        the_hub = hub()
+        assert the_hub.listener.wait_listening(5)
+    assert the_hub.generations.live
+    return the_hub
+
+
 def wait_for_change(client, url: str, before, timeout: float = 5.0):
     """GET `url` until its body differs from the response `before` (or `timeout` passes); the last answer."""
     deadline = time.monotonic() + timeout

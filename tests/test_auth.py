@@ -7,7 +7,7 @@ import pytest
 from flask import Blueprint, Flask
 
 from api.auth import check_every_write_is_guarded, public, requires
-from tests.conftest import auth
+from tests.conftest import auth, live_hub
 
 
 def test_no_token_is_401_problem(client):
@@ -149,12 +149,10 @@ def test_an_unguarded_write_route_stops_the_app():
 
 
 def test_revoked_token_stops_working_at_once_despite_the_cache(client, make_user, session, app):
-    from api.stream import hub
     from gis.users import rotate_token
 
     token = make_user("viewer", name="cached")
-    with app.app_context():
-        assert hub().listener.wait_listening(5)
+    live_hub(app)
     assert client.get("/api/v1/me", headers=auth(token)).status_code == 200
     assert client.get("/api/v1/me", headers=auth(token)).status_code == 200  # now served from the cache
     rotate_token(session, "cached")
@@ -171,7 +169,6 @@ def test_revoked_token_stops_working_at_once_despite_the_cache(client, make_user
 def test_worker_scope_change_is_seen_at_once(client, make_user, session, app):
     import time
 
-    from api.stream import hub
     from gis.users import get_user, set_user_grids
     from tests.factories import event, grid, hierarchy, rect
 
@@ -181,8 +178,7 @@ def test_worker_scope_change_is_seen_at_once(client, make_user, session, app):
     event(session, g2, 150, 50)
     session.commit()
     token = make_user("worker", grids=[g1.code], name="scoped")
-    with app.app_context():
-        assert hub().listener.wait_listening(5)
+    live_hub(app)
 
     def visible() -> int:
         return len(client.get("/layers/events.geojson", headers=auth(token)).json["features"])

@@ -12,7 +12,7 @@ import shapely
 from shapely.geometry import mapping
 from sqlalchemy import text
 
-from tests.conftest import auth, wait_for_change
+from tests.conftest import auth, live_hub, wait_for_change
 from tests.factories import (
     cadre,
     contract,
@@ -283,20 +283,12 @@ def test_two_planners_over_http_never_overlap(live_server, app, make_user, sessi
 def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
     """After a commit the grids layer serves the new versions (and ?at= the old), and no cached tile
     keeps the old boundary: the grids table's change notification makes the cache forget it."""
-    import time
-
-    from api.stream import hub
     from tests.test_layers import decode, tile_of
 
     g = two_grids(session)
     session.commit()
     token = make_user("planner")
-    with app.app_context():
-        the_hub = hub()
-        assert the_hub.listener.wait_listening(5)
-    deadline = time.monotonic() + 5
-    while not the_hub.generations.live and time.monotonic() < deadline:
-        time.sleep(0.02)
+    the_hub = live_hub(app)
     x, y = tile_of(*lonlat(100, 50), 16)
     url = f"/tiles/grids/16/{x}/{y}.mvt"
     before = client.get(url)

@@ -1,8 +1,6 @@
 """Layers as GeoJSON and vector tiles: validity, bbox, versions, zoom, caps, roles, caching."""
 from __future__ import annotations
 
-import time
-
 import mapbox_vector_tile
 import pytest
 import shapely
@@ -10,7 +8,7 @@ from shapely.geometry import shape
 from sqlalchemy import text
 
 from layers.registry import REGISTRY
-from tests.conftest import auth, wait_for_change
+from tests.conftest import auth, live_hub, wait_for_change
 from tests.factories import cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
 
 PHONE = "13800138000"
@@ -298,16 +296,9 @@ def test_tiles_that_do_not_exist_are_400(client, url):
 
 
 def test_tile_cache_serves_repeats_and_forgets_on_change(app, client, district, session):
-    from api.stream import hub
-
     x, y = tile_of(*lonlat(100, 100), 16)
     url = f"/tiles/grids/16/{x}/{y}.mvt"
-    with app.app_context():
-        the_hub = hub()
-        assert the_hub.listener.wait_listening(5)
-    deadline = time.monotonic() + 5
-    while not the_hub.generations.live and time.monotonic() < deadline:
-        time.sleep(0.02)
+    the_hub = live_hub(app)
     before = client.get(url)
     hits = the_hub.tiles.hits
     assert client.get(url).data == before.data and the_hub.tiles.hits == hits + 1

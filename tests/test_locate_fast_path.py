@@ -11,17 +11,14 @@ from sqlalchemy import text
 from api import create_app
 from api import db as api_db
 from api.locate import ENDPOINT, LocateFastPath
-from tests.conftest import auth, problem
+from tests.conftest import auth, live_hub, problem
 
 UTC = dt.timezone.utc
 
 
 def _warm(app, client, token: str) -> None:
     """Let the process hear table changes (so it caches tokens), then have this token cached."""
-    from api.stream import hub
-
-    with app.app_context():
-        assert hub().listener.wait_listening(5)
+    live_hub(app)
     assert client.get("/api/v1/locate?lon=118&lat=24", headers=auth(token)).status_code == 200
 
 
