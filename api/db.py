@@ -43,11 +43,15 @@ def init_app(app: Flask, url: str | None) -> None:
                 session.close()
 
 
+def engines(app: Flask) -> list[Engine]:
+    """The app's connection pools: the main engine and locate's read pool (none without a database)."""
+    return [app.extensions[EXT][key] for key in ("engine", "reader") if app.extensions[EXT][key] is not None]
+
+
 def dispose(app: Flask) -> None:
     """Close every pooled connection of the app (tests, before dropping their database)."""
-    for key in ("engine", "reader"):
-        if app.extensions[EXT][key] is not None:
-            app.extensions[EXT][key].dispose()
+    for pool in engines(app):
+        pool.dispose()
 
 
 def engine() -> Engine:

@@ -53,7 +53,8 @@ class Subscriber:
 class Hub:
     """Per-process: the listener, the tile cache with its generations, and the open streams."""
 
-    def __init__(self, url: str, engine, cache_bytes: int):
+    def __init__(self, url: str, engine, cache_bytes: int, pools: tuple = ()):
+        self.pools = pools  # the process's engines, dropped when the database goes away
         self.generations = Generations()
         self.tiles = TileCache(cache_bytes)
         self.memo = Memo(self.generations)
@@ -70,6 +71,12 @@ class Hub:
     def _on_connect(self, up: bool) -> None:
         self.generations.live = up
         self.generations.bump_all()
+        if not up:
+            # The database went away (a restart, a failover), and every connection this process
+            # pools went with it. Forget them now, so the requests after it connect afresh instead
+            # of each meeting a dead connection first and answering 503.
+            for pool in self.pools:
+                pool.dispose(close=False)
         if up:
             self._broadcast(("reload", None, {"reason": "reconnected"}), None)
 
@@ -121,7 +128,8 @@ def hub() -> Hub:
             found = ext.get("gridgov.hub")
             if found is None:
                 found = Hub(current_app.config["DATABASE_URL"], db.engine(),
-                            int(current_app.config.get("TILE_CACHE_BYTES", 64 * 1024 * 1024)))
+                            int(current_app.config.get("TILE_CACHE_BYTES", 64 * 1024 * 1024)),
+                            tuple(db.engines(current_app)))
                 ext["gridgov.hub"] = found
     found.listener.start()
     return found

@@ -115,3 +115,27 @@ def test_locate_recovers_after_the_server_drops_every_connection(client, make_us
         if response.status_code == 503:
             assert problem(response, 503)["detail"]  # says what happened and to try again
     assert set(statuses) <= {200, 503} and statuses[-3:] == [200] * 3, statuses
+
+
+def test_after_the_database_drops_every_connection_no_request_meets_a_dead_one(app, client, make_user, db_url):
+    # A restart or failover ends every backend. The process's listener hears it at once and the
+    # hub drops both pools, so the requests after it connect afresh: none answers 503.
+    import time
+
+    import psycopg
+
+    from tests.conftest import _libpq, live_hub
+
+    headers = auth(make_user("commander"))
+    paths = ["/api/v1/events?limit=5", "/api/v1/locate?lon=118.1&lat=24.5", "/layers/grids.geojson"]
+    the_hub = live_hub(app)
+    assert [client.get(path, headers=headers).status_code for path in paths * 2] == [200] * 6  # pools in use
+    with psycopg.connect(_libpq(db_url), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                      " WHERE datname = current_database() AND pid <> pg_backend_pid()")
+    deadline = time.monotonic() + 5
+    while the_hub.generations.live:  # the listener hears the loss …
+        assert time.monotonic() < deadline, "the listener never noticed its connection was gone"
+        time.sleep(0.005)
+    assert the_hub.listener.wait_listening(5)  # … and is back
+    assert [client.get(path, headers=headers).status_code for path in paths * 2] == [200] * 6
