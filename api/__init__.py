@@ -23,6 +23,8 @@ DEFAULTS = {
     "MAX_STREAMS": 48,
     # How often a map turned away from the live stream polls instead (seconds).
     "STREAM_POLL_S": 30,
+    # How long a request waits for a pooled database connection before answering 503 (seconds).
+    "DB_POOL_TIMEOUT_S": 10,
     # Answer plain bearer-token locate calls without Flask's request machinery (api/locate.py).
     "LOCATE_FAST_PATH": True,
 }
@@ -51,7 +53,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     from api import open311, stats, workflow  # issue #8
 
     app.session_interface = auth.CookieSessions()
-    db.init_app(app, app.config["DATABASE_URL"])
+    db.init_app(app, app.config["DATABASE_URL"], float(app.config["DB_POOL_TIMEOUT_S"]))
     errors.register(app)
     for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
                       coverage.bp, contracts.bp,

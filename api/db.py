@@ -11,12 +11,15 @@ from gis.errors import DatabaseUnavailable
 EXT = "gridgov"
 
 
-def init_app(app: Flask, url: str | None) -> None:
+def init_app(app: Flask, url: str | None, pool_timeout_s: float = 10.0) -> None:
     """Attach an engine (created lazily by SQLAlchemy: no connection is made here)."""
     # Pools as large as the requests a process serves at once: a connection beyond pool_size is
     # opened for one request and closed after it (a new PostgreSQL backend, and locate's plan made
     # again), which cut locate's throughput by a quarter when the read pool kept only 2.
-    engine = make_engine(url, pool_size=8, max_overflow=12, pool_pre_ping=False) if url else None
+    # A request that cannot get a connection within pool_timeout_s answers 503 with Retry-After
+    # (api/errors.py) rather than queueing for SQLAlchemy's default 30 s.
+    engine = make_engine(url, pool_size=8, max_overflow=12, pool_pre_ping=False,
+                         pool_timeout=pool_timeout_s) if url else None
     reader = None
     if url:
         # The hottest read (locate) is one prepared statement whose planning costs several
@@ -27,6 +30,7 @@ def init_app(app: Flask, url: str | None) -> None:
         # statement's own client side.
         # Nothing to reset when a connection comes back: autocommit leaves no transaction open.
         reader = make_engine(url, pool_size=8, max_overflow=8, pool_pre_ping=False, pool_reset_on_return=None,
+                             pool_timeout=pool_timeout_s,
                              isolation_level="AUTOCOMMIT", execution_options={"generic_plans": True},
                              connect_args={"connect_timeout": 3,
                                            "options": "-c jit=off -c plan_cache_mode=force_generic_plan"})

@@ -5,6 +5,7 @@ import logging
 
 from flask import Flask, Response, json, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 from gis.errors import (
@@ -93,6 +94,14 @@ def register(app: Flask) -> None:
         log.warning("database unavailable: %s", exc)
         return problem(503, "Database unavailable",
                        "The database cannot be reached right now; try again shortly.")
+
+    @app.errorhandler(PoolTimeout)
+    def _busy(exc: PoolTimeout):
+        # Every pooled connection stayed in use for DB_POOL_TIMEOUT_S: more requests at once than
+        # the database side of this process serves. The client's retry will find one free.
+        log.warning("database connections all in use: %s", str(exc).splitlines()[0])
+        return problem(503, "Server busy", "Every database connection of this server is in use; "
+                       "retry in a few seconds.", headers={"Retry-After": "5"})
 
     @app.errorhandler(DataError)
     def _bad_value(exc: DataError):

@@ -139,3 +139,33 @@ def test_after_the_database_drops_every_connection_no_request_meets_a_dead_one(a
         time.sleep(0.005)
     assert the_hub.listener.wait_listening(5)  # … and is back
     assert [client.get(path, headers=headers).status_code for path in paths * 2] == [200] * 6
+
+
+def test_a_request_that_finds_every_connection_in_use_is_503_with_retry_after(db_url, make_user):
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    def exhaust(engine) -> list:
+        held = []
+        while True:
+            try:
+                held.append(engine.connect())
+            except PoolTimeout:
+                return held
+
+    headers = auth(make_user("commander"))
+    app = create_app({"TESTING": True, "DATABASE_URL": db_url, "SECRET_KEY": "x", "DB_POOL_TIMEOUT_S": 0.2})
+    client = app.test_client()
+    ext = app.extensions[api_db.EXT]
+    try:
+        for engine, path in ((ext["engine"], "/api/v1/events?limit=5"),
+                             (ext["reader"], "/api/v1/locate?lon=118.1&lat=24.5")):
+            assert client.get(path, headers=headers).status_code == 200
+            held = exhaust(engine)
+            response = client.get(path, headers=headers)
+            assert problem(response, 503)["title"] == "Server busy"
+            assert response.headers["Retry-After"] == "5"
+            for connection in held:
+                connection.close()
+            assert client.get(path, headers=headers).status_code == 200
+    finally:
+        api_db.dispose(app)
