@@ -71,14 +71,14 @@ class Hub:
     def _on_connect(self, up: bool) -> None:
         self.generations.live = up
         self.generations.bump_all()
-        if not up:
+        if up:
+            self._broadcast(("reload", None, {"reason": "reconnected"}), None)
+        else:
             # The database went away (a restart, a failover), and every connection this process
             # pools went with it. Forget them now, so the requests after it connect afresh instead
             # of each meeting a dead connection first and answering 503.
             for pool in self.pools:
                 pool.dispose(close=False)
-        if up:
-            self._broadcast(("reload", None, {"reason": "reconnected"}), None)
 
     def _on_notify(self, channel: str, data) -> None:
         if channel == LAYERS_CHANNEL:

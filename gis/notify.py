@@ -63,12 +63,14 @@ class Listener:
     def _run(self) -> None:
         delay = 0.5
         while not self._stop.is_set():
+            connected = False
             try:
                 with psycopg.connect(self.url, autocommit=True, connect_timeout=3) as conn:
                     for channel in self.channels:
                         conn.execute(f"LISTEN {channel}")
                     # Callbacks first: once `listening` is set, whatever on_connect turns on (the
                     # caches that follow table changes) is on.
+                    connected = True
                     self.on_connect(True)
                     self.listening.set()
                     delay = 0.5
@@ -83,8 +85,8 @@ class Listener:
             except Exception:  # never let the thread die silently: log and reconnect
                 log.exception("listener failed; reconnecting")
             finally:
-                if self.listening.is_set():
-                    self.listening.clear()
+                self.listening.clear()
+                if connected:
                     self.on_connect(False)
             self._stop.wait(delay)
             delay = min(delay * 2, 10.0)
