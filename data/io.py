@@ -1071,7 +1071,7 @@ def _import_contracts(session, t: Table, parsed, errors: RowErrors, report: Impo
     # A contract is the same one when cadre, grid (or drawn area) and start date match.
     session.execute(text("""
         CREATE TEMP TABLE plan_contracts ON COMMIT DROP AS
-        SELECT s.*, c.id AS cadre_id, k.id AS kid,
+        SELECT s.*, c.id AS cadre_id, k.id AS kid, k.role AS old_role, k.valid_to AS old_valid_to,
                (k.id IS NOT NULL AND (k.role, k.valid_to) IS DISTINCT FROM (s.role, s.valid_to)) AS changed
         FROM stage_contracts s JOIN cadres c ON c.code = s.cadre_code
         LEFT JOIN LATERAL (
@@ -1103,14 +1103,33 @@ def _import_contracts(session, t: Table, parsed, errors: RowErrors, report: Impo
         SELECT count(*) FILTER (WHERE kid IS NULL), count(*) FILTER (WHERE changed),
                count(*) FILTER (WHERE kid IS NOT NULL AND NOT changed) FROM plan_contracts
     """)
+    # Who holds what is accountable: every contract the import makes or changes gets an audit
+    # entry, as contracts made through `gridgov contract` and the API do (gis/contracts.py).
     session.execute(text("""
-        UPDATE contracts k SET role = p.role, valid_to = p.valid_to FROM plan_contracts p
-        WHERE k.id = p.kid AND p.changed
+        WITH changed AS (
+            UPDATE contracts k SET role = p.role, valid_to = p.valid_to FROM plan_contracts p
+            WHERE k.id = p.kid AND p.changed
+            RETURNING k.id, p.old_role, p.old_valid_to, k.role, k.valid_to
+        )
+        INSERT INTO audit_log (action, entity, entity_id, before, after)
+        SELECT 'contract.import', 'contract', id::text,
+               jsonb_build_object('role', old_role, 'valid_to', old_valid_to),
+               jsonb_build_object('role', role, 'valid_to', valid_to)
+        FROM changed ORDER BY id
     """))
     session.execute(text("""
-        INSERT INTO contracts (cadre_id, grid_code, geom, role, valid_from, valid_to)
-        SELECT cadre_id, NULLIF(grid_code, ''), geom, role, valid_from, valid_to FROM plan_contracts
-        WHERE kid IS NULL ORDER BY row
+        WITH made AS (
+            INSERT INTO contracts (cadre_id, grid_code, geom, role, valid_from, valid_to)
+            SELECT cadre_id, NULLIF(grid_code, ''), geom, role, valid_from, valid_to FROM plan_contracts
+            WHERE kid IS NULL ORDER BY row
+            RETURNING id, cadre_id, grid_code, geom, role, valid_from, valid_to
+        )
+        INSERT INTO audit_log (action, entity, entity_id, after)
+        SELECT 'contract.import', 'contract', id::text,
+               jsonb_build_object('cadre_id', cadre_id, 'grid_code', grid_code, 'role', role,
+                                  'geometry', ST_AsGeoJSON(geom)::jsonb, 'valid_from', valid_from,
+                                  'valid_to', valid_to)
+        FROM made ORDER BY id
     """))
 
 

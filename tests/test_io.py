@@ -297,6 +297,40 @@ def test_contract_references_and_dates(small, session, tmp_path):
             "row 2 (line 3): unknown grid code 310101001001999", "valid_from '2026-13-01' is not a date")
 
 
+def test_contract_import_audits_what_it_makes_and_changes(small, session, tmp_path):
+    from tests.factories import cadre
+
+    _, west, _ = small
+    cadre(session, "C1")
+    session.commit()
+    patrol = rect(20, 20, 60, 60)
+    path = tmp_path / "contracts.geojson"
+
+    def imported(role: str, valid_to: str | None) -> list:
+        path.write_text(feature_collection([
+            ({"cadre_code": "C1", "grid_code": west.code, "role": role, "valid_from": "2026-01-01",
+              "valid_to": valid_to}, None),
+            ({"cadre_code": "C1", "grid_code": None, "role": "巡查", "valid_from": "2026-01-01"}, patrol)]))
+        import_file(session, "contracts", path)
+        session.commit()
+        return session.execute(text(
+            "SELECT a.entity_id::bigint, a.before, a.after FROM audit_log a WHERE a.action = 'contract.import'"
+            " AND a.entity = 'contract' ORDER BY a.id")).all()
+
+    made = imported("网格员", None)
+    ids = dict(session.execute(text("SELECT COALESCE(grid_code, 'drawn'), id FROM contracts")).all())
+    assert [(i, before) for i, before, _ in made] == [(ids[west.code], None), (ids["drawn"], None)]
+    whole, drawn = made[0][2], made[1][2]
+    assert (whole["grid_code"], whole["role"], whole["valid_from"], whole["geometry"]) == \
+        (west.code, "网格员", "2026-01-01", None)
+    assert drawn["grid_code"] is None
+    assert shapely.geometry.shape(drawn["geometry"]).hausdorff_distance(patrol) < 1e-8  # GeoJSON's 9 digits
+    assert imported("网格员", None) == made  # nothing changed: nothing audited
+    changed = imported("网格长", "2026-07-01")[len(made):]
+    assert changed == [(ids[west.code], {"role": "网格员", "valid_to": None},
+                        {"role": "网格长", "valid_to": "2026-07-01"})]
+
+
 def test_retired_grid_codes_are_never_reused(small, session, tmp_path):
     community, west, _ = small
     session.execute(text("UPDATE grids SET valid_to = now() WHERE id = :id"), {"id": west.id})
