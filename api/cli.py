@@ -226,13 +226,13 @@ def serve(host: str, port: int, workers: int, tick: bool) -> None:
     from gis.db import check_postgis
 
     check_postgis(_engine())
-    _run_gunicorn(host, port, workers, tick=tick)
+    _run_gunicorn(host, port, workers, tick=tick, announce=True)
 
 
 THREADS, REQUEST_THREADS = 64, 16
 
 
-def _run_gunicorn(host: str, port: int, workers: int, *, tick: bool) -> None:
+def _run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: bool = False) -> None:
     import socket
 
     from gunicorn.app.base import BaseApplication
@@ -243,6 +243,10 @@ def _run_gunicorn(host: str, port: int, workers: int, *, tick: bool) -> None:
             probe.bind((host, port))
         except OSError:
             raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.")
+    if announce:
+        # gunicorn's own "Listening at:" line stays empty: with SO_REUSEPORT its workers bind, not it.
+        click.echo(f"gridgov serving http://{host}:{port}/ with {workers} workers, each on its own socket"
+                   f"{'' if tick else ' (no workflow ticker)'}", err=True)
     if tick:
         # Cases fall due by the clock, not by requests: without a ticker no case would ever be
         # flagged overdue. Several servers on one database may each tick (a tick skips rows

@@ -149,6 +149,7 @@ def test_a_second_server_on_the_same_port_is_refused(server, db_url):
         if second.poll() is None:
             second.kill()
     assert second.returncode != 0 and "in use" in err
+    assert "gridgov serving" not in err  # it never claims an address it could not take
 
 
 def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):
