@@ -6,8 +6,9 @@ Prints, measured in one run on the `city` data set (10k grids, 1M events):
 - locate: p50/p99 latency for one client and requests/s for several, over HTTP against
   `gridgov serve --workers 2`, and the same against a bare WSGI endpoint (2 gunicorn workers) that
   runs only the same prepared SQL, executed the same way (gis.assign.execute_locate; no Flask, no
-  auth, no serialisation beyond json.dumps), and a plain Flask route around that bare query. The three servers run together and are measured in
-  interleaved rounds (BENCH_LOCATE_ROUNDS), so load drifting on a shared machine hits all three.
+  auth, no serialisation beyond json.dumps), and a plain Flask route around that bare query. The
+  three servers run together and are measured in interleaved rounds (BENCH_LOCATE_ROUNDS), so load
+  drifting on a shared machine hits all three.
 """
 from __future__ import annotations
 

@@ -234,6 +234,13 @@ _LOCATE_PREPARE = ("PREPARE gridgov_locate (float8, float8, timestamptz, float8,
 _locate_row: type | None = None
 
 
+def _locate_row_type(names: Callable[[], list[str]]) -> type:
+    global _locate_row
+    if _locate_row is None:
+        _locate_row = namedtuple("LocateRow", names())
+    return _locate_row
+
+
 def _text_param(value: float | dt.datetime | None) -> bytes | None:
     # Floats as repr, which round-trips exactly through float8; times in ISO 8601.
     if value is None:
@@ -252,25 +259,20 @@ def execute_locate(raw: psycopg.Connection, params: dict):
     # text parameters, one round trip. Through a cursor, psycopg re-parses this 7 kB query on
     # every call (its parse cache stops at 4 kB), and an EXECUTE with inline values is a
     # statement the server parses each time: together 40-60 µs more CPU per locate.
-    global _locate_row
     result = raw.pgconn.exec_prepared(b"gridgov_locate", [_text_param(params[k]) for k in _LOCATE_PARAMS])
     if result.status != psycopg.pq.ExecStatus.TUPLES_OK:
         if raw.pgconn.status == psycopg.pq.ConnStatus.BAD:  # the server went away: as psycopg says it
             raise psycopg.OperationalError(result.get_error_message(raw.info.encoding).strip())
         raise psycopg.errors.error_from_result(result, encoding=raw.info.encoding)
-    if _locate_row is None:
-        _locate_row = namedtuple("LocateRow", [result.fname(i).decode() for i in range(result.nfields)])
     loader = Transformer(raw)
     loader.set_pgresult(result)
-    return _locate_row._make(loader.load_row(0, tuple))
+    row_type = _locate_row_type(lambda: [result.fname(i).decode() for i in range(result.nfields)])
+    return row_type._make(loader.load_row(0, tuple))
 
 
 def _fetch_locate_row(cursor):
-    global _locate_row
     values = cursor.fetchone()
-    if _locate_row is None:
-        _locate_row = namedtuple("LocateRow", [d.name for d in cursor.description])
-    return _locate_row._make(values)
+    return _locate_row_type(lambda: [d.name for d in cursor.description])._make(values)
 
 
 def _run_locate(session: Session | Connection, params: dict):
