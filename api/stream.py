@@ -20,7 +20,7 @@ from api import db
 from api.auth import current_user, requires, scoped_grids
 from gis.db import session_factory
 from gis.errors import AtCapacity, DatabaseUnavailable
-from gis.notify import EVENTS_CHANNEL, LAYERS_CHANNEL, Listener
+from gis.notify import CLOCK_CHANGED, EVENTS_CHANNEL, LAYERS_CHANNEL, Listener
 from layers.cache import Generations, Memo, TileCache
 from layers.geojson import fetch, feature_texts
 from layers.query import LayerQuery
@@ -81,7 +81,13 @@ class Hub:
                 pool.dispose(close=False)
 
     def _on_notify(self, channel: str, data) -> None:
-        if channel == LAYERS_CHANNEL:
+        if channel == LAYERS_CHANNEL and data == CLOCK_CHANGED:
+            # The district's time zone changed: pooled connections run in the old one, and cached
+            # tiles and answers carry times in it. New connections take the new zone (gis.clock).
+            for pool in self.pools:
+                pool.dispose(close=False)
+            self.generations.bump_all()
+        elif channel == LAYERS_CHANNEL:
             self.generations.bump(str(data))
         elif channel == EVENTS_CHANNEL and isinstance(data, dict):
             if data.get("reload") or not data.get("ids"):

@@ -4,11 +4,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
+from gis.clock import apply_district_zone
 from gis.errors import DatabaseUnavailable, SetupRequired
 
 MIN_POSTGIS = (3, 3)
@@ -34,13 +35,16 @@ def resolve_database_url(env: Mapping[str, str] | None = None) -> str:
 
 
 def make_engine(url: str, **kwargs) -> Engine:
-    """An engine with short connect timeouts (a dead database answers quickly) and JIT off."""
+    """An engine with short connect timeouts (a dead database answers quickly), JIT off, and every
+    connection in the district's time zone (gis.clock)."""
     # PostgreSQL's JIT judges PostGIS statements by their large cost estimates and spends
     # 10 ms (a tile) to seconds (coverage, bulk assignment) compiling expressions it cannot
     # speed up: the time is inside PostGIS functions. Measured on every hot path; off for all.
     options = {"pool_pre_ping": True, "connect_args": {"connect_timeout": 3, "options": "-c jit=off"}}
     options.update(kwargs)
-    return create_engine(normalise_url(url), **options)
+    engine = create_engine(normalise_url(url), **options)
+    event.listen(engine, "connect", lambda dbapi_connection, _record: apply_district_zone(dbapi_connection))
+    return engine
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -19,6 +19,7 @@ log = logging.getLogger(__name__)
 LAYERS_CHANNEL = "gridgov_layers"
 EVENTS_CHANNEL = "gridgov_events"
 CHANNELS = (LAYERS_CHANNEL, EVENTS_CHANNEL)
+CLOCK_CHANGED = "district_clock"  # on LAYERS_CHANNEL: the district's time zone setting changed (migration 0009)
 
 
 def _libpq(url: str) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+from gis.clock import DEFAULT_ZONE
 from gis.errors import DatabaseUnavailable, SetupRequired
 
 SUPERUSER = "gridgov"
@@ -108,11 +109,14 @@ class Status:
 class Cluster:
     """A private PostgreSQL cluster living in `<root>/pg`."""
 
-    def __init__(self, root: Path | str | None = None, *, fast: bool = False):
+    def __init__(self, root: Path | str | None = None, *, fast: bool = False, timezone: str = DEFAULT_ZONE):
         self.root = Path(root) if root else var_dir()
         self.link = self.root / "pg"
         # `fast` trades durability for speed: for throwaway test clusters only.
         self.fast = fast
+        # The server's own zone, for psql and other clients: the district's by default. gridgov's
+        # own connections set the district's zone themselves (gis.clock), whatever this is.
+        self.timezone = timezone
 
     # -- paths -------------------------------------------------------------------------
     @property
@@ -275,7 +279,8 @@ class Cluster:
         bindir = find_bindir()
         result = self._run([
             str(bindir / "pg_ctl"), "-D", str(self.datadir), "-l", str(self.logfile),
-            "-o", f"-p {port}", "-w", "-t", "60", "start",
+            "-o", f"-p {port} -c timezone={self.timezone} -c log_timezone={self.timezone}",
+            "-w", "-t", "60", "start",
         ])
         if result.returncode != 0:
             tail = ""

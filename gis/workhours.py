@@ -9,7 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gis.clock import DEFAULT_ZONE
 from gis.errors import InvalidInput
+from gis.models import WorkCalendarDay
+from gis.settings import get_settings
 
 # Time limits in 数字城管 are counted in working hours: the clock runs only inside the day's work
 # periods (e.g. 09:00–12:00 and 13:30–18:00) on working days. A working day is a weekday listed
@@ -25,7 +28,7 @@ SEARCH_LIMIT_DAYS = 3 * 366
 class WorkCalendar:
     """Work periods per working day, the weekly pattern, and dated exceptions (holidays, make-up days)."""
 
-    timezone: str = "Asia/Shanghai"
+    timezone: str = DEFAULT_ZONE
     periods: tuple[tuple[dt.time, dt.time], ...] = ((dt.time(9), dt.time(12)), (dt.time(13, 30), dt.time(18)))
     workdays: frozenset[int] = frozenset({1, 2, 3, 4, 5})  # ISO weekdays: Monday = 1
     exceptions: Mapping[dt.date, bool] = field(default_factory=dict)  # date → is a working day
@@ -35,7 +38,7 @@ class WorkCalendar:
             ZoneInfo(self.timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise InvalidInput("Unknown time zone", f"{self.timezone!r} is not an IANA time zone "
-                               "such as 'Asia/Shanghai'.") from None
+                               "such as Asia/Shanghai.") from None
         previous_end = None
         for start, end in self.periods:
             if end <= start:
@@ -138,9 +141,6 @@ def parse_periods(value: Iterable) -> tuple[tuple[dt.time, dt.time], ...]:
 
 def load_calendar(session: Session, settings: Mapping | None = None) -> WorkCalendar:
     """The calendar kept in the database: settings (zone, periods, weekdays) and the work_calendar table."""
-    from gis.models import WorkCalendarDay
-    from gis.workflow import get_settings
-
     settings = settings if settings is not None else get_settings(session)
     exceptions = {d: w for d, w in session.execute(select(WorkCalendarDay.day, WorkCalendarDay.workday))}
     return WorkCalendar(timezone=settings["timezone"], periods=parse_periods(settings["work_periods"]),
