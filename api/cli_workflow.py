@@ -14,6 +14,8 @@ from pathlib import Path
 
 import click
 
+from gis import clock
+
 
 def _engine():
     from gis.db import make_engine, resolve_database_url
@@ -52,10 +54,13 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
     from gis.workflow import tick
 
     engine = _engine()  # one engine (and connection) for the ticker's life, not one per tick
+    zone = clock.zone(clock.DEFAULT_ZONE)  # the district's, once the database has told it
     while True:
-        stamp = dt.datetime.now().isoformat(timespec="seconds")
+        stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
         try:
             with _session(engine) as session:
+                zone = clock.zone_of(session)
+                stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
                 result = tick(session, auto_escalate=auto_escalate)
                 session.commit()
             click.echo(f"{stamp} {result.describe()}")
@@ -177,8 +182,6 @@ def calendar_export() -> None:
 @click.argument("hours", type=float)
 def workflow_deadline(start: str, hours: float) -> None:
     """Print the deadline HOURS working hours after START (ISO time; local time zone when no offset)."""
-    from zoneinfo import ZoneInfo
-
     from gis.workhours import load_calendar
 
     with _session() as session:
@@ -187,9 +190,7 @@ def workflow_deadline(start: str, hours: float) -> None:
         begin = dt.datetime.fromisoformat(start)
     except ValueError:
         raise click.BadParameter("START is an ISO time such as 2026-11-20T17:55") from None
-    if begin.tzinfo is None:
-        begin = begin.replace(tzinfo=ZoneInfo(cal.timezone))
-    click.echo(cal.add_working_hours(begin, hours).isoformat())
+    click.echo(clock.iso(cal.add_working_hours(clock.local(begin, cal.tz), hours), cal.tz))
 
 
 def demo_history(engine) -> None:

@@ -9,6 +9,7 @@ from api import db
 from api.auth import current_user
 from api.layers import caller_scope, readable
 from api.stream import hub
+from gis import clock
 from gis.errors import InvalidInput, NotFound
 from layers import ogc
 from layers.geojson import collection_text, count, feature_texts, fetch, json_value
@@ -143,7 +144,7 @@ def items(name: str):
                      rows=table, links=links)
     features = feature_texts(spec, rows, single_slice=q.interval is None)
     body = collection_text(features, numberMatched=matched, numberReturned=len(features),
-                           timeStamp=ogc.timestamp(), links=links)
+                           timeStamp=ogc.timestamp(clock.zone_of(session)), links=links)
     return Response(body, mimetype=ogc.GEOJSON)
 
 

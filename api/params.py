@@ -1,6 +1,7 @@
 """Parsing request input into plain values, with problem details that say what to fix."""
 from __future__ import annotations
 
+import datetime as dt
 import math
 
 from flask import request
@@ -50,11 +51,7 @@ def number(source: dict, name: str, *, required: bool = True, lo: float | None =
 
 # -- issue 4: times and boxes ------------------------------------------------------------------
 def timestamp(source: dict, name: str):
-    """An ISO 8601 time from a query string or JSON body, or None; naive means China time."""
-    import datetime as dt
-
-    from gis.assign import aware
-
+    """An ISO 8601 time from a query string or JSON body, or None; naive means the district's local time."""
     raw = optional(source, name)
     if raw is None or raw == "":
         return None
@@ -69,7 +66,7 @@ def timestamp(source: dict, name: str):
     except ValueError:
         raise InvalidInput(f"Invalid {name}", f"`{name}` must be an ISO 8601 time, e.g. 2025-06-01T08:30:00+08:00; "
                            f"got {raw[:40]!r}.", parameter=name) from None
-    return aware(value)
+    return value  # a time without an offset is the district's local time (gis.clock.aware)
 
 
 def bbox(source: dict, name: str = "bbox") -> tuple[float, float, float, float] | None:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.params import json_body, number
-from gis import workflow
+from gis import clock, workflow
 from gis.errors import Forbidden, InvalidInput
 from gis.models import Event, Grid
 
@@ -132,7 +132,7 @@ def duplicates_near():
     category = args.get("category", "")
     if not category:
         raise InvalidInput("Missing category", "Give `category`, a category code.", parameter="category")
-    at = _time_arg("at") or workflow.utcnow()
+    at = _time_arg("at") or clock.now(db.session())
     return jsonify(duplicates=workflow.find_duplicates(db.session(), category=category, lon=lon, lat=lat, at=at))
 
 
@@ -155,7 +155,7 @@ def overdue_cases():
     """Open cases past their deadline as GeoJSON (a worker's own grids only), most overdue first."""
     session = db.session()
     limit = int(number(request.args, "limit", required=False, lo=1, hi=10_000) or 2000)
-    now = workflow.utcnow()
+    now = clock.now(session)
     query = (select(Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at,
                     Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"))
              .outerjoin(Grid, Grid.id == Event.grid_id)

@@ -14,9 +14,9 @@ import random
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gis import clock
 from gis.models import Cadre, Event, User
 from gis.users import create_user
-from gis.workflow import utcnow
 from gis.workhours import load_calendar
 
 PATH = {  # the moves after the report that lead to each status
@@ -68,7 +68,7 @@ def simulate(session: Session, *, seed: int = 1, now: dt.datetime | None = None)
 
     Flushes; the caller commits (and the statistics follow through the events trigger and the tick).
     """
-    now = now or utcnow()
+    now = now or clock.now(session)
     rng = random.Random(seed)
     calendar = load_calendar(session)
     dispatcher, supervisor = _staff(session)

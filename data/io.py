@@ -37,6 +37,7 @@ from data.bulk import (
     ewkb_hex,
     pg_micros,
 )
+from gis import clock
 from gis.assign import insert_assigned
 from gis.buildings import footprint_grids_sql
 from gis.checks import (
@@ -51,7 +52,6 @@ from gis.codes import code_problem
 from gis.errors import InvalidInput
 from gis.models import AREA_LEVELS, ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
 
-NAIVE_TZ = "Asia/Shanghai"  # times without an offset are China Standard Time
 MAX_ERRORS = 1000
 PROGRESS_ROWS = 5_000  # files with more rows than this get a progress bar
 BULK_EVENT_ROWS = 50_000  # an events import this large (and ≥ 1/4 of the table) rebuilds indexes once at the end
@@ -120,7 +120,7 @@ LAYERS: dict[str, Layer] = {
         Field("category", True, doc="a code of the categories table, e.g. 11001"),
         Field("title", True),
         Field("description"),
-        Field("occurred_at", True, kind="datetime", doc="ISO 8601; without an offset it is China Standard Time"),
+        Field("occurred_at", True, kind="datetime", doc="ISO 8601; without an offset it is the district's local time"),
         # A merged report needs the case it joined, which a file cannot name: not importable.
         Field("status", choices=tuple(s for s in EVENT_STATUSES if s != "merged"), default="reported"),
         Field("id", kind="int", doc="optional: an existing event's id updates that event"),
@@ -578,8 +578,9 @@ def _has_offset(texts: np.ndarray) -> np.ndarray:
     return timed & (zulu | colon | compact)
 
 
-def parse_datetimes(values: np.ndarray) -> np.ndarray:
-    """ISO 8601 (or common spreadsheet forms) to UTC datetime64[us]; naive times are China time."""
+def parse_datetimes(values: np.ndarray, naive_tz: str) -> np.ndarray:
+    """ISO 8601 (or common spreadsheet forms) to UTC datetime64[us]; naive times are in zone `naive_tz`
+    (the district's)."""
     s = pd.Series(values, dtype=object).fillna("")
     out = np.full(len(s), np.datetime64("NaT"), dtype="datetime64[us]")
     aware = pd.Series(_has_offset(s.to_numpy(dtype=str)), index=s.index)
@@ -593,13 +594,14 @@ def parse_datetimes(values: np.ndarray) -> np.ndarray:
         if retry.any():
             parsed[retry] = pd.to_datetime(part[retry], format="mixed", errors="coerce", **kw)
         if not kw:
-            parsed = parsed.dt.tz_localize(NAIVE_TZ, ambiguous="NaT", nonexistent="NaT")
+            parsed = parsed.dt.tz_localize(naive_tz, ambiguous="NaT", nonexistent="NaT")
         out[sel.to_numpy()] = parsed.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy("datetime64[us]")
     return out
 
 
-def _check_fields(layer: Layer, t: Table, errors: RowErrors) -> dict[str, np.ndarray]:
-    """Required fields, choices, lengths and types; returns parsed int/date/datetime columns."""
+def _check_fields(layer: Layer, t: Table, errors: RowErrors, tz: dt.tzinfo) -> dict[str, np.ndarray]:
+    """Required fields, choices, lengths and types; returns parsed int/date/datetime columns
+    (`tz`: the district's zone, for naive times and "the future")."""
     parsed: dict[str, np.ndarray] = {}
     for f in layer.fields:
         v = t.values[f.name]
@@ -630,7 +632,7 @@ def _check_fields(layer: Layer, t: Table, errors: RowErrors) -> dict[str, np.nda
                 errors.add(i, f"{f.name} {v[i]!r} is not a date (YYYY-MM-DD)")
             parsed[f.name] = d
         elif f.kind == "datetime":
-            d = parse_datetimes(v)
+            d = parse_datetimes(v, tz.key)
             for i in np.flatnonzero(~empty & np.isnat(d)):
                 errors.add(i, f"{f.name} {v[i]!r} is not a date and time (ISO 8601, e.g. 2024-05-01T08:30:00+08:00)")
             future = np.datetime64(dt.datetime.now(dt.UTC).replace(tzinfo=None) + dt.timedelta(days=1), "us")
@@ -693,7 +695,7 @@ def import_file(session: Session, layer_name: str, path: str | Path, *, crs: str
     started = time.perf_counter()
     t = read_table(path, layer, crs)
     errors = RowErrors(t.line_offset)
-    parsed = _check_fields(layer, t, errors)
+    parsed = _check_fields(layer, t, errors, clock.zone_of(session))
     if layer.key and layer.name != "events":
         _check_duplicates(t.values[layer.key], layer.key, errors)
     _check_geometries(layer, t, errors, session)
@@ -1047,7 +1049,7 @@ def _import_contracts(session, t: Table, parsed, errors: RowErrors, report: Impo
     cadres = set(session.scalars(text("SELECT code FROM cadres")))
     codes = set(session.scalars(text("SELECT code FROM grid_codes")))
     has_geom = ~shapely.is_missing(t.geoms) & ~shapely.is_empty(t.geoms)
-    today = np.datetime64(dt.date.today(), "D")
+    today = np.datetime64(clock.today(session), "D")
     start = np.where(np.isnat(parsed["valid_from"]), today, parsed["valid_from"])
     end = parsed["valid_to"]
     for i in range(t.n):
@@ -1151,7 +1153,7 @@ EXPORT_SQL = {
     """,
     "events": """
         SELECT e.id, e.category, e.title, e.description,
-               to_char(e.occurred_at AT TIME ZONE 'Asia/Shanghai', 'YYYY-MM-DD"T"HH24:MI:SS"+08:00"') AS occurred_at,
+               e.occurred_at,
                e.status, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat
         FROM events e ORDER BY e.id
     """,
@@ -1180,6 +1182,10 @@ def export_layer(session: Session, layer_name: str, path: str | Path) -> ExportR
     for col in ("households", "population", "floors"):
         if col in frame:
             frame[col] = frame[col].astype("Int64")
+    if "occurred_at" in frame:
+        # As a person reads it and an import takes it back: local time with the district's offset.
+        tz = clock.zone_of(session)
+        frame["occurred_at"] = [clock.iso(pd.Timestamp(v).to_pydatetime(), tz) if not pd.isna(v) else "" for v in frame["occurred_at"]]
     if layer_name == "events":
         geoms = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))
         if suffix == ".csv":

@@ -16,11 +16,10 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from gis import clock
 from gis.errors import DatabaseUnavailable, InvalidInput, NotFound
 from gis.models import ASSIGN_STATUSES, CADRE_TYPES
 
-# Contract dates are calendar dates in China Standard Time (the districts gridgov serves).
-LOCAL_TZ = "Asia/Shanghai"
 DEFAULT_SNAP_M = 30.0
 # The building of an event: the footprint covering it, else the nearest within this distance.
 BUILDING_NEAR_M = 15.0
@@ -184,15 +183,14 @@ WITH p AS (
 {_src_by_probe('p').strip()},
 {_DECIDE.strip()},
 contracted AS (
-  -- Cadres contracted at that date: on the grid's code, or by a drawn area covering the point.
+  -- Cadres contracted at that date (x.at::date is the district's date: every connection runs in
+  -- its zone, gis.clock): on the grid's code, or by a drawn area covering the point.
   SELECT ct.cadre_id FROM placed x JOIN grids g ON g.id = x.grid_id
   JOIN contracts ct ON ct.grid_code = g.code
-  WHERE ct.valid_from <= (x.at AT TIME ZONE '{LOCAL_TZ}')::date
-    AND (ct.valid_to IS NULL OR (x.at AT TIME ZONE '{LOCAL_TZ}')::date < ct.valid_to)
+  WHERE ct.valid_from <= x.at::date AND (ct.valid_to IS NULL OR x.at::date < ct.valid_to)
   UNION
   SELECT ct.cadre_id FROM placed x JOIN contracts ct ON ct.geom IS NOT NULL AND ST_Covers(ct.geom, x.geom)
-  WHERE ct.valid_from <= (x.at AT TIME ZONE '{LOCAL_TZ}')::date
-    AND (ct.valid_to IS NULL OR (x.at AT TIME ZONE '{LOCAL_TZ}')::date < ct.valid_to)
+  WHERE ct.valid_from <= x.at::date AND (ct.valid_to IS NULL OR x.at::date < ct.valid_to)
 )
 SELECT x.status, x.distance_m, x.nearest_d,
        x.grid_id, g.code AS grid_code, g.name AS grid_name,
@@ -383,17 +381,6 @@ def _check_point(lon: float, lat: float, accuracy_m: float | None, snap_m: float
         raise InvalidInput("Invalid snap_m", "snap_m must be a finite number of metres >= 0.")
 
 
-def aware(moment: dt.datetime | None) -> dt.datetime:
-    """A timezone-aware time: now when None; naive times are China Standard Time."""
-    if moment is None:
-        return dt.datetime.now(dt.timezone.utc)
-    if moment.tzinfo is None:
-        from zoneinfo import ZoneInfo
-
-        return moment.replace(tzinfo=ZoneInfo(LOCAL_TZ))
-    return moment
-
-
 def locate_point(session: Session | Connection, lon: float, lat: float, *, accuracy_m: float | None = None,
                  at: dt.datetime | None = None, snap_m: float = DEFAULT_SNAP_M) -> Location:
     """Where the WGS84 point (lon, lat) belongs, at time `at` (default now).
@@ -414,7 +401,7 @@ def locate_point(session: Session | Connection, lon: float, lat: float, *, accur
       drawn contract area covering the point: valid_from <= date < valid_to (NULL: open).
     """
     _check_point(lon, lat, accuracy_m, snap_m)
-    row = _run_locate(session, {"lon": float(lon), "lat": float(lat), "at": aware(at),
+    row = _run_locate(session, {"lon": float(lon), "lat": float(lat), "at": clock.aware(at, session),
                                 "accuracy_m": accuracy_m, "snap_m": float(snap_m)})
     return Location(
         status=row.status,
@@ -631,7 +618,8 @@ def grids_at(session: Session, event_ids: Iterable[int], at: dt.datetime,
               " WHERE e.id = ANY(CAST(:ids AS bigint[])))")
     sql = f"WITH {_src_by_probe(points).strip()},\n{_DECIDE.strip()}\nSELECT id, grid_id FROM decided"
     session.execute(text("SET LOCAL jit = off"))
-    return dict(session.execute(text(sql), {"ids": ids, "at": aware(at), "snap_m": float(snap_m)}).all())
+    params = {"ids": ids, "at": clock.aware(at, session), "snap_m": float(snap_m)}
+    return dict(session.execute(text(sql), params).all())
 
 
 def _progress_printer(in_scope: int) -> Callable[[str, int, int], None]:

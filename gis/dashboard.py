@@ -1,32 +1,37 @@
 """What the map pages ask besides layers: the command-center counters, search, report categories."""
 from __future__ import annotations
 
+import datetime as dt
+
 from sqlalchemy import text
 from sqlalchemy.orm import Session
+
+from gis import clock
+from gis.stats import counters
 
 # Open: the SQL function of migration 0004, also the predicate of ix_events_open_grid_id.
 _OPEN = "event_is_open(e.status)"
 
 
-def command_counters(session: Session, grid_codes: list[str] | None = None) -> dict:
-    """Today's events (occurred since midnight, database time zone) and open events, optionally
-    limited to some grids; overdue cases and the closure rates come from the case workflow (issue #8)."""
-    scope_join, params = "", {}
+def command_counters(session: Session, grid_codes: list[str] | None = None, *, now: dt.datetime | None = None) -> dict:
+    """Today's events (occurred since the district's midnight) and open events, optionally limited to
+    some grids; overdue cases and the closure rates come from the case workflow (issue #8)."""
+    now = clock.local(now, clock.zone_of(session)) if now else clock.now(session)
+    scope_join, params = "", {"midnight": clock.midnight(now.date(), now.tzinfo), "now": now}
     if grid_codes is not None:
         scope_join = " JOIN grids g ON g.id = e.grid_id AND g.code = ANY(:codes)"
         params["codes"] = list(grid_codes)
     row = session.execute(text(
-        f"SELECT count(*) FILTER (WHERE e.occurred_at >= date_trunc('day', now())), "
+        f"SELECT count(*) FILTER (WHERE e.occurred_at >= :midnight AND e.occurred_at <= :now), "
         f"       count(*) FILTER (WHERE {_OPEN}) "
         f"  FROM events e{scope_join} "
-        f" WHERE e.occurred_at >= date_trunc('day', now()) OR {_OPEN}"), params).one()
+        f" WHERE (e.occurred_at >= :midnight AND e.occurred_at <= :now) OR {_OPEN}"), params).one()
     # Issue #8: overdue cases and 结案率 / 按期结案率 of the last 30 days, as of the last workflow tick.
-    from gis.stats import counters
-
     loop = counters(session, grid_codes)
     return {"today_events": row[0], "open_events": row[1], "overdue_events": loop["overdue"],
             "closure_rate": loop["closure_ratio"], "on_time_closure_rate": loop["on_time_closure_ratio"],
-            "loop_as_of": loop["as_of"], "as_of": session.execute(text("SELECT now()")).scalar_one().isoformat()}
+            "loop_as_of": loop["as_of"], "as_of": now.isoformat(), "day": now.date().isoformat(),
+            "timezone": now.tzinfo.key}
 
 
 def _like(q: str) -> str:

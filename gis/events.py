@@ -12,7 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.assign import DEFAULT_SNAP_M, CadreRef, Location, Ref, aware, locate_point
+from gis import clock
+from gis.assign import DEFAULT_SNAP_M, CadreRef, Location, Ref, locate_point
 from gis.crs import normalise_crs, to_wgs84
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import ASSIGN_STATUSES, EVENT_STATUSES, CADRE_TYPES, Category, Event, User
@@ -53,8 +54,8 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
                                        and accuracy_m >= 0):
         raise InvalidInput("Invalid accuracy_m", "`accuracy_m` must be a number of metres >= 0.",
                            parameter="accuracy_m")
-    now = dt.datetime.now(dt.timezone.utc)
-    occurred = aware(occurred_at) if occurred_at is not None else now
+    now = clock.now(session)
+    occurred = clock.aware(occurred_at, session) if occurred_at is not None else now
     if occurred > now + CLOCK_SKEW:
         raise InvalidInput("occurred_at in the future", f"`occurred_at` {occurred.isoformat()} is later than now; "
                            "send the time the event happened.", parameter="occurred_at")
@@ -207,11 +208,7 @@ def stored_location(session: Session, event_id: int) -> Location:
 
 
 def _with_cadres(session: Session, row) -> Location:
-    from zoneinfo import ZoneInfo
-
-    from gis.assign import LOCAL_TZ
-
-    day = row.occurred_at.astimezone(ZoneInfo(LOCAL_TZ)).date()
+    day = clock.local(row.occurred_at, clock.zone_of(session)).date()
     cadres = [CadreRef(*c) for c in session.execute(text(_CADRES_AT), {
         "grid_code": row.grid_code, "lon": row.lon, "lat": row.lat, "day": day})]
     loc = _row_location(row, cadres)
@@ -311,10 +308,10 @@ def list_events(session: Session, user: User, flt: EventFilter, *, limit: int = 
         params["category"] = flt.category
     if flt.since:
         where.append("e.occurred_at >= :since")
-        params["since"] = aware(flt.since)
+        params["since"] = clock.aware(flt.since, session)
     if flt.until:
         where.append("e.occurred_at < :until")
-        params["until"] = aware(flt.until)
+        params["until"] = clock.aware(flt.until, session)
     if user.role == "worker":
         where.append("e.grid_id IN (SELECT g.id FROM grids g JOIN user_grids ug ON ug.grid_code = g.code"
                      " WHERE ug.user_id = :me)")

@@ -13,7 +13,8 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.assign import DEFAULT_SNAP_M, aware, locate_point
+from gis import clock
+from gis.assign import DEFAULT_SNAP_M, locate_point
 from gis.editing import grid_etag
 from gis.errors import NotFound
 
@@ -41,13 +42,13 @@ def grid_version(session: Session, code: str, at: dt.datetime | None = None) -> 
     row = session.execute(text(f"""
         SELECT {_VERSION_COLUMNS} FROM grids g JOIN admin_areas a ON a.id = g.community_id
         WHERE g.code = :code AND {where}
-    """), {"code": code, "at": aware(at) if at else None}).first()
+    """), {"code": code, "at": clock.aware(at, session) if at else None}).first()
     if row is None:
         known = session.execute(text("SELECT min(valid_from), max(valid_to), bool_or(valid_to IS NULL) FROM grids "
                                      "WHERE code = :c"), {"c": code}).one()
         if known[2] is None:
             raise NotFound("No such grid", f"There is no grid {code}.")
-        when = f"at {aware(at).isoformat()}" if at else "now"
+        when = f"at {clock.shown(clock.aware(at, session), clock.zone_of(session))}" if at else "now"
         span = (f"it was in force from {known[0].isoformat() if known[0] else 'before our records'}"
                 f" until {known[1].isoformat() if known[1] else 'now'}")
         raise NotFound("Grid not in force", f"Grid {code} was not in force {when}; {span}. See "
@@ -65,7 +66,7 @@ def community_grids(session: Session, community_code: str, at: dt.datetime | Non
     rows = session.execute(text(f"""
         SELECT {_VERSION_COLUMNS} FROM grids g JOIN admin_areas a ON a.id = g.community_id
         WHERE g.community_id = :cid AND {where} ORDER BY g.code
-    """), {"cid": cid, "at": aware(at) if at else None}).all()
+    """), {"cid": cid, "at": clock.aware(at, session) if at else None}).all()
     return [_version_json(r) for r in rows]
 
 
@@ -144,8 +145,8 @@ def building_grids(session: Session, building_code: str, at: dt.datetime | None 
         hit = session.execute(text(f"""
             SELECT g.code, g.version, g.name, g.valid_from, g.valid_to FROM grids g
             WHERE ST_Covers(g.geom, {point}) AND {_VALID_AT} ORDER BY g.code LIMIT 1
-        """), {"pos": bytes(row.pos), "at": aware(at)}).first()
-        out["at"] = aware(at).isoformat()
+        """), {"pos": bytes(row.pos), "at": clock.aware(at, session)}).first()
+        out["at"] = clock.aware(at, session).isoformat()
         out["grid_at"] = None if hit is None else {
             "code": hit.code, "version": hit.version, "name": hit.name,
             "valid_from": hit.valid_from.isoformat() if hit.valid_from else None,
@@ -167,7 +168,7 @@ def event_grids(session: Session, event_id: int, at: dt.datetime | None = None,
 
     def where(moment):
         loc = locate_point(session, row.lon, row.lat, accuracy_m=row.accuracy_m, at=moment, snap_m=snap_m)
-        return {"at": aware(moment).isoformat(), "status": loc.status,
+        return {"at": clock.aware(moment, session).isoformat(), "status": loc.status,
                 "grid": {"code": loc.grid.code, "name": loc.grid.name} if loc.grid else None}
 
     out = {"event": {"id": row.id, "status": row.status, "occurred_at": row.occurred_at.isoformat(),

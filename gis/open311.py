@@ -3,13 +3,13 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis import clock
 from gis.errors import InvalidInput, NotFound
-from gis.workflow import get_settings, utcnow
+from gis.settings import get_settings
 
 # GeoReport knows two statuses. A case is `open` until it is closed (verified) or rejected; a
 # report merged into another case reports that case's status, and its notes say which case.
@@ -45,7 +45,7 @@ def service_definition(session: Session, code: str) -> dict[str, Any]:
     return {"service_code": code, "attributes": []}
 
 
-def parse_time(value: str | None, name: str, timezone: str) -> dt.datetime | None:
+def parse_time(value: str | None, name: str, tz: dt.tzinfo) -> dt.datetime | None:
     """A W3C date-time (2010-01-01T00:00:00Z, or with an offset); a bare date or time means local time."""
     if not value:
         return None
@@ -57,7 +57,7 @@ def parse_time(value: str | None, name: str, timezone: str) -> dt.datetime | Non
     except ValueError:
         raise InvalidInput(f"Invalid {name}", f"`{name}` must be a W3C date-time such as 2026-11-01T00:00:00Z; "
                            f"got {value[:40]!r}.", parameter=name) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=ZoneInfo(timezone))
+    return clock.local(parsed, tz)
 
 
 def _split(value: str | None) -> list[str]:
@@ -95,7 +95,6 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
 
     Newest first, at most `limit`. Requests of private major classes are left out unless `include_private`.
     """
-    settings = get_settings(session)
     where, params = [], {"limit": limit}
     if not include_private:
         where.append("NOT (c.major_code = ANY(:private))")
@@ -126,11 +125,11 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
         if statuses and len(set(statuses)) == 1:
             closed = "coalesce(t.status, e.status) IN ('closed', 'rejected')"
             where.append(closed if statuses[0] == "closed" else f"NOT ({closed})")
-        start = parse_time(start_date, "start_date", settings["timezone"])
-        end = parse_time(end_date, "end_date", settings["timezone"])
+        start = parse_time(start_date, "start_date", clock.zone_of(session))
+        end = parse_time(end_date, "end_date", clock.zone_of(session))
         if start and end and end < start:
             raise InvalidInput("Invalid date range", "`end_date` is before `start_date`.", parameter="end_date")
-        end = end or (start + MAX_SPAN if start else utcnow())
+        end = end or (start + MAX_SPAN if start else clock.now(session))
         start = start or end - MAX_SPAN
         if end - start > MAX_SPAN:
             raise InvalidInput("Date range too long", "A request search may span at most 90 days "

@@ -12,7 +12,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, Date, Integer
 
+from gis import clock
 from gis.errors import InvalidInput, NotFound
+from gis.settings import get_settings
 
 # Definitions (the cohort is the cases *registered* in the period; rejected reports and reports
 # merged into another case are not cases). Everything is "as of" the moment the summary row was
@@ -54,16 +56,13 @@ def _key_expr(alias: str) -> str:
 
 
 def local_today(session: Session) -> dt.date:
-    """Today in the calendar's time zone (the summary's days are local days)."""
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.now(ZoneInfo(_timezone(session))).date()
+    """Today in the district's zone (the summary's days are local days)."""
+    return clock.today(session)
 
 
 def _timezone(session: Session) -> str:
-    from gis.workflow import get_settings
-
-    return get_settings(session)["timezone"]
+    """The district's zone name, for SQL that turns instants into local days."""
+    return clock.zone_of(session).key
 
 
 def mark_due_dirty(session: Session, *, since: dt.datetime | None, until: dt.datetime, timezone: str) -> int:
@@ -84,9 +83,7 @@ def refresh_dirty(session: Session, *, now: dt.datetime | None = None) -> int:
     its own statement before the counting one, so the second counts the first's committed moves.
     Keys another transaction is already refreshing are skipped: it will finish them.
     """
-    from gis.workflow import utcnow
-
-    now = now or utcnow()
+    now = now or clock.now(session)
     keys = session.execute(text(f"""
         WITH taken AS (
             DELETE FROM case_stats_dirty
@@ -332,8 +329,6 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
 
     Reads only the summary rows of the period (index on day), never the events table.
     """
-    from gis.workflow import get_settings
-
     query.check()
     today = local_today(session)
     query.date_to = query.date_to or today
@@ -372,7 +367,7 @@ def indicators(session: Session, query: StatsQuery) -> StatsReport:
         rows.append(row)
     as_of = max((r.as_of for r in result), default=None)
     ranked = _rank(rows, query.rank_by, min_count)
-    return StatsReport(query=query, as_of=as_of.isoformat() if as_of else None, min_count=min_count, rows=ranked)
+    return StatsReport(query=query, as_of=clock.iso(as_of, clock.zone_of(session)), min_count=min_count, rows=ranked)
 
 
 def _block(counts: list, mean, p90) -> dict[str, Any]:
@@ -485,4 +480,4 @@ def counters(session: Session, grid_codes: list[str] | None = None) -> dict[str,
     return {"open": row["open"] if row is not None else None, "overdue": overdue,
             "closure_ratio": round(closed / assessed, 6) if assessed else None,
             "on_time_closure_ratio": round(on_time / assessed, 6) if assessed else None,
-            "period_days": 30, "as_of": as_of.isoformat()}
+            "period_days": 30, "as_of": clock.iso(as_of, clock.zone_of(session))}

@@ -2,19 +2,19 @@
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
+from gis import clock
 from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.models import (LEVELS, OPEN_EVENT_STATUSES, Category, Event, EventMove, Grid, User, WorkflowSetting,
                         user_grids)
+from gis.settings import default_settings, get_settings
 from gis.workhours import WorkCalendar, load_calendar
 
 # The closed loop (七步闭环): a report is registered as a case (立案) or rejected, dispatched to a
@@ -96,21 +96,6 @@ def state_table_markdown() -> str:
 
 
 # -- settings -------------------------------------------------------------------------------
-DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "data" / "workflow_settings.json"
-
-
-def default_settings() -> dict[str, Any]:
-    """The shipped defaults (data/workflow_settings.json)."""
-    return json.loads(DEFAULTS_FILE.read_text(encoding="utf-8"))
-
-
-def get_settings(session: Session) -> dict[str, Any]:
-    """Workflow settings: the stored values over the shipped defaults."""
-    settings = default_settings()
-    settings.update({k: v for k, v in session.execute(select(WorkflowSetting.key, WorkflowSetting.value))})
-    return settings
-
-
 def set_setting(session: Session, key: str, value: Any) -> Any:
     """Store one setting after checking it; returns the stored value."""
     defaults = default_settings()
@@ -122,6 +107,9 @@ def set_setting(session: Session, key: str, value: Any) -> Any:
         load_calendar(session, merged)  # raises with a clear message when the calendar would be unusable
     session.merge(WorkflowSetting(key=key, value=value))
     session.flush()
+    if key == "timezone":
+        # This connection follows at once; the others when they next connect (migration 0009).
+        session.execute(text("SELECT set_config('TimeZone', :zone, false)"), {"zone": value})
     return value
 
 
@@ -161,11 +149,6 @@ def _check_setting(key: str, value: Any) -> Any:
 
 
 # -- moves ----------------------------------------------------------------------------------
-def utcnow() -> dt.datetime:
-    """The current time, timezone-aware."""
-    return dt.datetime.now(dt.UTC)
-
-
 def get_event(session: Session, event_id: int, *, lock: bool = False) -> Event:
     """The event with this id (locked FOR UPDATE when `lock`), or NotFound."""
     query = select(Event).where(Event.id == event_id).execution_options(populate_existing=True)
@@ -348,7 +331,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
     The event row is locked (FOR UPDATE) first, so two people moving the same case at once are
     serialised: the second sees the first's result and gets a 409 if its move no longer fits.
     """
-    at = _aware(at, "at") or utcnow()
+    at = _aware(at, "at") or clock.now(session)
     note = (note or "").strip()
     if len(note) > 4000:
         raise InvalidInput("Note too long", "Keep the note under 4000 characters.", parameter="note")
@@ -390,7 +373,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
         event.handled_at = None
     elif move == "postpone":
         new_deadline = _new_deadline(calendar, event, deadline, extra_hours)
-        record.detail = {"previous_deadline": event.deadline_at.isoformat()}
+        record.detail = {"previous_deadline": clock.iso(event.deadline_at, clock.zone_of(session))}
         record.deadline_at = event.deadline_at = new_deadline
         event.postponed_count += 1
         event.overdue_since = None
@@ -430,7 +413,7 @@ def _new_deadline(calendar: WorkCalendar, event: Event, deadline, extra_hours) -
         deadline = calendar.add_working_hours(event.deadline_at, hours)
     if deadline <= event.deadline_at:
         raise InvalidInput("Deadline not later", f"A postponement must move the deadline later than "
-                           f"{event.deadline_at.isoformat()}.", parameter="deadline")
+                           f"{clock.shown(event.deadline_at, calendar.tz)}.", parameter="deadline")
     return deadline
 
 
@@ -471,16 +454,17 @@ def timeline(session: Session, event_id: int) -> list[dict]:
         .outerjoin(actor, actor.c.id == EventMove.actor_id)
         .outerjoin(assignee, assignee.c.id == EventMove.handler_id)
         .where(EventMove.event_id == event_id).order_by(EventMove.at, EventMove.id)).all()
+    tz = clock.zone_of(session)
     out = []
     for move, actor_name, actor_display, actor_role, handler_name in rows:
         out.append({
-            "id": move.id, "at": move.at.isoformat(), "move": move.move, "label": MOVE_LABELS[move.move],
+            "id": move.id, "at": clock.iso(move.at, tz), "move": move.move, "label": MOVE_LABELS[move.move],
             "actor": ({"name": actor_name, "display_name": actor_display, "role": actor_role}
                       if actor_name else None),
             "from_status": move.from_status, "to_status": move.to_status,
             "from_level": move.from_level, "to_level": move.to_level, "note": move.note,
             "photo_ref": move.photo_ref, "handler": handler_name,
-            "deadline_at": move.deadline_at.isoformat() if move.deadline_at else None, "detail": move.detail,
+            "deadline_at": clock.iso(move.deadline_at, tz), "detail": move.detail,
         })
     if not out or out[0]["move"] != "report":
         out.insert(0, _report_entry(session, event_id))
@@ -492,17 +476,23 @@ def _report_entry(session: Session, event_id: int) -> dict:
     # begins its timeline with the report itself, taken from the event row.
     event = get_event(session, event_id)
     reporter = session.get(User, event.reporter_id) if event.reporter_id else None
-    return {"id": None, "at": event.reported_at.isoformat(), "move": "report", "label": MOVE_LABELS["report"],
+    tz = clock.zone_of(session)
+    return {"id": None, "at": clock.iso(event.reported_at, tz), "move": "report", "label": MOVE_LABELS["report"],
             "actor": ({"name": reporter.name, "display_name": reporter.display_name, "role": reporter.role}
                       if reporter else None),
             "from_status": "reported", "to_status": "reported", "from_level": None, "to_level": event.level,
             "note": "", "photo_ref": None, "handler": None,
-            "deadline_at": _iso(event.deadline_at), "detail": None}
+            "deadline_at": clock.iso(event.deadline_at, tz), "detail": None}
 
 
 def case_summary(session: Session, event: Event, *, now: dt.datetime | None = None) -> dict:
     """The case's workflow state: status, level, handler, deadline, overdue, counts, merge links."""
-    now = now or utcnow()
+    now = now or clock.now(session)
+    tz = clock.zone_of(session)
+
+    def _iso(value: dt.datetime | None) -> str | None:
+        return clock.iso(value, tz)
+
     handler = session.get(User, event.handler_id) if event.handler_id else None
     merged = list(session.scalars(select(Event.id).where(Event.merged_into_id == event.id).order_by(Event.id)))
     return {
@@ -524,10 +514,6 @@ def is_overdue(event: Event, now: dt.datetime) -> bool:
     return event.status in OPEN_STATUSES and event.deadline_at is not None and event.deadline_at < now
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() if value else None
-
-
 # -- what waits on whom ---------------------------------------------------------------------
 def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit: int = 200) -> dict[str, list[dict]]:
     """The cases waiting on `user`, by kind, most urgent (earliest deadline) first.
@@ -536,7 +522,8 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit:
     (to verify). A commander or admin: reports to register, handled cases to verify (not their own
     work), and overdue cases.
     """
-    now = now or utcnow()
+    now = now or clock.now(session)
+    tz = clock.zone_of(session)
     columns = (Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at, Grid.code)
     base = select(*columns).outerjoin(Grid, Grid.id == Event.grid_id).order_by(Event.deadline_at, Event.id).limit(limit)
     not_mine = ~Event.id.in_(select(EventMove.event_id).where(EventMove.move == "handle", EventMove.actor_id == user.id))
@@ -551,7 +538,7 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit:
         lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id), not_mine)
         lists["overdue"] = base.where(Event.status.in_(OPEN_STATUSES), Event.deadline_at < now)
     return {name: [{"id": r.id, "title": r.title, "category": r.category, "status": r.status, "level": r.level,
-                    "deadline_at": _iso(r.deadline_at), "grid_code": r.code,
+                    "deadline_at": clock.iso(r.deadline_at, tz), "grid_code": r.code,
                     "overdue": r.deadline_at is not None and r.deadline_at < now}
                    for r in session.execute(query)] for name, query in lists.items()}
 
@@ -580,7 +567,7 @@ def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: boo
     level when auto_escalate is on), and refresh the summary rows whose cases fell due since the last tick."""
     from gis.stats import mark_due_dirty, refresh_counters, refresh_dirty
 
-    now = now or utcnow()
+    now = now or clock.now(session)
     settings = get_settings(session)
     calendar = load_calendar(session, settings)
     auto = settings["auto_escalate"] if auto_escalate is None else auto_escalate
@@ -653,8 +640,9 @@ def find_duplicates(session: Session, *, category: str, lon: float, lat: float, 
                Event.reported_at >= at - window, Event.reported_at <= at + window,
                *([Event.id != exclude_id] if exclude_id else []))
         .order_by(distance, Event.id).limit(limit)).all()
+    tz = clock.zone_of(session)
     return [{"id": r.id, "title": r.title, "status": r.status, "category": r.category,
-             "reported_at": r.reported_at.isoformat(), "distance_m": round(r.distance_m, 2)} for r in rows]
+             "reported_at": clock.iso(r.reported_at, tz), "distance_m": round(r.distance_m, 2)} for r in rows]
 
 
 def duplicates_of(session: Session, event_id: int, **kwargs) -> list[dict]:

@@ -138,9 +138,9 @@ def items_links(base: str, spec: LayerSpec, args: dict, offset: int, limit: int,
     return links
 
 
-def timestamp() -> str:
-    """Now, RFC 3339 UTC."""
-    return dt.datetime.now(dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+def timestamp(tz: dt.tzinfo) -> str:
+    """Now, RFC 3339 with the district's offset (`tz`: gis.clock.zone_of)."""
+    return dt.datetime.now(tz).replace(microsecond=0).isoformat()
 
 
 # ---------------------------------------------------------------------------------------------

@@ -145,7 +145,11 @@ def parse_bbox(raw: str | None) -> tuple[float, float, float, float] | None:
 
 
 def parse_instant(raw: str, name: str) -> dt.date | dt.datetime:
-    """An RFC 3339 date (YYYY-MM-DD, midnight in the database's time zone) or date-time."""
+    """An RFC 3339 date (YYYY-MM-DD: from the district's midnight) or date-time (naive: the district's time).
+
+    Both stay as given; the database reads a date or a naive time in the connection's zone, which
+    is the district's (gis.clock).
+    """
     text = raw.strip()
     try:
         if len(text) == 10:
@@ -154,7 +158,7 @@ def parse_instant(raw: str, name: str) -> dt.date | dt.datetime:
     except ValueError:
         raise InvalidInput(f"Invalid {name}", f"`{name}` must be a date like 2024-05-01 or a date-time like "
                            f"2024-05-01T08:00:00+08:00; got {raw[:40]!r}.", parameter=name) from None
-    return value if value.tzinfo else value.replace(tzinfo=dt.timezone.utc)
+    return value
 
 
 def parse_datetime(raw: str) -> tuple:
@@ -171,15 +175,20 @@ def parse_datetime(raw: str) -> tuple:
     if lo is None and hi is None:
         raise InvalidInput("Invalid datetime", "An interval needs at least one end, e.g. 2024-01-01/..",
                            parameter="datetime")
-    if lo is not None and hi is not None and _as_dt(lo) > _as_dt(hi):
+    if lo is not None and hi is not None and _reversed(lo, hi):
         raise InvalidInput("Invalid datetime", "The interval's start is after its end.", parameter="datetime")
     return lo, hi
 
 
-def _as_dt(value: dt.date | dt.datetime) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    return dt.datetime(value.year, value.month, value.day, tzinfo=dt.timezone.utc)
+def _reversed(lo: dt.date | dt.datetime, hi: dt.date | dt.datetime) -> bool:
+    """Whether an interval's start is after its end, when that can be told without the district's zone."""
+    def as_dt(value):
+        return value if isinstance(value, dt.datetime) else dt.datetime(value.year, value.month, value.day)
+
+    a, b = as_dt(lo), as_dt(hi)
+    if (a.tzinfo is None) != (b.tzinfo is None):
+        return False  # one end local, one with an offset: the database orders them (an empty answer if reversed)
+    return a > b
 
 
 def parse_bool(raw: str, name: str) -> bool:

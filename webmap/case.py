@@ -33,6 +33,12 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
 }
 
 
+def _when(iso: str | None) -> str:
+    """A time as the page shows it: the ISO text's own local date and minute (the API gives the
+    district's offset), e.g. 2026-12-02 14:30."""
+    return iso[:16].replace("T", " ") if iso else "—"
+
+
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               move_labels: dict[str, str], handlers: list[str], duplicates: list[dict], csrf_token: str,
               user_name: str, basemap_url: str | None = None, basemap_attribution: str = "") -> str:
@@ -58,7 +64,7 @@ def _panel(case, timeline, allowed, move_labels, handlers, duplicates, user_name
     head = (f'<header><h1>#{case["id"]} {e(case["title"])}</h1>'
             f'<p><span class="badge" data-status="{case["status"]}" id="case-status">{e(case["status_label"])}</span>'
             f'{badge} <span class="level">层级 {e(case["level"])}</span></p>'
-            f'<dl><dt>期限 deadline</dt><dd id="case-deadline">{e(case["deadline_at"] or "—")}</dd>'
+            f'<dl><dt>期限 deadline</dt><dd id="case-deadline">{e(_when(case["deadline_at"]))}</dd>'
             f'<dt>处置人 handler</dt><dd>{e(case["handler"] or "—")}</dd>'
             f'<dt>返工 rework</dt><dd>{case["rework_count"]}</dd><dt>延期 postponed</dt><dd>{case["postponed_count"]}</dd>'
             + (f'<dt>并入 merged into</dt><dd><a href="/cases/{case["merged_into"]}">#{case["merged_into"]}</a></dd>'
@@ -97,7 +103,7 @@ def _panel(case, timeline, allowed, move_labels, handlers, duplicates, user_name
             change += f' {e(step["from_level"])} → {e(step["to_level"])}'
         photo = _photo(step["photo_ref"])
         handler = f' → {e(step["handler"])}' if step["handler"] else ""
-        entries.append(f'<li data-move="{step["move"]}"><time>{e(step["at"][:16].replace("T", " "))}</time> '
+        entries.append(f'<li data-move="{step["move"]}"><time>{e(_when(step["at"]))}</time> '
                        f'<b>{e(step["label"])}</b> {e(who)}{handler} <span class="change">{change}</span>'
                        f'{"<q>" + e(step["note"]) + "</q>" if step["note"] else ""}{photo}</li>')
     line = f'<section class="timeline"><h2>流转记录 timeline</h2><ol id="timeline">{"".join(entries)}</ol></section>'
@@ -157,7 +163,7 @@ def todo_page(lists: dict[str, list[dict]], *, user_name: str) -> str:
             f'<li data-id="{c["id"]}"><a href="/cases/{c["id"]}">#{c["id"]} {escape(c["title"])}</a> '
             f'<span class="badge" data-status="{c["status"]}">{escape(c["status"])}</span>'
             + (' <span class="badge overdue">超期</span>' if c["overdue"] else "")
-            + f' <time>{escape((c["deadline_at"] or "")[:16].replace("T", " "))}</time></li>' for c in cases)
+            + f' <time>{escape(_when(c["deadline_at"]) if c["deadline_at"] else "")}</time></li>' for c in cases)
         sections.append(f'<section class="todo" id="{kind}"><h2>{escape(TODO_TITLES[kind])} ({len(cases)})</h2>'
                         f'<ol class="cases">{items or "<li>—</li>"}</ol></section>')
     return TODO_PAGE.format(css=CASE_CSS, user=escape(user_name), sections="".join(sections))
