@@ -38,7 +38,9 @@ def pg_admin_url():
         return
     root = Path(tempfile.mkdtemp(prefix="gridgov-test-"))
     os.chmod(root, 0o755)  # as root, the server runs as `postgres` and must reach its folder
-    cluster = Cluster(root, fast=True)
+    # The suite's server runs at UTC, as many existing PostGIS servers do: every test then shows that
+    # gridgov keeps the district's clock (Asia/Shanghai) whatever the database's own zone is.
+    cluster = Cluster(root, fast=True, timezone="UTC")
     try:
         cluster.init()
         cluster.start()

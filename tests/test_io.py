@@ -1,6 +1,7 @@
 """Import and export: round trips in every format, bad files refused by row, nothing half-loaded."""
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import re
@@ -393,7 +394,9 @@ def test_csv_points_in_a_projected_crs_keep_their_source_coordinates(small, sess
                                "FROM events")).one()
     assert row[0] == pytest.approx(lon, abs=1e-9) and row[1] == pytest.approx(lat, abs=1e-9)
     assert (row[2], row[3], row[4]) == ("EPSG:4547", x, y)
-    assert row[5].isoformat() == "2026-05-01T00:00:00+00:00"  # naive time read as China Standard Time
+    # The naive time is the district's (Asia/Shanghai) 08:00, and it reads back in the district's zone.
+    assert row[5] == dt.datetime(2026, 5, 1, 0, 0, tzinfo=dt.UTC)
+    assert row[5].isoformat() == "2026-05-01T08:00:00+08:00"
 
 
 def test_unknown_crs(small, session, tmp_path):
@@ -507,8 +510,16 @@ def test_large_point_csv_takes_the_bulk_path_and_restores_every_index_and_key(sm
 def test_datetimes_in_files(given, utc):
     from data.io import parse_datetimes
 
-    got = parse_datetimes(np.array([given], dtype=object))[0]
+    got = parse_datetimes(np.array([given], dtype=object), "Asia/Shanghai")[0]
     assert (np.isnat(got) if utc is None else got == np.datetime64(utc))
+
+
+def test_naive_times_in_files_are_the_districts_own_zone():
+    from data.io import parse_datetimes
+
+    values = np.array(["2026-05-01 08:00", "2026-05-01T08:00:00+08:00"], dtype=object)
+    berlin = parse_datetimes(values, "Europe/Berlin")  # CEST, UTC+2, on 1 May
+    assert list(berlin) == [np.datetime64("2026-05-01T06:00:00"), np.datetime64("2026-05-01T00:00:00")]
 
 
 def test_readme_documents_every_field():
