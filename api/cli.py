@@ -107,11 +107,14 @@ def db_status() -> None:
 
 
 @db.command("url")
-def db_url() -> None:
-    """Print the SQLAlchemy URL in use."""
-    from gis.db import resolve_database_url
+@click.option("--sqlalchemy", "driver_form", is_flag=True,
+              help="SQLAlchemy's form with the driver (postgresql+psycopg://…) instead of libpq's.")
+def db_url(driver_form: bool) -> None:
+    """Print the database URL in use, in libpq's form for psql and pg_dump (--sqlalchemy: with the driver)."""
+    from gis.db import libpq_url, resolve_database_url
 
-    click.echo(resolve_database_url())
+    url = resolve_database_url()
+    click.echo(url if driver_form else libpq_url(url))
 
 
 @db.command("psql", context_settings={"ignore_unknown_options": True})
@@ -120,9 +123,9 @@ def db_psql(args: tuple[str, ...]) -> None:
     """Open psql on the database (extra arguments go to psql)."""
     import shutil
 
-    from gis.db import resolve_database_url
+    from gis.db import libpq_url, resolve_database_url
 
-    url = resolve_database_url().replace("postgresql+psycopg://", "postgresql://")
+    url = libpq_url(resolve_database_url())
     psql = shutil.which("psql")
     if not psql:
         raise click.ClickException("psql not found: apt-get install -y postgresql-client")

@@ -43,6 +43,7 @@ fi
 command -v npm >/dev/null || missing+=(nodejs npm)
 if [ "$purpose" = test ]; then
   command -v ogrinfo >/dev/null || missing+=(gdal-bin)
+  command -v psql >/dev/null || missing+=(postgresql-client)  # the tests run what `gridgov db url` prints
   [ -x /usr/bin/chromium ] || missing+=(chromium)
 fi
 python_bin=""
