@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from api.listing import listed
 from data import LAYER_NAMES
 from gis.errors import GridgovError
 
@@ -21,8 +22,9 @@ class _Group(click.Group):
             click.echo(f"error: {exc.title}", err=True)
             if exc.detail:
                 click.echo(f"  {exc.detail}", err=True)
-            for row in exc.extra.get("errors", [])[:50]:
-                click.echo(f"  - {row}", err=True)
+            for line in listed(exc.extra.get("errors", []), 50, lambda row: f"  - {row}", indent="  ",
+                               omitted_before=exc.extra.get("errors_omitted", 0)):
+                click.echo(line, err=True)
             sys.exit(1)
 
 
