@@ -12,8 +12,7 @@ def more_line(omitted: int, indent: str = "") -> str:
 
 def listed(items: Sequence[Any], limit: int, render: Callable[[Any], str], indent: str = "",
            omitted_before: int = 0) -> Iterator[str]:
-    """The first `limit` items rendered, then a `more_line` when some were left out (here, or
-    `omitted_before` already left out of `items` by whoever made the list)."""
+    """The first `limit` items rendered, then a `more_line` for those cut here and `omitted_before` cut earlier."""
     shown = items[:max(limit, 0)]
     for item in shown:
         yield render(item)

@@ -201,8 +201,7 @@ def event_stream():
 
 
 def _replay(last_id: str | None, scope: list[str] | None) -> tuple[list[tuple[int, str]], int]:
-    """The events reported since `last_id`, or none and how many they are when more than REPLAY_MAX
-    (the map then reloads the layer rather than miss some)."""
+    """The events since `last_id`, or none and their count when over REPLAY_MAX (the map reloads instead)."""
     if not last_id or not last_id.isdigit():
         return [], 0
     spec = get_layer("events")
