@@ -11,6 +11,7 @@ from api.listing import listed
 
 LISTED = 20  # grids listed of each kind; --csv gives them all
 
+
 @contextmanager
 def _session():
     from gis.db import make_engine, resolve_database_url, session_factory

@@ -90,7 +90,7 @@ if [ "$python_have" != "$python_want" ]; then
   "${pip[@]}" --no-build-isolation -r requirements.lock
   # Quiet unless it fails: setuptools warns about folders named like packages at every editable install.
   if ! out=$(.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps --no-build-isolation -e . 2>&1); then
-    die "pip install -e . failed:
+    die "安装 gridgov 失败 — pip install -e . failed:
 $out"
   fi
   if ! problems=$(.venv/bin/python -m pip check 2>&1); then
