@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from api.listing import listed
 from data import LAYER_NAMES
 from gis.errors import GridgovError
 
@@ -21,8 +22,9 @@ class _Group(click.Group):
             click.echo(f"error: {exc.title}", err=True)
             if exc.detail:
                 click.echo(f"  {exc.detail}", err=True)
-            for row in exc.extra.get("errors", [])[:50]:
-                click.echo(f"  - {row}", err=True)
+            for line in listed(exc.extra.get("errors", []), 50, lambda row: f"  - {row}", indent="  ",
+                               omitted_before=exc.extra.get("errors_omitted", 0)):
+                click.echo(line, err=True)
             sys.exit(1)
 
 
@@ -107,11 +109,14 @@ def db_status() -> None:
 
 
 @db.command("url")
-def db_url() -> None:
-    """Print the SQLAlchemy URL in use."""
-    from gis.db import resolve_database_url
+@click.option("--sqlalchemy", "driver_form", is_flag=True,
+              help="SQLAlchemy's form with the driver (postgresql+psycopg://…) instead of libpq's.")
+def db_url(driver_form: bool) -> None:
+    """Print the database URL in use, in libpq's form for psql and pg_dump (--sqlalchemy: with the driver)."""
+    from gis.db import libpq_url, resolve_database_url
 
-    click.echo(resolve_database_url())
+    url = resolve_database_url()
+    click.echo(url if driver_form else libpq_url(url))
 
 
 @db.command("psql", context_settings={"ignore_unknown_options": True})
@@ -120,9 +125,9 @@ def db_psql(args: tuple[str, ...]) -> None:
     """Open psql on the database (extra arguments go to psql)."""
     import shutil
 
-    from gis.db import resolve_database_url
+    from gis.db import libpq_url, resolve_database_url
 
-    url = resolve_database_url().replace("postgresql+psycopg://", "postgresql://")
+    url = libpq_url(resolve_database_url())
     psql = shutil.which("psql")
     if not psql:
         raise click.ClickException("psql not found: apt-get install -y postgresql-client")
@@ -308,9 +313,9 @@ def run(port: int, workers: int) -> None:
 
         demo_history(engine)  # issue #8: the fresh demo cases get their timelines
     click.echo("")
-    click.echo(f"  gridgov is serving on http://127.0.0.1:{port}/map")
-    click.echo(f"  sign in at http://127.0.0.1:{port}/login as admin, planner, commander or worker")
-    click.echo(f"  demo password: {password}   (stored in {_demo_password_file()})")
+    click.echo(f"  gridgov 已启动 serving on http://127.0.0.1:{port}/map")
+    click.echo(f"  登录 sign in at http://127.0.0.1:{port}/login as {_demo_sign_ins()}")
+    click.echo(f"  演示密码 demo password: {password}   ({_demo_password_file()})")
     click.echo("")
     _run_gunicorn("127.0.0.1", port, workers, tick=True)  # issue #8: deadlines and counters keep moving
 
@@ -325,6 +330,20 @@ def _demo_password_file() -> Path:
     from gis.pgcluster import var_dir
 
     return var_dir() / "demo-password"
+
+
+def demo_users() -> list[tuple[str, str, str]]:
+    """The demo sign-ins `gridgov run` makes, one of every role it creates: (name, role, display name)."""
+    from data.demo_history import SUPERVISOR
+
+    return [(role, role, f"demo {role}") for role in ("admin", "planner", "commander", "worker")] + [
+        (SUPERVISOR[0], "commander", SUPERVISOR[1])]
+
+
+def _demo_sign_ins() -> str:
+    """'admin (admin), …, supervisor (commander, 督查员)' for the start-up lines."""
+    return ", ".join(f"{name} ({role})" if role == name else f"{name} ({role}, {display})"
+                     for name, role, display in demo_users())
 
 
 def _ensure_demo_users(session) -> str:
@@ -345,11 +364,11 @@ def _ensure_demo_users(session) -> str:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as f:
             f.write(password + "\n")
-    for role in ("admin", "planner", "commander", "worker"):
-        if session.scalar(select(User.id).where(User.name == role)) is None:
-            create_user(session, role, role, password=password, display_name=f"demo {role}")
+    for name, role, display in demo_users():
+        if session.scalar(select(User.id).where(User.name == name)) is None:
+            create_user(session, name, role, password=password, display_name=display)
         else:
-            set_password(session, role, password)
+            set_password(session, name, password)  # also a supervisor the demo histories made without one
     from data.demo import attach_demo_worker
 
     attach_demo_worker(session, "worker")  # one community's grids, linked to its 网格员

@@ -7,6 +7,10 @@ from contextlib import contextmanager
 
 import click
 
+from api.listing import listed
+
+LISTED = 20  # grids listed of each kind; --csv gives them all
+
 
 @contextmanager
 def _session():
@@ -114,7 +118,7 @@ def import_(path: str, dry_run: bool) -> None:
 @click.argument("area_code")
 @click.option("--type", "cadre_type", help="Only contracts of cadres of this type.")
 @click.option("--at", help="As of this day, YYYY-MM-DD (default today).")
-@click.option("--csv", "as_csv", is_flag=True, help="The full report as CSV on stdout.")
+@click.option("--csv", "as_csv", is_flag=True, help="The full report as CSV on stdout (every grid listed).")
 def coverage(area_code: str, cadre_type: str | None, at: str | None, as_csv: bool) -> None:
     """Coverage of a district, street or community by cadres' contracts."""
     from gis.coverage import CSV_COLUMNS, coverage_of
@@ -138,8 +142,10 @@ def coverage(area_code: str, cadre_type: str | None, at: str | None, as_csv: boo
     click.echo(f"  cadres: {len(out['cadres'])}; households max/median {balance['max_median_ratio']}, "
                f"Gini {balance['gini_households']}")
     click.echo(f"  uncovered grids: {len(out['uncovered_grids'])}")
-    for g in out["uncovered_grids"][:20]:
-        click.echo(f"    {g['code']}  {g['name']}  open events {g['open_events']}")
+    for line in listed(out["uncovered_grids"], LISTED, indent="    ",
+                       render=lambda g: f"    {g['code']}  {g['name']}  open events {g['open_events']}"):
+        click.echo(line)
     click.echo(f"  shared grids: {len(out['shared_grids'])}")
-    for g in out["shared_grids"][:20]:
-        click.echo(f"    {g['code']}  {' '.join(g['cadres'])}")
+    for line in listed(out["shared_grids"], LISTED, indent="    ",
+                       render=lambda g: f"    {g['code']}  {' '.join(g['cadres'])}"):
+        click.echo(line)

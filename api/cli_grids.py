@@ -8,6 +8,7 @@ import time
 import click
 
 from api.cli_contracts import _session
+from api.listing import listed
 
 
 @click.group("grids")
@@ -35,10 +36,8 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(limit), ensure_ascii=False, indent=1))
     else:
         for kind, items in (("error", report.errors), ("warning", report.warnings)):
-            for p in items[:limit]:
-                click.echo(f"{kind}: {p.detail}")
-            if len(items) > limit:
-                click.echo(f"… and {len(items) - limit} more {kind}s")
+            for line in listed(items, limit, lambda p: f"{kind}: {p.detail}"):
+                click.echo(line)
         counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items())) or "no errors"
         click.echo(f"{report.communities} communities, {report.grids} grids checked in {seconds:.2f} s: {counts}; "
                    f"{len(report.warnings)} warnings")

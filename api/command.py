@@ -27,4 +27,5 @@ def search():
     if len(q) < 2 or len(q) > 64:
         raise InvalidInput("Invalid q", "Search with `q` of 2–64 characters: a grid code, or part of a name.",
                            parameter="q")
-    return jsonify(results=search_places(db.session(), q))
+    results, omitted = search_places(db.session(), q)
+    return jsonify(results=results, results_omitted=omitted)

@@ -34,11 +34,11 @@ def report():
         category=body.get("category"), title=body.get("title"), description=body.get("description") or "",
         occurred_at=timestamp(body, "occurred_at"), idempotency_key=request.headers.get("Idempotency-Key"),
         contact=body.get("contact"), snap_m=snap_m())
-    duplicates = duplicates_of(session, event.id)  # issue #8: likely duplicates, offered on report
+    duplicates, duplicates_omitted = duplicates_of(session, event.id)  # issue #8: offered on report
     session.commit()
     row = event_row(session, event.id)
     response = jsonify({**event_json(row, location, with_contact=user.role in CONTACT_ROLES),
-                        "duplicates": duplicates})
+                        "duplicates": duplicates, "duplicates_omitted": duplicates_omitted})
     response.status_code = 201
     response.headers["Location"] = url_for("events.one", event_id=event.id)
     if event.replayed:
@@ -61,10 +61,11 @@ def index():
     if limit is not None and limit != int(limit):
         raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
     session = db.session()
-    page, cursor = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
+    page, cursor, omitted = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
     db.end_read(session)
     with_contact = user.role in CONTACT_ROLES
-    out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page], "next": None}
+    out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page],
+           "events_omitted": omitted, "next": None}  # omitted: matching events after this page
     if cursor:
         out["next"] = url_for("events.index", **{**args.to_dict(), "cursor": cursor})
     return jsonify(out)

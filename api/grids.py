@@ -144,7 +144,8 @@ def commit():
 def edits():
     """Committed edits, newest first (?community=CODE, ?limit=N up to 500)."""
     limit = int(number(request.args, "limit", required=False, lo=1, hi=500) or 50)
-    return jsonify(edits=list_edits(db.session(), community_code=request.args.get("community") or None, limit=limit))
+    edits, omitted = list_edits(db.session(), community_code=request.args.get("community") or None, limit=limit)
+    return jsonify(edits=edits, edits_omitted=omitted)
 
 
 @bp.get("/grid-edits/<int(max=2147483647):edit_id>")

@@ -94,11 +94,14 @@ def service_definition(code: str, fmt: str):
 def list_requests(fmt: str):
     """Requests filtered by service_request_id, or service_code, status and start_date / end_date."""
     args = request.args
-    found = open311.find_requests(db.session(), ids=args.get("service_request_id"),
-                                  service_code=args.get("service_code"), status=args.get("status"),
-                                  start_date=args.get("start_date"), end_date=args.get("end_date"),
-                                  include_private=_staff())
-    return _out(fmt, "service_requests", "request", found)
+    found, omitted = open311.find_requests(db.session(), ids=args.get("service_request_id"),
+                                           service_code=args.get("service_code"), status=args.get("status"),
+                                           start_date=args.get("start_date"), end_date=args.get("end_date"),
+                                           include_private=_staff())
+    response = _out(fmt, "service_requests", "request", found)
+    # GeoReport's answer is a bare list, so the count of requests past its 1,000 goes in a header.
+    response.headers["X-Omitted-Count"] = str(omitted)
+    return response
 
 
 @_formats("/requests/<int(max=9223372036854775807):request_id>")
@@ -136,7 +139,7 @@ def create_request(fmt: str = "json"):
         raise InvalidInput("Location required", "Give `lat` and `long` (WGS84, or `crs` such as gcj02); "
                            "an address alone cannot be placed in a grid.", parameter="lat")
     session = db.session()
-    event, duplicates = open311.create_request(
+    event, duplicates, omitted = open311.create_request(
         session, current_user(), service_code=fields.get("service_code") or "",
         lon=number(fields, "long", lo=-180, hi=180), lat=number(fields, "lat", lo=-90, hi=90),
         crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
@@ -144,8 +147,9 @@ def create_request(fmt: str = "json"):
         contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
         idempotency_key=request.headers.get("Idempotency-Key"))
     session.commit()
-    notice = ("可能与请求 " + ", ".join(str(d["id"]) for d in duplicates) + " 重复 possibly a duplicate of "
-              + ", ".join(str(d["id"]) for d in duplicates)) if duplicates else None
+    ids = ", ".join(str(d["id"]) for d in duplicates)
+    more = f" (… 还有 {omitted} 项未列出 / and {omitted} more)" if omitted else ""
+    notice = f"可能与请求 {ids} 重复 possibly a duplicate of {ids}{more}" if duplicates else None
     data = [{"service_request_id": str(event.id), "service_notice": notice, "account_id": fields.get("account_id")}]
     response = _out(fmt, "service_requests", "request", data)
     response.status_code = 201

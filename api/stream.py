@@ -170,7 +170,7 @@ def event_stream():
                          "by polling and asks again later. An admin can raise GRIDGOV_MAX_STREAMS "
                          "together with the server's threads.")
     try:
-        replay = _replay(request.headers.get("Last-Event-ID"), scope)
+        replay, missed = _replay(request.headers.get("Last-Event-ID"), scope)
     except BaseException:
         the_hub.unsubscribe(sub)
         raise
@@ -178,6 +178,8 @@ def event_stream():
     def generate():
         try:
             yield "retry: 3000\n\n"
+            if missed:  # too many to replay: the map reloads the layer, so none is left out
+                yield _sse("reload", json.dumps({"reason": f"{missed} events missed", "missed": missed}))
             for event_id, feature in replay:
                 yield _sse("insert", feature, event_id)
             while True:
@@ -204,13 +206,17 @@ def event_stream():
     return response
 
 
-def _replay(last_id: str | None, scope: list[str] | None) -> list[tuple[int, str]]:
+def _replay(last_id: str | None, scope: list[str] | None) -> tuple[list[tuple[int, str]], int]:
+    """The events since `last_id`, or none and their count when over REPLAY_MAX (the map reloads instead)."""
     if not last_id or not last_id.isdigit():
-        return []
+        return [], 0
     spec = get_layer("events")
     q = LayerQuery(spec, scope=None if scope is None else tuple(scope))
     where, params = q.where()
-    ids = db.session().execute(text(f"SELECT t.id FROM {spec.source} AS t WHERE {where} AND t.id > :last "
-                                   f"ORDER BY t.id LIMIT {REPLAY_MAX}"), {**params, "last": int(last_id)}).scalars()
+    params = {**params, "last": int(last_id)}
+    since = f"FROM {spec.source} AS t WHERE {where} AND t.id > :last"
+    ids = db.session().execute(text(f"SELECT t.id {since} ORDER BY t.id LIMIT {REPLAY_MAX + 1}"), params).scalars().all()
+    if len(ids) > REPLAY_MAX:
+        return [], db.session().execute(text(f"SELECT count(*) {since}"), params).scalar()
     rows = fetch(db.session(), q, ids=list(ids))
-    return list(zip((r[0] for r in rows), feature_texts(spec, rows)))
+    return list(zip((r[0] for r in rows), feature_texts(spec, rows))), 0

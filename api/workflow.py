@@ -111,7 +111,8 @@ def make_move(event_id: int):
 @requires("commander", "worker")
 def my_cases():
     """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue (a commander)."""
-    return jsonify(workflow.todo(db.session(), current_user()))
+    lists, omitted = workflow.todo(db.session(), current_user())
+    return jsonify(lists | {f"{name}_omitted": n for name, n in omitted.items()})
 
 
 @bp.get("/events/<int(max=9223372036854775807):event_id>/duplicates")
@@ -119,7 +120,8 @@ def my_cases():
 def event_duplicates(event_id: int):
     """Open cases of the same category within 50 m and 24 h of this report (likely duplicates)."""
     _visible_event(event_id)
-    return jsonify(duplicates=workflow.duplicates_of(db.session(), event_id))
+    duplicates, omitted = workflow.duplicates_of(db.session(), event_id)
+    return jsonify(duplicates=duplicates, duplicates_omitted=omitted)
 
 
 @bp.get("/duplicates")
@@ -133,7 +135,8 @@ def duplicates_near():
     if not category:
         raise InvalidInput("Missing category", "Give `category`, a category code.", parameter="category")
     at = _time_arg("at") or clock.now(db.session())
-    return jsonify(duplicates=workflow.find_duplicates(db.session(), category=category, lon=lon, lat=lat, at=at))
+    duplicates, omitted = workflow.find_duplicates(db.session(), category=category, lon=lon, lat=lat, at=at)
+    return jsonify(duplicates=duplicates, duplicates_omitted=omitted)
 
 
 def _time_arg(name: str) -> dt.datetime | None:
@@ -157,19 +160,23 @@ def overdue_cases():
     limit = int(number(request.args, "limit", required=False, lo=1, hi=10_000) or 2000)
     now = clock.now(session)
     query = (select(Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at,
-                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"))
+                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"),
+                    func.count().over().label("matched"))
              .outerjoin(Grid, Grid.id == Event.grid_id)
              .where(Event.status.in_(workflow.OPEN_STATUSES), Event.deadline_at < now)
              .order_by(Event.deadline_at, Event.id).limit(limit))
     grids = scoped_grids(current_user())
     if grids is not None:
         query = query.where(Grid.code.in_(grids))
+    rows = session.execute(query).all()
     features = [{"type": "Feature", "id": r.id, "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                  "properties": {"id": r.id, "title": r.title, "category": r.category, "status": r.status,
                                 "level": r.level, "grid_code": r.grid_code, "deadline_at": r.deadline_at.isoformat(),
                                 "overdue_hours": round((now - r.deadline_at).total_seconds() / 3600, 2)}}
-                for r in session.execute(query)]
-    return jsonify(type="FeatureCollection", features=features)
+                for r in rows]
+    # As OGC API - Features says it: how many matched, how many are here (the rest: past `limit`).
+    return jsonify(type="FeatureCollection", features=features, numberMatched=rows[0].matched if rows else 0,
+                   numberReturned=len(features))
 
 
 @pages_bp.get("/cases/<int(max=9223372036854775807):event_id>")
@@ -185,7 +192,7 @@ def case_page(event_id: int):
     session = db.session()
     event = _visible_event(event_id)
     data = _case(event)
-    duplicates = workflow.duplicates_of(session, event_id) if "merge" in data["allowed_moves"] else []
+    duplicates = workflow.duplicates_of(session, event_id)[0] if "merge" in data["allowed_moves"] else []
     cfg = current_app.config
     return render(data["case"], data["timeline"], data["allowed_moves"], lonlat=workflow.event_lonlat(session, event_id),
                   move_labels=workflow.MOVE_LABELS, handlers=workflow.handler_choices(session, event),
@@ -203,4 +210,5 @@ def todo_page():
         return redirect(url_for("auth.login_form", next=request.path))
     if user.role not in ("admin", "commander", "worker"):
         raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
-    return render(workflow.todo(db.session(), user), user_name=user.display_name or user.name)
+    lists, omitted = workflow.todo(db.session(), user)
+    return render(lists, omitted, user_name=user.display_name or user.name)

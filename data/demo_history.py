@@ -31,6 +31,10 @@ NOTES = {"reject": "经核实不属于受理范围", "handle": "已到现场处�
          "dispatch": "请尽快到现场核实处置"}
 
 
+# The demo's verifier, a commander; `gridgov run` gives it the demo password like its other sign-ins.
+SUPERVISOR = ("supervisor", "督查员")
+
+
 def _staff(session: Session) -> tuple[User, User]:
     """The dispatcher (the demo commander when there is one) and a supervisor who verifies."""
     def user(name: str, display: str) -> User:
@@ -38,7 +42,7 @@ def _staff(session: Session) -> tuple[User, User]:
         return found or create_user(session, name, "commander", display_name=display)[0]
 
     dispatcher = session.scalar(select(User).where(User.name == "commander")) or user("dispatcher", "指挥中心值班员")
-    return dispatcher, user("supervisor", "督查员")
+    return dispatcher, user(*SUPERVISOR)
 
 
 def grid_workers(session: Session) -> dict[int, int]:

@@ -222,7 +222,7 @@ class RowErrors:
             f"{layer} file has {len(lines)} problem{'s' * (len(lines) != 1)} in {rows} row{'s' * (rows != 1)}"
             f"; nothing was imported",
             f"{path}: {lines[0]}" + (f"; and {len(lines) - 1} more{more}" if len(lines) > 1 else ""),
-            errors=shown)
+            errors=shown, errors_omitted=len(lines) - len(shown))
 
 
 # -- reading files ---------------------------------------------------------------------------
@@ -649,7 +649,7 @@ def _check_duplicates(values: np.ndarray, name: str, errors: RowErrors, skip_emp
         return
     for value, idx in s[dup].groupby(s[dup]).groups.items():
         idx = sorted(idx)
-        rows = ", ".join(str(i + 1) for i in idx[:10]) + (" …" if len(idx) > 10 else "")
+        rows = ", ".join(str(i + 1) for i in idx[:10]) + (f" and {len(idx) - 10:,} more" if len(idx) > 10 else "")
         for i in idx[1:]:
             errors.add(i, f"duplicate {name} {value}: rows {rows} all have it")
 

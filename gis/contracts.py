@@ -346,7 +346,7 @@ def _errors_or_raise(rows: list[_Row], title: str) -> None:
         more = f" (first {MAX_ERRORS} shown)" if len(errors) > MAX_ERRORS else ""
         detail = (shown[0] if len(errors) == 1 else
                   f"{len(errors)} problems{more}; nothing was changed. Fix them and try again.")
-        raise InvalidInput(title, detail, errors=shown)
+        raise InvalidInput(title, detail, errors=shown, errors_omitted=len(errors) - len(shown))
 
 
 def _audit(session: Session, action: str, contract: Contract | None, *, user_id: int | None,

@@ -38,15 +38,16 @@ def _like(q: str) -> str:
     return q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-def search_places(session: Session, q: str, limit: int = 10) -> list[dict]:
-    """Current grids, admin areas and buildings whose code starts with `q` or whose name contains it.
+def search_places(session: Session, q: str, limit: int = 10) -> tuple[list[dict], int]:
+    """Current grids, admin areas and buildings whose code starts with `q` or whose name contains it,
+    and how many more matched than the `limit` listed.
 
     Codes first (a 15-digit grid code finds exactly its grid), then names; each hit carries its
     bounding box [west, south, east, north] so the map can frame it.
     """
     q = q.strip()
     if not q:
-        return []
+        return [], 0
     params = {"prefix": _like(q) + "%", "part": "%" + _like(q) + "%", "limit": limit}
     sql = """
       SELECT kind, code, name, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
@@ -59,8 +60,15 @@ def search_places(session: Session, q: str, limit: int = 10) -> list[dict]:
         (SELECT 'building', code, coalesce(name, code), ST_Envelope(geom), 2 FROM buildings
           WHERE code LIKE :prefix OR name LIKE :part ORDER BY code LIMIT :limit)
       ) hits ORDER BY (code LIKE :prefix) DESC, rank, code LIMIT :limit"""
-    return [{"type": r[0], "code": r[1], "name": r[2], "bbox": [r[3], r[4], r[5], r[6]]}
+    hits = [{"type": r[0], "code": r[1], "name": r[2], "bbox": [r[3], r[4], r[5], r[6]]}
             for r in session.execute(text(sql), params)]
+    if len(hits) < limit:
+        return hits, 0  # fewer than asked for: every match is listed
+    matched = session.execute(text("""
+      SELECT (SELECT count(*) FROM grids WHERE valid_to IS NULL AND (code LIKE :prefix OR name LIKE :part))
+           + (SELECT count(*) FROM admin_areas WHERE code LIKE :prefix OR name LIKE :part)
+           + (SELECT count(*) FROM buildings WHERE code LIKE :prefix OR name LIKE :part)"""), params).scalar()
+    return hits, matched - len(hits)
 
 
 def report_categories(session: Session) -> list[dict]:

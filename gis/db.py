@@ -23,6 +23,11 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def libpq_url(url: str) -> str:
+    """The same URL in libpq's form (postgresql://…), as psql, pg_dump and psycopg.connect take it."""
+    return "postgresql://" + url[len("postgresql+psycopg://"):] if url.startswith("postgresql+psycopg://") else url
+
+
 def resolve_database_url(env: Mapping[str, str] | None = None) -> str:
     """DATABASE_URL when set, else the embedded cluster under var/pg."""
     env = os.environ if env is None else env

@@ -273,11 +273,11 @@ class EventFilter:
 
 
 def list_events(session: Session, user: User, flt: EventFilter, *, limit: int = PAGE_DEFAULT,
-                cursor: str | None = None) -> tuple[list[tuple[object, Location]], str | None]:
+                cursor: str | None = None) -> tuple[list[tuple[object, Location]], str | None, int]:
     """Events matching `flt`, newest occurred_at first (ties: highest id), by keyset pagination.
 
-    Returns the page and the cursor of the next page (None at the end). A worker sees only
-    events assigned to their grids.
+    Returns the page, the cursor of the next page (None at the end) and how many matching events
+    come after this page. A worker sees only events assigned to their grids.
     """
     if not (isinstance(limit, int) and 1 <= limit <= PAGE_MAX):
         raise InvalidInput("Invalid limit", f"`limit` must be between 1 and {PAGE_MAX}.", parameter="limit")
@@ -320,13 +320,15 @@ def list_events(session: Session, user: User, flt: EventFilter, *, limit: int = 
         after_time, after_id = _decode_cursor(cursor)
         where.append("(e.occurred_at, e.id) < (:after_time, :after_id)")
         params.update(after_time=after_time, after_id=after_id)
-    sql = (f"SELECT {_EVENT_COLUMNS} {_EVENT_JOINS} WHERE {' AND '.join(where) or 'true'}"
-           " ORDER BY e.occurred_at DESC, e.id DESC LIMIT :limit")
+    condition = " AND ".join(where) or "true"
+    sql = f"SELECT {_EVENT_COLUMNS} {_EVENT_JOINS} WHERE {condition} ORDER BY e.occurred_at DESC, e.id DESC LIMIT :limit"
     rows = session.execute(text(sql), params).all()
     more = len(rows) > limit
     rows = rows[:limit]
     next_cursor = _encode_cursor(rows[-1].occurred_at, rows[-1].id) if more else None
-    return [(row, _row_location(row)) for row in rows], next_cursor
+    # Counted only when there is more: the filters alone, none of the page's joins.
+    after = session.execute(text(f"SELECT count(*) FROM events e WHERE {condition}"), params).scalar() if more else 0
+    return [(row, _row_location(row)) for row in rows], next_cursor, max(after - len(rows), 0)
 
 
 def _encode_cursor(moment: dt.datetime, event_id: int) -> str:

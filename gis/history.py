@@ -182,15 +182,16 @@ def event_grids(session: Session, event_id: int, at: dt.datetime | None = None,
     return out
 
 
-def list_edits(session: Session, *, community_code: str | None = None, limit: int = 50) -> list[dict]:
-    """Committed edits, newest first (of one community, or all)."""
+def list_edits(session: Session, *, community_code: str | None = None, limit: int = 50) -> tuple[list[dict], int]:
+    """Committed edits, newest first (of one community, or all), and how many older ones were left out."""
     rows = session.execute(text("""
-        SELECT e.id, e.op, e.at, e.note, u.name AS user_name, a.code AS community, e.impact
+        SELECT e.id, e.op, e.at, e.note, u.name AS user_name, a.code AS community, e.impact,
+               count(*) OVER () AS matched
         FROM grid_edits e JOIN admin_areas a ON a.id = e.community_id LEFT JOIN users u ON u.id = e.user_id
         WHERE CAST(:c AS text) IS NULL OR a.code = CAST(:c AS text)
         ORDER BY e.at DESC, e.id DESC LIMIT :limit
     """), {"c": community_code, "limit": limit}).all()
-    return [_edit_json(r, full=False) for r in rows]
+    return [_edit_json(r, full=False) for r in rows], (rows[0].matched - len(rows) if rows else 0)
 
 
 def get_edit(session: Session, edit_id: int) -> dict:

@@ -90,10 +90,11 @@ _SELECT = """
 
 def find_requests(session: Session, *, ids: str | None = None, service_code: str | None = None,
                   status: str | None = None, start_date: str | None = None, end_date: str | None = None,
-                  include_private: bool = False, limit: int = MAX_RESULTS) -> list[dict[str, Any]]:
+                  include_private: bool = False, limit: int = MAX_RESULTS) -> tuple[list[dict[str, Any]], int]:
     """Requests by id list, or by service codes, statuses and a requested-time range (default: the last 90 days).
 
-    Newest first, at most `limit`. Requests of private major classes are left out unless `include_private`.
+    Newest first, at most `limit`, and how many more matched. Requests of private major classes are
+    left out unless `include_private`.
     """
     where, params = [], {"limit": limit}
     if not include_private:
@@ -136,13 +137,19 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
                                "(GeoReport v2); narrow start_date / end_date.", parameter="start_date")
         where.append("e.reported_at >= :start AND e.reported_at <= :end")
         params.update(start=start, end=end)
-    sql = _SELECT + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"
-    return [_request(r) for r in session.execute(text(sql), params)]
+    condition = " WHERE " + " AND ".join(where) if where else ""
+    sql = _SELECT + condition + " ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"
+    found = [_request(r) for r in session.execute(text(sql), params)]
+    if len(found) < limit:
+        return found, 0
+    matched = session.execute(text("SELECT count(*) FROM events e JOIN categories c ON c.code = e.category "
+                                   "LEFT JOIN events t ON t.id = e.merged_into_id" + condition), params).scalar()
+    return found, matched - len(found)
 
 
 def get_request(session: Session, request_id: int, *, include_private: bool = False) -> dict[str, Any]:
     """One request by id (NotFound when it does not exist or is private to staff)."""
-    found = find_requests(session, ids=str(request_id), include_private=include_private)
+    found, _ = find_requests(session, ids=str(request_id), include_private=include_private)
     if not found:
         raise NotFound("No such request", f"There is no service request {request_id} visible to you.")
     return found[0]
@@ -184,7 +191,8 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
                    description: str = "", media_url: str | None = None, contact: dict | None = None,
                    idempotency_key: str | None = None):
     """A new request: created, located and assigned by gis.events.create_event (as POST /api/v1/events
-    does), its clock started, and the likely duplicates it may be; returns (event, duplicates)."""
+    does), its clock started, and the likely duplicates it may be; returns (event, duplicates, how many
+    more duplicates were left out)."""
     from gis.events import create_event
     from gis.workflow import check_photo_ref, find_duplicates
 
@@ -206,6 +214,6 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
                         {"p": photo, "id": event.id})
     point_lon, point_lat = session.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM events WHERE id = :id"),
                                            {"id": event.id}).one()
-    duplicates = find_duplicates(session, category=service_code, lon=point_lon, lat=point_lat,
-                                 at=event.reported_at, exclude_id=event.id)
-    return event, duplicates
+    duplicates, omitted = find_duplicates(session, category=service_code, lon=point_lon, lat=point_lat,
+                                          at=event.reported_at, exclude_id=event.id)
+    return event, duplicates, omitted

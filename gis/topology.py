@@ -397,11 +397,13 @@ class PartitionReport:
         return out
 
     def to_dict(self, limit: int = MAX_LISTED) -> dict:
-        """JSON: valid, counts, the first `limit` errors and warnings, the rules used."""
+        """JSON: valid, counts, the first `limit` errors and warnings and how many of each were left out, the rules."""
         return {"valid": self.valid, "communities": self.communities, "grids": self.grids,
                 "error_counts": self.counts(self.errors), "warning_counts": self.counts(self.warnings),
                 "errors": [p.to_dict() for p in self.errors[:limit]],
+                "errors_omitted": max(len(self.errors) - limit, 0),
                 "warnings": [p.to_dict() for p in self.warnings[:limit]],
+                "warnings_omitted": max(len(self.warnings) - limit, 0),
                 "truncated": len(self.errors) > limit or len(self.warnings) > limit, "rules": self.rules.to_dict()}
 
 

@@ -515,8 +515,10 @@ def is_overdue(event: Event, now: dt.datetime) -> bool:
 
 
 # -- what waits on whom ---------------------------------------------------------------------
-def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit: int = 200) -> dict[str, list[dict]]:
-    """The cases waiting on `user`, by kind, most urgent (earliest deadline) first.
+def todo(session: Session, user: User, *, now: dt.datetime | None = None,
+         limit: int = 200) -> tuple[dict[str, list[dict]], dict[str, int]]:
+    """The cases waiting on `user`, by kind, most urgent (earliest deadline) first, and how many of
+    each kind were left out past `limit`.
 
     A worker: cases dispatched to them, and handled cases in their grids that someone else handled
     (to verify). A commander or admin: reports to register, handled cases to verify (not their own
@@ -524,7 +526,8 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit:
     """
     now = now or clock.now(session)
     tz = clock.zone_of(session)
-    columns = (Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at, Grid.code)
+    columns = (Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at, Grid.code,
+               func.count().over().label("matched"))
     base = select(*columns).outerjoin(Grid, Grid.id == Event.grid_id).order_by(Event.deadline_at, Event.id).limit(limit)
     not_mine = ~Event.id.in_(select(EventMove.event_id).where(EventMove.move == "handle", EventMove.actor_id == user.id))
     lists: dict[str, Any] = {}
@@ -537,10 +540,14 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None, limit:
         lists["to_register"] = base.where(Event.status == "reported")
         lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id), not_mine)
         lists["overdue"] = base.where(Event.status.in_(OPEN_STATUSES), Event.deadline_at < now)
-    return {name: [{"id": r.id, "title": r.title, "category": r.category, "status": r.status, "level": r.level,
-                    "deadline_at": clock.iso(r.deadline_at, tz), "grid_code": r.code,
-                    "overdue": r.deadline_at is not None and r.deadline_at < now}
-                   for r in session.execute(query)] for name, query in lists.items()}
+    found, omitted = {}, {}
+    for name, query in lists.items():
+        rows = session.execute(query).all()
+        found[name] = [{"id": r.id, "title": r.title, "category": r.category, "status": r.status, "level": r.level,
+                        "deadline_at": clock.iso(r.deadline_at, tz), "grid_code": r.code,
+                        "overdue": r.deadline_at is not None and r.deadline_at < now} for r in rows]
+        omitted[name] = rows[0].matched - len(rows) if rows else 0
+    return found, omitted
 
 
 # -- the tick -------------------------------------------------------------------------------
@@ -618,9 +625,10 @@ def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: boo
 # -- duplicates -----------------------------------------------------------------------------
 def find_duplicates(session: Session, *, category: str, lon: float, lat: float, at: dt.datetime,
                     exclude_id: int | None = None, radius_m: float | None = None,
-                    window_hours: float | None = None, limit: int = 20) -> list[dict]:
+                    window_hours: float | None = None, limit: int = 20) -> tuple[list[dict], int]:
     """Open cases of the same category within `radius_m` (geodesic, default 50 m) and `window_hours`
-    (default 24 h, either side of `at`) of a report, nearest first — the likely duplicates to offer.
+    (default 24 h, either side of `at`) of a report, nearest first — the likely duplicates to offer —
+    and how many more than `limit` there were.
 
     Merged reports are not offered (their case is); the bounding test on the geometry index comes
     first and the exact distance on the spheroid (geography) decides.
@@ -633,7 +641,8 @@ def find_duplicates(session: Session, *, category: str, lon: float, lat: float, 
     point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
     distance = func.ST_Distance(func.Geography(Event.geom), func.Geography(point))
     rows = session.execute(
-        select(Event.id, Event.title, Event.status, Event.category, Event.reported_at, distance.label("distance_m"))
+        select(Event.id, Event.title, Event.status, Event.category, Event.reported_at, distance.label("distance_m"),
+               func.count().over().label("matched"))
         .where(Event.category == category, Event.status.in_(OPEN_STATUSES),
                func.ST_DWithin(Event.geom, point, pad_deg),
                func.ST_DWithin(func.Geography(Event.geom), func.Geography(point), radius_m),
@@ -642,11 +651,12 @@ def find_duplicates(session: Session, *, category: str, lon: float, lat: float, 
         .order_by(distance, Event.id).limit(limit)).all()
     tz = clock.zone_of(session)
     return [{"id": r.id, "title": r.title, "status": r.status, "category": r.category,
-             "reported_at": clock.iso(r.reported_at, tz), "distance_m": round(r.distance_m, 2)} for r in rows]
+             "reported_at": clock.iso(r.reported_at, tz), "distance_m": round(r.distance_m, 2)} for r in rows], \
+        (rows[0].matched - len(rows) if rows else 0)
 
 
-def duplicates_of(session: Session, event_id: int, **kwargs) -> list[dict]:
-    """Likely duplicates of an existing report (see find_duplicates)."""
+def duplicates_of(session: Session, event_id: int, **kwargs) -> tuple[list[dict], int]:
+    """Likely duplicates of an existing report and how many were left out (see find_duplicates)."""
     event = get_event(session, event_id)
     lon, lat = event_lonlat(session, event.id)
     return find_duplicates(session, category=event.category, lon=lon, lat=lat, at=event.reported_at,

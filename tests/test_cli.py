@@ -45,7 +45,12 @@ def test_db_url_and_migrate_honour_database_url(pg_admin_url):
     name = f"gridgov_cli_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_admin_url, name)
     try:
-        assert gridgov(url, "db", "url").stdout.strip() == url
+        libpq = gridgov(url, "db", "url").stdout.strip()
+        assert libpq == url.replace("postgresql+psycopg://", "postgresql://") and libpq.startswith("postgresql://")
+        assert gridgov(url, "db", "url", "--sqlalchemy").stdout.strip() == url
+        psql = subprocess.run(["psql", libpq, "-XAtc", "SELECT current_database()"], capture_output=True,
+                              text=True, timeout=60)
+        assert psql.returncode == 0 and psql.stdout.strip() == name, psql.stderr
         migrated = gridgov(url, "db", "migrate")
         assert migrated.returncode == 0, migrated.stderr
         assert "schema at" in migrated.stdout

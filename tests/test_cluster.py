@@ -56,7 +56,12 @@ def test_status_and_url_commands(var_root):
     status = _gridgov(var_root, "db", "status")
     assert status.returncode == 0 and "running" in status.stdout
     url = _gridgov(var_root, "db", "url").stdout.strip()
-    assert url == Cluster(var_root).url()
+    assert url == Cluster(var_root).url().replace("postgresql+psycopg://", "postgresql://")
+    assert _gridgov(var_root, "db", "url", "--sqlalchemy").stdout.strip() == Cluster(var_root).url()
+    # What `db url` prints is what psql takes.
+    psql = subprocess.run(["psql", url, "-XAtc", "SELECT current_database()"], capture_output=True, text=True,
+                          timeout=60)
+    assert psql.returncode == 0 and psql.stdout.strip() == "gridgov", psql.stderr
 
 
 def test_data_survives_down_and_up(var_root):

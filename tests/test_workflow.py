@@ -288,11 +288,13 @@ def test_likely_duplicates_same_category_within_50_m_and_24_h(session, town):
     reported_event(session, grid=town.a, x=101, y=100, reported_at=t, status="closed")  # not open
     session.commit()
     lon, lat = lonlat(100, 100)
-    found = workflow.find_duplicates(session, category="16001", lon=lon, lat=lat, at=t)
-    assert [d["id"] for d in found] == [near.id, edge.id]
+    found, omitted = workflow.find_duplicates(session, category="16001", lon=lon, lat=lat, at=t)
+    assert [d["id"] for d in found] == [near.id, edge.id] and omitted == 0
     assert [d["distance_m"] for d in found] == [0.0, pytest.approx(48, abs=0.3)]
+    # Cut to one, it says the other was left out.
+    assert workflow.find_duplicates(session, category="16001", lon=lon, lat=lat, at=t, limit=1) == ([found[0]], 1)
     # From an existing report (at t − 3 h): not itself; the 25-hour-old one is now 22 h away in time.
-    assert [d["id"] for d in workflow.duplicates_of(session, near.id)] == [old.id, edge.id]
+    assert [d["id"] for d in workflow.duplicates_of(session, near.id)[0]] == [old.id, edge.id]
 
 
 def test_two_people_moving_one_case_at_once_are_serialised(engine, session, town):

@@ -134,7 +134,8 @@ def test_to_do_lists_for_worker_and_commander(client, session, setting):
     assert [c["id"] for c in boss["to_register"]] == [other.id] and boss["to_verify"] == []
     move(client, setting["h"], case, move="handle", note="已补装")
     # The handler no longer has it; a colleague in the grid and the commander see it to verify.
-    assert client.get("/api/v1/cases/mine", headers=auth(setting["h"])).get_json() == {"to_handle": [], "to_verify": []}
+    assert client.get("/api/v1/cases/mine", headers=auth(setting["h"])).get_json() == {
+        "to_handle": [], "to_verify": [], "to_handle_omitted": 0, "to_verify_omitted": 0}
     assert [c["id"] for c in client.get("/api/v1/cases/mine", headers=auth(setting["w2"])).get_json()["to_verify"]] \
         == [case]
     assert client.get("/api/v1/cases/mine", headers=auth(setting["wx"])).get_json()["to_verify"] == []

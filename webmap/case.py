@@ -155,15 +155,18 @@ TODO_PAGE = """<!doctype html>
 </header>{sections}</main></body></html>"""
 
 
-def todo_page(lists: dict[str, list[dict]], *, user_name: str) -> str:
+def todo_page(lists: dict[str, list[dict]], omitted: dict[str, int], *, user_name: str) -> str:
     """A plain list page (no map): each kind of waiting case, each case linking to its page."""
     sections = []
     for kind, cases in lists.items():
+        more = omitted.get(kind, 0)
         items = "".join(
             f'<li data-id="{c["id"]}"><a href="/cases/{c["id"]}">#{c["id"]} {escape(c["title"])}</a> '
             f'<span class="badge" data-status="{c["status"]}">{escape(c["status"])}</span>'
             + (' <span class="badge overdue">超期</span>' if c["overdue"] else "")
             + f' <time>{escape(_when(c["deadline_at"]) if c["deadline_at"] else "")}</time></li>' for c in cases)
-        sections.append(f'<section class="todo" id="{kind}"><h2>{escape(TODO_TITLES[kind])} ({len(cases)})</h2>'
+        if more:
+            items += f'<li class="more">… 还有 {more:,} 项未列出 / and {more:,} more</li>'
+        sections.append(f'<section class="todo" id="{kind}"><h2>{escape(TODO_TITLES[kind])} ({len(cases) + more})</h2>'
                         f'<ol class="cases">{items or "<li>—</li>"}</ol></section>')
     return TODO_PAGE.format(css=CASE_CSS, user=escape(user_name), sections="".join(sections))

@@ -450,6 +450,9 @@
           item.addEventListener("keydown", (ev) => ev.key === "Enter" && go());
           list.append(item);
         });
+        if (data.results_omitted > 0) {
+          list.append(el("li", { class: "gg-more" }, `… 还有 ${data.results_omitted} 项未列出 / and ${data.results_omitted} more — 请输入更多字符 type more to narrow`));
+        }
         if (data.results.length === 1) show(data.results[0]);
       });
       L.DomEvent.disableClickPropagation(form);
