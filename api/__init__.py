@@ -8,8 +8,8 @@ from pathlib import Path
 
 from flask import Flask
 
-from gis.errors import DatabaseUnavailable
-from gis.pgcluster import project_root, var_dir
+from gis.core.errors import DatabaseUnavailable
+from gis.core.pgcluster import project_root, var_dir
 
 DEFAULTS = {
     # JSON bodies are small; imports go through the CLI. Larger bodies get 413.
@@ -67,7 +67,7 @@ def create_app(test_config: dict | None = None) -> Flask:
 
 
 def _default_database_url() -> str | None:
-    from gis.db import resolve_database_url
+    from gis.core.db import resolve_database_url
 
     try:
         return resolve_database_url()

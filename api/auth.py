@@ -10,9 +10,9 @@ from flask import Blueprint, Flask, g, redirect, render_template_string, request
 from flask.sessions import SecureCookieSessionInterface
 
 from api import db
-from gis.errors import Forbidden, Unauthenticated
-from gis.models import User
-from gis.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
+from gis.core.errors import Forbidden, Unauthenticated
+from gis.core.models import User
+from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 GUARD_ATTR = "_gridgov_roles"

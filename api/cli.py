@@ -9,7 +9,7 @@ import click
 
 from api.listing import listed
 from data import LAYER_NAMES
-from gis.errors import GridgovError
+from gis.core.errors import GridgovError
 
 
 class _Group(click.Group):
@@ -39,7 +39,7 @@ def _embedded() -> bool:
 
 
 def _engine():
-    from gis.db import make_engine, resolve_database_url
+    from gis.core.db import make_engine, resolve_database_url
 
     return make_engine(resolve_database_url())
 
@@ -47,7 +47,7 @@ def _engine():
 def _alembic_config(url: str | None = None):
     from alembic.config import Config
 
-    from gis.pgcluster import project_root
+    from gis.core.pgcluster import project_root
 
     cfg = Config(str(project_root() / "alembic.ini"))
     if url:
@@ -70,10 +70,10 @@ def db() -> None:
 @db.command("up")
 def db_up() -> None:
     """Start the embedded PostGIS (creating it on first use); with DATABASE_URL, check it."""
-    from gis.db import check_postgis
+    from gis.core.db import check_postgis
 
     if _embedded():
-        from gis.pgcluster import Cluster
+        from gis.core.pgcluster import Cluster
 
         status = Cluster().up()
         click.echo(status.describe())
@@ -86,7 +86,7 @@ def db_down() -> None:
     """Stop the embedded PostGIS cleanly."""
     if not _embedded():
         raise click.ClickException("DATABASE_URL is set: that server is not ours to stop.")
-    from gis.pgcluster import Cluster
+    from gis.core.pgcluster import Cluster
 
     Cluster().down()
     click.echo("embedded PostGIS stopped")
@@ -96,14 +96,14 @@ def db_down() -> None:
 def db_status() -> None:
     """Say whether the database is up."""
     if _embedded():
-        from gis.pgcluster import Cluster
+        from gis.core.pgcluster import Cluster
 
         status = Cluster().status()
         click.echo(status.describe())
         if not status.running:
             sys.exit(3)
     else:
-        from gis.db import check_postgis
+        from gis.core.db import check_postgis
 
         click.echo(f"DATABASE_URL: PostGIS {check_postgis(_engine())}")
 
@@ -113,7 +113,7 @@ def db_status() -> None:
               help="SQLAlchemy's form with the driver (postgresql+psycopg://…) instead of libpq's.")
 def db_url(driver_form: bool) -> None:
     """Print the database URL in use, in libpq's form for psql and pg_dump (--sqlalchemy: with the driver)."""
-    from gis.db import libpq_url, resolve_database_url
+    from gis.core.db import libpq_url, resolve_database_url
 
     url = resolve_database_url()
     click.echo(url if driver_form else libpq_url(url))
@@ -125,7 +125,7 @@ def db_psql(args: tuple[str, ...]) -> None:
     """Open psql on the database (extra arguments go to psql)."""
     import shutil
 
-    from gis.db import libpq_url, resolve_database_url
+    from gis.core.db import libpq_url, resolve_database_url
 
     url = libpq_url(resolve_database_url())
     psql = shutil.which("psql")
@@ -140,7 +140,7 @@ def db_migrate(revision: str) -> None:
     """Bring the database to the head schema revision (or up to REVISION)."""
     from alembic import command
 
-    from gis.db import check_postgis, resolve_database_url
+    from gis.core.db import check_postgis, resolve_database_url
 
     check_postgis(_engine())
     command.upgrade(_alembic_config(resolve_database_url()), revision)
@@ -153,7 +153,7 @@ def db_downgrade(revision: str) -> None:
     """Step the schema back to REVISION ('base' drops every gridgov table)."""
     from alembic import command
 
-    from gis.db import resolve_database_url
+    from gis.core.db import resolve_database_url
 
     command.downgrade(_alembic_config(resolve_database_url()), revision)
     click.echo(f"schema at {_current_revision() or 'base'}")
@@ -179,8 +179,8 @@ def user() -> None:
 @click.option("--password", help="Also allow signing in to the pages with this password.")
 def user_add(name: str, role: str, grids: tuple[str, ...], password: str | None) -> None:
     """Add a user; prints the API token once, alone on the last line."""
-    from gis.db import session_factory
-    from gis.users import create_user
+    from gis.core.db import session_factory
+    from gis.core.users import create_user
 
     with session_factory(_engine())() as session:
         user_obj, token = create_user(session, name, role, grids=grids, password=password)
@@ -194,8 +194,8 @@ def user_add(name: str, role: str, grids: tuple[str, ...], password: str | None)
 @click.argument("name")
 def user_token(name: str) -> None:
     """Issue a new token for a user (the old one stops working); prints it on the last line."""
-    from gis.db import session_factory
-    from gis.users import rotate_token
+    from gis.core.db import session_factory
+    from gis.core.users import rotate_token
 
     with session_factory(_engine())() as session:
         token = rotate_token(session, name)
@@ -209,9 +209,9 @@ def user_list() -> None:
     """List users and roles."""
     from sqlalchemy import select
 
-    from gis.db import session_factory
-    from gis.models import User
-    from gis.users import user_grid_codes
+    from gis.core.db import session_factory
+    from gis.core.models import User
+    from gis.core.users import user_grid_codes
 
     with session_factory(_engine())() as session:
         for u in session.scalars(select(User).order_by(User.name)):
@@ -228,7 +228,7 @@ def user_list() -> None:
               help="Run the workflow ticker beside the server (deadlines, overdue flags, statistics).")
 def serve(host: str, port: int, workers: int, tick: bool) -> None:
     """Serve the API and pages with gunicorn (production server)."""
-    from gis.db import check_postgis
+    from gis.core.db import check_postgis
 
     check_postgis(_engine())
     _run_gunicorn(host, port, workers, tick=tick, announce=True)
@@ -293,10 +293,10 @@ def _run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: b
 @click.option("--workers", default=2, show_default=True, type=int)
 def run(port: int, workers: int) -> None:
     """Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."""
-    from gis.db import check_postgis, resolve_database_url, session_factory
+    from gis.core.db import check_postgis, resolve_database_url, session_factory
 
     if _embedded():
-        from gis.pgcluster import Cluster
+        from gis.core.pgcluster import Cluster
 
         click.echo(Cluster().up().describe())
     url = resolve_database_url()
@@ -327,7 +327,7 @@ def _load_demo_if_empty(engine):
 
 
 def _demo_password_file() -> Path:
-    from gis.pgcluster import var_dir
+    from gis.core.pgcluster import var_dir
 
     return var_dir() / "demo-password"
 
@@ -352,8 +352,8 @@ def _ensure_demo_users(session) -> str:
 
     from sqlalchemy import select
 
-    from gis.models import User
-    from gis.users import create_user, set_password
+    from gis.core.models import User
+    from gis.core.users import create_user, set_password
 
     path = _demo_password_file()
     if path.exists():
@@ -387,9 +387,9 @@ def assign(scope: str, grid_code: str | None, snap_m: float, quiet: bool) -> Non
     """(Re)assign events to grids set-wise in SQL, with progress and a summary by status."""
     import time
 
-    from gis.assign import assign_events
-    from gis.db import session_factory
-    from gis.models import ASSIGN_STATUSES, AuditEntry
+    from gis.spatial.assign import assign_events
+    from gis.core.db import session_factory
+    from gis.core.models import ASSIGN_STATUSES, AuditEntry
 
     if grid_code and scope == "unassigned":
         raise click.UsageError("Give one of --all, --unassigned, --grid CODE.")
@@ -408,7 +408,7 @@ def assign(scope: str, grid_code: str | None, snap_m: float, quiet: bool) -> Non
         click.echo(f"  {status:<10} {counts[status]:>10}")
 # -- issue 3: the demo district, import and export of layers ---------------------------------
 def _require_schema(engine) -> None:
-    from gis.errors import SetupRequired
+    from gis.core.errors import SetupRequired
 
     if _current_revision() is None:
         raise SetupRequired("The database has no gridgov schema", "Run `gridgov db migrate` first.")
@@ -421,7 +421,7 @@ def _require_schema(engine) -> None:
 def demo(scale: str, seed: int) -> None:
     """Load the demo district 幸福湾区 into an empty database."""
     from data.demo import load
-    from gis.db import check_postgis
+    from gis.core.db import check_postgis
 
     engine = _engine()
     check_postgis(engine)
@@ -439,7 +439,7 @@ def demo(scale: str, seed: int) -> None:
 def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
     """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV): all rows or none."""
     from data.io import import_file
-    from gis.db import session_factory
+    from gis.core.db import session_factory
 
     engine = _engine()
     _require_schema(engine)
@@ -456,7 +456,7 @@ def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
 def export_layer(layer: str, file: str) -> None:
     """Export a layer to FILE: .geojson, .gpkg, .shp, .zip (zipped Shapefile), .fgb or .csv."""
     from data.io import export_layer as export
-    from gis.db import session_factory
+    from gis.core.db import session_factory
 
     with session_factory(_engine())() as session:
         report = export(session, layer, file)

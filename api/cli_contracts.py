@@ -14,7 +14,7 @@ LISTED = 20  # grids listed of each kind; --csv gives them all
 
 @contextmanager
 def _session():
-    from gis.db import make_engine, resolve_database_url, session_factory
+    from gis.core.db import make_engine, resolve_database_url, session_factory
 
     engine = make_engine(resolve_database_url())
     try:
@@ -47,8 +47,8 @@ def contract() -> None:
 def add(cadre_code: str, grid_code: str | None, polygon: str | None, role: str, valid_from: str | None,
         valid_to: str | None) -> None:
     """Contract a grid or a drawn polygon to a cadre."""
-    from gis.contracts import create_contract, read_contract_file
-    from gis.errors import InvalidInput
+    from gis.cadres.contracts import create_contract, read_contract_file
+    from gis.core.errors import InvalidInput
 
     geometry = None
     if polygon:
@@ -70,7 +70,7 @@ def add(cadre_code: str, grid_code: str | None, polygon: str | None, role: str, 
 @click.option("--on", "on", help="First day no longer in force, YYYY-MM-DD (default today).")
 def end(contract_id: int, on: str | None) -> None:
     """End a contract: from that day it no longer holds."""
-    from gis.contracts import end_contract
+    from gis.cadres.contracts import end_contract
 
     with _session() as session:
         ended = end_contract(session, contract_id, on)
@@ -85,7 +85,7 @@ def end(contract_id: int, on: str | None) -> None:
 @click.option("--all", "include_ended", is_flag=True, help="Every contract, ended or not yet started too.")
 def list_(cadre_code: str | None, grid_code: str | None, at: str | None, include_ended: bool) -> None:
     """List contracts, tab-separated."""
-    from gis.contracts import list_contracts, parse_date
+    from gis.cadres.contracts import list_contracts, parse_date
 
     with _session() as session:
         rows = list_contracts(session, cadre_code=cadre_code, grid_code=grid_code, at=parse_date(at, "at"),
@@ -101,7 +101,7 @@ def list_(cadre_code: str | None, grid_code: str | None, at: str | None, include
 @click.option("--dry-run", is_flag=True, help="Check every row and say what would change; change nothing.")
 def import_(path: str, dry_run: bool) -> None:
     """Import contracts from a CSV (cadre_code, grid_code, role, valid_from, valid_to) or a polygon file."""
-    from gis.contracts import import_contracts, read_contract_file
+    from gis.cadres.contracts import import_contracts, read_contract_file
 
     rows = read_contract_file(path)
     with _session() as session:
@@ -121,7 +121,7 @@ def import_(path: str, dry_run: bool) -> None:
 @click.option("--csv", "as_csv", is_flag=True, help="The full report as CSV on stdout (every grid listed).")
 def coverage(area_code: str, cadre_type: str | None, at: str | None, as_csv: bool) -> None:
     """Coverage of a district, street or community by cadres' contracts."""
-    from gis.coverage import CSV_COLUMNS, coverage_of
+    from gis.cadres.coverage import CSV_COLUMNS, coverage_of
 
     with _session() as session:
         result = coverage_of(session, area_code, cadre_type=cadre_type, at=at)

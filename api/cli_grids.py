@@ -22,8 +22,8 @@ def grids() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def check(area: str | None, limit: int, as_json: bool) -> None:
     """Do the current grids tile every community of AREA (default: all)? Exit status 1 on errors."""
-    from gis.errors import GridgovError
-    from gis.topology import Rules, validate_partition
+    from gis.core.errors import GridgovError
+    from gis.spatial.topology import Rules, validate_partition
 
     with _session() as session:
         start = time.perf_counter()
@@ -48,8 +48,8 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
 @click.argument("code")
 def history(code: str) -> None:
     """Every version of grid CODE: dates, area, the edit that opened it and its lineage."""
-    from gis.history import grid_history
-    from gis.errors import GridgovError
+    from gis.spatial.history import grid_history
+    from gis.core.errors import GridgovError
 
     with _session() as session:
         try:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import click
 
-from gis import clock
+from gis.core import clock
 
 
 def _engine():
-    from gis.db import make_engine, resolve_database_url
+    from gis.core.db import make_engine, resolve_database_url
 
     return make_engine(resolve_database_url())
 
@@ -26,8 +26,8 @@ def _engine():
 def _session(engine=None):
     from sqlalchemy import text
 
-    from gis.db import session_factory
-    from gis.errors import SetupRequired
+    from gis.core.db import session_factory
+    from gis.core.errors import SetupRequired
 
     session = session_factory(engine or _engine())()
     if session.execute(text("SELECT to_regclass('workflow_settings')")).scalar() is None:
@@ -51,7 +51,7 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
     """Flag newly overdue cases (escalating them if asked) and refresh the assessment summary."""
     import os
 
-    from gis.workflow import tick
+    from gis.cases.workflow import tick
 
     engine = _engine()  # one engine (and connection) for the ticker's life, not one per tick
     zone = clock.zone(clock.DEFAULT_ZONE)  # the district's, once the database has told it
@@ -81,7 +81,7 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
 @click.argument("value", required=False)
 def workflow_settings(key: str | None, value: str | None) -> None:
     """Show the settings, or set KEY to VALUE (JSON or plain text, e.g. work_periods 09:00-12:00,14:00-17:30)."""
-    from gis.workflow import get_settings, set_setting, settings_view
+    from gis.cases.workflow import get_settings, set_setting, settings_view
 
     with _session() as session:
         if key is None:
@@ -96,7 +96,7 @@ def workflow_settings(key: str | None, value: str | None) -> None:
             parsed = value
         stored = set_setting(session, key, parsed)
         if key == "timezone":
-            from gis.stats import rebuild
+            from gis.cases.stats import rebuild
 
             rebuild(session)
         session.commit()
@@ -131,8 +131,8 @@ def calendar_import(path: Path, replace: bool) -> None:
     from sqlalchemy import delete
     from sqlalchemy.dialects.postgresql import insert
 
-    from gis.errors import InvalidInput
-    from gis.models import WorkCalendarDay
+    from gis.core.errors import InvalidInput
+    from gis.core.models import WorkCalendarDay
 
     rows, errors = [], []
     with path.open(encoding="utf-8-sig") as f:
@@ -168,7 +168,7 @@ def calendar_export() -> None:
     """Write the calendar as CSV to standard output."""
     from sqlalchemy import select
 
-    from gis.models import WorkCalendarDay
+    from gis.core.models import WorkCalendarDay
 
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["date", "workday", "note"])
@@ -182,7 +182,7 @@ def calendar_export() -> None:
 @click.argument("hours", type=float)
 def workflow_deadline(start: str, hours: float) -> None:
     """Print the deadline HOURS working hours after START (ISO time; local time zone when no offset)."""
-    from gis.workhours import load_calendar
+    from gis.cases.workhours import load_calendar
 
     with _session() as session:
         cal = load_calendar(session)
@@ -196,8 +196,8 @@ def workflow_deadline(start: str, hours: float) -> None:
 def demo_history(engine) -> None:
     """Give the demo district's cases timelines, then run one tick (overdue flags, statistics, counters)."""
     from data.demo_history import simulate
-    from gis.db import session_factory
-    from gis.workflow import tick
+    from gis.core.db import session_factory
+    from gis.cases.workflow import tick
 
     with session_factory(engine)() as session:
         count = simulate(session)
@@ -230,7 +230,7 @@ def stats_cmd(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, 
     """The evaluation indicators as CSV (or JSON) on standard output."""
     if ctx.invoked_subcommand:
         return
-    from gis import stats
+    from gis.cases import stats
 
     def day(value, name):
         try:
@@ -251,7 +251,7 @@ def stats_cmd(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, 
 @stats_cmd.command("rebuild")
 def stats_rebuild() -> None:
     """Recompute the whole assessment summary from the events."""
-    from gis.stats import rebuild
+    from gis.cases.stats import rebuild
 
     with _session() as session:
         keys = rebuild(session)

@@ -5,9 +5,9 @@ from flask import Blueprint, jsonify, request
 
 from api import db
 from api.auth import current_user, requires, scoped_grids
-from gis.dashboard import command_counters, search_places
-from gis.errors import InvalidInput
-from gis.models import ROLES
+from gis.cases.dashboard import command_counters, search_places
+from gis.core.errors import InvalidInput
+from gis.core.models import ROLES
 
 bp = Blueprint("command", __name__, url_prefix="/api/v1")
 

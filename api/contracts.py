@@ -7,7 +7,7 @@ from api import db
 from api.auth import current_user, requires
 from api.errors import problem
 from api.params import json_body
-from gis.contracts import (
+from gis.cadres.contracts import (
     cadre_by_code,
     change_contract,
     contract_by_id,
@@ -24,9 +24,9 @@ from gis.contracts import (
     today,
     withdraw_contract,
 )
-from gis.coverage import cadre_load
-from gis.errors import InvalidInput
-from gis.models import Cadre, Contract
+from gis.cadres.coverage import cadre_load
+from gis.core.errors import InvalidInput
+from gis.core.models import Cadre, Contract
 
 bp = Blueprint("contracts", __name__, url_prefix="/api/v1")
 

@@ -9,8 +9,8 @@ from werkzeug.exceptions import NotAcceptable
 
 from api import db
 from api.auth import requires
-from gis.coverage import CSV_COLUMNS, coverage_of
-from gis.errors import InvalidInput
+from gis.cadres.coverage import CSV_COLUMNS, coverage_of
+from gis.core.errors import InvalidInput
 
 bp = Blueprint("coverage", __name__, url_prefix="/api/v1")
 

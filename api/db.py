@@ -5,8 +5,8 @@ from flask import Flask, current_app, g
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
-from gis.db import make_engine, session_factory
-from gis.errors import DatabaseUnavailable
+from gis.core.db import make_engine, session_factory
+from gis.core.errors import DatabaseUnavailable
 
 EXT = "gridgov"
 

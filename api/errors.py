@@ -8,7 +8,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
-from gis.errors import (
+from gis.core.errors import (
     AtCapacity,
     Conflict,
     DatabaseUnavailable,

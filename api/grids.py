@@ -8,8 +8,8 @@ from api.auth import current_user, requires
 from api.errors import problem
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
-from gis.editing import EditRejected, commit_edit, parse_edit, parse_if_match, validate_edit
-from gis.history import (
+from gis.spatial.editing import EditRejected, commit_edit, parse_edit, parse_if_match, validate_edit
+from gis.spatial.history import (
     building_grids,
     community_grids,
     event_grids,
@@ -18,8 +18,8 @@ from gis.history import (
     grid_version,
     list_edits,
 )
-from gis.errors import InvalidInput, SetupRequired
-from gis.topology import Rules, validate_partition
+from gis.core.errors import InvalidInput, SetupRequired
+from gis.spatial.topology import Rules, validate_partition
 
 bp = Blueprint("grids", __name__, url_prefix="/api/v1")
 

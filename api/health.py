@@ -4,7 +4,7 @@ from __future__ import annotations
 from flask import Blueprint, jsonify
 
 from api import db
-from gis.db import check_postgis
+from gis.core.db import check_postgis
 
 bp = Blueprint("health", __name__)
 

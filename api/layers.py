@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, request
 from api import db
 from api.auth import current_user, scoped_grids
 from api.stream import hub
-from gis.errors import Forbidden, InvalidInput, Unauthenticated
+from gis.core.errors import Forbidden, InvalidInput, Unauthenticated
 from layers import mvt
 from layers.cache import Tile
 from layers.geojson import layer_geojson

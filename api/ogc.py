@@ -9,8 +9,8 @@ from api import db
 from api.auth import current_user
 from api.layers import caller_scope, readable
 from api.stream import hub
-from gis import clock
-from gis.errors import InvalidInput, NotFound
+from gis.core import clock
+from gis.core.errors import InvalidInput, NotFound
 from layers import ogc
 from layers.geojson import collection_text, count, feature_texts, fetch, json_value
 from layers.query import LayerQuery, parse_query

@@ -9,9 +9,9 @@ from flask import Blueprint, Response, g, jsonify, request
 from api import db
 from api.auth import current_user, requires
 from api.params import number
-from gis import open311
-from gis.errors import InvalidInput, Unauthenticated
-from gis.users import user_by_token
+from gis.cases import open311
+from gis.core.errors import InvalidInput, Unauthenticated
+from gis.core.users import user_by_token
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = "any(json, xml)"

@@ -6,7 +6,7 @@ import math
 
 from flask import request
 
-from gis.errors import InvalidInput
+from gis.core.errors import InvalidInput
 
 
 def json_body() -> dict:
@@ -66,7 +66,7 @@ def timestamp(source: dict, name: str):
     except ValueError:
         raise InvalidInput(f"Invalid {name}", f"`{name}` must be an ISO 8601 time, e.g. 2025-06-01T08:30:00+08:00; "
                            f"got {raw[:40]!r}.", parameter=name) from None
-    return value  # a time without an offset is the district's local time (gis.clock.aware)
+    return value  # a time without an offset is the district's local time (gis.core.clock.aware)
 
 
 def bbox(source: dict, name: str = "bbox") -> tuple[float, float, float, float] | None:

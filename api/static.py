@@ -5,8 +5,8 @@ import json
 
 from flask import Blueprint, current_app, send_from_directory
 
-from gis.errors import NotFound
-from gis.pgcluster import project_root
+from gis.core.errors import NotFound
+from gis.core.pgcluster import project_root
 
 bp = Blueprint("vendor", __name__)
 

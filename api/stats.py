@@ -8,8 +8,8 @@ from flask import Blueprint, Response, jsonify, request
 from api import db
 from api.auth import requires
 from api.params import number
-from gis import stats
-from gis.errors import InvalidInput
+from gis.cases import stats
+from gis.core.errors import InvalidInput
 
 bp = Blueprint("stats", __name__, url_prefix="/api/v1")
 

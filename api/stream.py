@@ -1,6 +1,6 @@
 """The live map: server-sent events fed by PostgreSQL LISTEN/NOTIFY, and the per-process hub.
 
-One hub per server process listens to the database (gis/notify.py). `gridgov_layers` bumps the
+One hub per server process listens to the database (gis/core/notify.py). `gridgov_layers` bumps the
 tile cache's generations; `gridgov_events` loads the new or changed events once, through the
 events layer of the registry (so the stream exposes exactly what the layer exposes), and hands
 them to every open stream whose caller may see them (a worker: only their grids).
@@ -18,9 +18,9 @@ from sqlalchemy import text
 
 from api import db
 from api.auth import current_user, requires, scoped_grids
-from gis.db import session_factory
-from gis.errors import AtCapacity, DatabaseUnavailable
-from gis.notify import CLOCK_CHANGED, EVENTS_CHANNEL, LAYERS_CHANNEL, Listener
+from gis.core.db import session_factory
+from gis.core.errors import AtCapacity, DatabaseUnavailable
+from gis.core.notify import CLOCK_CHANGED, EVENTS_CHANNEL, LAYERS_CHANNEL, Listener
 from layers.cache import Generations, Memo, TileCache
 from layers.geojson import fetch, feature_texts
 from layers.query import LayerQuery
@@ -83,7 +83,7 @@ class Hub:
     def _on_notify(self, channel: str, data) -> None:
         if channel == LAYERS_CHANNEL and data == CLOCK_CHANGED:
             # The district's time zone changed: pooled connections run in the old one, and cached
-            # tiles and answers carry times in it. New connections take the new zone (gis.clock).
+            # tiles and answers carry times in it. New connections take the new zone (gis.core.clock).
             for pool in self.pools:
                 pool.dispose(close=False)
             self.generations.bump_all()

@@ -6,7 +6,7 @@ from flask import Blueprint, jsonify
 from api import db
 from api.auth import current_user, requires
 from api.params import json_body
-from gis.users import create_user, user_grid_codes
+from gis.core.users import create_user, user_grid_codes
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1")
 

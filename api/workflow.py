@@ -9,9 +9,10 @@ from sqlalchemy import func, select
 from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.params import json_body, number
-from gis import clock, workflow
-from gis.errors import Forbidden, InvalidInput
-from gis.models import Event, Grid
+from gis.cases import workflow
+from gis.core import clock
+from gis.core.errors import Forbidden, InvalidInput
+from gis.core.models import Event, Grid
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
 pages_bp = Blueprint("case_pages", __name__)
@@ -56,7 +57,7 @@ def put_setting(key: str):
     session = db.session()
     value = workflow.set_setting(session, key, body["value"])
     if key == "timezone":
-        from gis.stats import rebuild
+        from gis.cases.stats import rebuild
 
         rebuild(session)
     session.commit()

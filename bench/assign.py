@@ -5,7 +5,7 @@ Prints, measured in one run on the `city` data set (10k grids, 1M events):
   the same statement run directly over psycopg; the planner-default covering join for context;
 - locate: p50/p99 latency for one client and requests/s for several, over HTTP against
   `gridgov serve --workers 2`, and the same against a bare WSGI endpoint (2 gunicorn workers) that
-  runs only the same prepared SQL, executed the same way (gis.assign.execute_locate; no Flask, no
+  runs only the same prepared SQL, executed the same way (gis.spatial.assign.execute_locate; no Flask, no
   auth, no serialisation beyond json.dumps), and a plain Flask route around that bare query. The
   three servers run together and are measured in interleaved rounds (BENCH_LOCATE_ROUNDS), so load
   drifting on a shared machine hits all three.
@@ -31,9 +31,9 @@ from sqlalchemy import text
 
 from api.cli import THREADS
 from bench.common import bench_database_url, percentile
-from gis.assign import _psycopg_sql
-from gis.db import make_engine, session_factory
-from gis.pgcluster import free_port
+from gis.spatial.assign import _psycopg_sql
+from gis.core.db import make_engine, session_factory
+from gis.core.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BULK = 1.15
@@ -64,7 +64,7 @@ def _bare_bulk(url: str) -> tuple[float, dict]:
     """The statement gridgov assign --all runs, sent directly over psycopg."""
     import psycopg
 
-    from gis import assign
+    from gis.spatial import assign
 
     sql = _psycopg_sql(assign._bulk_sql(None, assign._src_by_grids("true", scoped=False, ticks=False), False))
     with psycopg.connect(_libpq(url)) as conn:
@@ -131,12 +131,12 @@ def bare_app(environ, start_response):
 
     import psycopg
 
-    from gis import assign
+    from gis.spatial import assign
 
     conn = getattr(_local, "conn", None)
     if conn is None:
         # The same statement, prepared once per connection, run with a generic plan and executed
-        # the way locate_point runs it on the API's read pool (gis.assign.execute_locate).
+        # the way locate_point runs it on the API's read pool (gis.spatial.assign.execute_locate).
         conn = _local.conn = psycopg.connect(_libpq(os.environ["BENCH_BARE_URL"]), autocommit=True,
                                              options="-c jit=off -c plan_cache_mode=force_generic_plan")
         assign.prepare_locate(conn)
@@ -252,7 +252,7 @@ def _throughput(pool, port: int, paths: list[str], headers: dict) -> float:
 
 def bench_locate(url: str) -> None:
     """p50/p99 for one client and req/s for several, ours against the bare endpoint."""
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     engine = make_engine(url)
     with session_factory(engine)() as session:

@@ -8,7 +8,7 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
-from gis.db import make_engine, normalise_url
+from gis.core.db import make_engine, normalise_url
 
 BENCH_DB = "gridgov_bench"
 
@@ -25,7 +25,7 @@ def bench_database_url(scale: str | None = "city", seed: int = 1, *, name: str =
         return normalise_url(given)
     from api.cli import migrate_to_head
     from data.demo import load
-    from gis.pgcluster import Cluster
+    from gis.core.pgcluster import Cluster
 
     cluster = Cluster()
     cluster.up()

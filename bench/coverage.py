@@ -1,4 +1,4 @@
-"""Coverage of a whole district (gis.coverage.coverage_of) against a bare ST_Union + ST_Area floor.
+"""Coverage of a whole district (gis.cadres.coverage.coverage_of) against a bare ST_Union + ST_Area floor.
 
 Targets: the demo district under 300 ms, the city (10k grids, 1,500 cadres) under 1.5 s. The
 floor is the least any answer to "how much is covered" costs: dissolve the same contracts'
@@ -37,8 +37,8 @@ def demo_database_url(seed: int = 1) -> str:
 
 def run(scale: str, url: str) -> None:
     """Time coverage_of over each district of the database against the floor, and check the target."""
-    from gis.coverage import area_by_code, communities_of, coverage_of
-    from gis.db import make_engine, session_factory
+    from gis.cadres.coverage import area_by_code, communities_of, coverage_of
+    from gis.core.db import make_engine, session_factory
 
     engine = make_engine(url)
     try:

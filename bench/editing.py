@@ -1,14 +1,14 @@
 """Grid editing at city scale: validating one edit, validating the whole partition, previewing a commit.
 
 Prints, measured in one run on the `city` data set (~9.5k grids in 650 communities):
-- one edit: gis.editing.validate_edit of a shared vertex moved 3 m, in 20 communities picked at
+- one edit: gis.spatial.editing.validate_edit of a shared vertex moved 3 m, in 20 communities picked at
   random (seeded), median and p95; against a bare floor — the same checks (validity, parts outside
   the community, overlaps with siblings, gap left) written as one PostGIS statement over the
   already-moved geometries, with no parsing, snapping, planning or messages. Target < 100 ms.
-- whole partition: gis.topology.validate_partition over every community; against a bare floor —
+- whole partition: gis.spatial.topology.validate_partition over every community; against a bare floor —
   reading every current grid and community over the wire into shapely geometries, which any check
   in Python must do. Target < 2 s.
-- preview: gis.editing.commit_edit of the same edits, rolled back (what POST /grid-edits/preview and
+- preview: gis.spatial.editing.commit_edit of the same edits, rolled back (what POST /grid-edits/preview and
   the commit itself cost: locks, versions, buildings, open events, contracts, audit), reported
   against its own validation.
 """
@@ -22,7 +22,7 @@ import shapely
 from sqlalchemy import text
 
 from bench.common import bench_database_url, percentile, report, timed
-from gis.db import make_engine, session_factory
+from gis.core.db import make_engine, session_factory
 
 TARGET_EDIT_S = 0.100
 TARGET_PARTITION_S = 2.0
@@ -48,7 +48,7 @@ SELECT (SELECT bool_and(ST_IsValid(g)) FROM new),
 def _shared_vertex_edits(session, n: int) -> list[dict]:
     """n edits, each moving a vertex shared by two or more grids of one community 3 m north-east,
     chosen away from the community boundary so the edit is a valid one."""
-    from gis.topology import Frame
+    from gis.spatial.topology import Frame
 
     rng = random.Random(SEED)
     communities = session.execute(text("SELECT id, code FROM admin_areas WHERE level = 'community' ORDER BY code")).all()
@@ -93,8 +93,8 @@ def _floor_partition(session) -> None:
 
 def main() -> None:
     """One edit, the whole partition and previews, on the city data set."""
-    from gis.editing import commit_edit, parse_edit, validate_edit
-    from gis.topology import Rules, validate_partition
+    from gis.spatial.editing import commit_edit, parse_edit, validate_edit
+    from gis.spatial.topology import Rules, validate_partition
 
     engine = make_engine(bench_database_url("city"))
     rules = Rules()

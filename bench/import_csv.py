@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from bench.common import bench_database_url, report
 from data.bulk import deferred_foreign_keys, deferred_indexes, raw_connection
-from gis.db import make_engine, session_factory
+from gis.core.db import make_engine, session_factory
 
 DB = "gridgov_bench_import"
 TARGET_ROWS_PER_S = 100_000
@@ -43,7 +43,7 @@ def write_csv(path: Path, rows: int, seed: int = 5) -> None:
 def main() -> None:
     """Print rows/s of the import and of the floor, measured on the same file in the same run.
 
-    The import also assigns every new event (gis.assign.insert_assigned) and the floor does not,
+    The import also assigns every new event (gis.spatial.assign.insert_assigned) and the floor does not,
     so the assignment is timed on its own and the load (read, check, COPY, index rebuild) is
     what is compared with the floor and the 100,000 rows/s target.
     """

@@ -20,8 +20,8 @@ import psycopg
 from sqlalchemy import text
 
 from bench.common import bench_database_url, percentile, report, timed
-from gis.db import make_engine, session_factory
-from gis.pgcluster import free_port
+from gis.core.db import make_engine, session_factory
+from gis.core.pgcluster import free_port
 
 Z = 15
 TARGET_RATIO = 1.25
@@ -76,7 +76,7 @@ def _serve(url: str) -> tuple[subprocess.Popen, int]:
 def main() -> None:
     """Print the tile ratio, the cached-tile latency and the /map paint time."""
     from api import create_app
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     url = bench_database_url()
     engine = make_engine(url)

@@ -33,8 +33,8 @@ from shapely.affinity import rotate
 from shapely.ops import split
 
 from data import names as nm
-from gis.codes import building_code, grid_code, reading_order
-from gis.models import CADRE_TYPES, EVENT_STATUSES
+from gis.spatial.codes import building_code, grid_code, reading_order
+from gis.core.models import CADRE_TYPES, EVENT_STATUSES
 
 # The statuses the generator draws, one probability each below ('merged' needs a case to join).
 DEMO_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected")
@@ -1111,8 +1111,8 @@ def load(engine, scale: str = "demo", seed: int = 1, progress: bool = False,
     """Generate the district and COPY it into an empty database, all in one transaction."""
     from sqlalchemy import text
 
-    from gis.db import session_factory
-    from gis.errors import Conflict, InvalidInput
+    from gis.core.db import session_factory
+    from gis.core.errors import Conflict, InvalidInput
 
     if scale not in SCALES:
         raise InvalidInput("Unknown demo scale", f"Scale must be one of: {', '.join(SCALES)}.")
@@ -1176,8 +1176,8 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         ewkb_hex,
         pg_micros,
     )
-    from gis.assign import insert_assigned
-    from gis.buildings import footprint_grids_sql, refresh_grid_totals
+    from gis.spatial.assign import insert_assigned
+    from gis.spatial.buildings import footprint_grids_sql, refresh_grid_totals
 
     session.execute(text("SET LOCAL synchronous_commit = off"))
     counts: dict[str, int] = {}
@@ -1250,7 +1250,7 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
                            enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
                            enc_bytes(contact)]
 
-            # Events are staged and assigned there once the indexes are back (gis.assign.insert_assigned).
+            # Events are staged and assigned there once the indexes are back (gis.spatial.assign.insert_assigned).
             session.execute(text("CREATE TEMP TABLE stage_new_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"))
             counts["events"] = copy_columns(session, "stage_new_events", event_columns, event_chunks(), progress=bar)
             bar.close()
@@ -1286,7 +1286,7 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
 
 def load_demo_if_empty(engine, echo: Callable[[str], object] = print, scale: str = "demo") -> LoadReport | None:
     """Load the demo district when the database holds no areas, grids or other data yet."""
-    from gis.db import session_factory
+    from gis.core.db import session_factory
 
     with session_factory(engine)() as session:
         present = existing_rows(session)
@@ -1307,8 +1307,8 @@ def attach_demo_worker(session, user_name: str = "worker") -> list[str]:
     """
     from sqlalchemy import select, text
 
-    from gis.models import Cadre, User
-    from gis.users import set_user_grids, user_grid_codes
+    from gis.core.models import Cadre, User
+    from gis.core.users import set_user_grids, user_grid_codes
 
     user = session.scalar(select(User).where(User.name == user_name))
     if user is None:

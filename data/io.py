@@ -37,10 +37,10 @@ from data.bulk import (
     ewkb_hex,
     pg_micros,
 )
-from gis import clock
-from gis.assign import insert_assigned
-from gis.buildings import footprint_grids_sql
-from gis.checks import (
+from gis.core import clock
+from gis.spatial.assign import insert_assigned
+from gis.spatial.buildings import footprint_grids_sql
+from gis.spatial.checks import (
     coordinate_problems,
     district_extent,
     geometry_problems,
@@ -48,9 +48,9 @@ from gis.checks import (
     outside_parent,
     swapped_coordinates,
 )
-from gis.codes import code_problem
-from gis.errors import InvalidInput
-from gis.models import AREA_LEVELS, ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
+from gis.spatial.codes import code_problem
+from gis.core.errors import InvalidInput
+from gis.core.models import AREA_LEVELS, ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, GRID_KINDS
 
 MAX_ERRORS = 1000
 PROGRESS_ROWS = 5_000  # files with more rows than this get a progress bar
@@ -250,11 +250,11 @@ def parse_crs(crs: str | None):
     from pyproj import CRS
     from pyproj.exceptions import CRSError
 
-    from gis.crs import BD09_NAMES, GCJ02_NAMES
+    from gis.spatial.crs import BD09_NAMES, GCJ02_NAMES
 
     alias = {"wgs84": "EPSG:4326", "cgcs2000": "EPSG:4490"}.get(crs.strip().lower(), crs.strip())
     # GCJ-02 / BD-09 (coordinates from AMap, Tencent or Baidu maps) are WGS84 moved by an obscuring
-    # offset, not projections pyproj knows: they stay names, and gis.crs inverts them point by point.
+    # offset, not projections pyproj knows: they stay names, and gis.spatial.crs inverts them point by point.
     if crs.strip().lower() in GCJ02_NAMES:
         return "gcj02"
     if crs.strip().lower() in BD09_NAMES:
@@ -390,7 +390,7 @@ def _to_wgs84(x: np.ndarray, y: np.ndarray, given) -> tuple[np.ndarray, np.ndarr
     if _is_wgs84_like(given):
         return x, y
     if isinstance(given, str):  # gcj02 / bd09
-        from gis.crs import bd09_to_wgs84, gcj02_to_wgs84
+        from gis.spatial.crs import bd09_to_wgs84, gcj02_to_wgs84
 
         invert = gcj02_to_wgs84 if given == "gcj02" else bd09_to_wgs84
         x, y = np.asarray(x, float), np.asarray(y, float)
@@ -872,7 +872,7 @@ def _import_grids(session, t: Table, parsed, errors: RowErrors, report: ImportRe
         FROM plan_grids p WHERE g.id = p.gid AND p.renamed AND NOT p.reshaped
     """))
     if affected or new_ids:
-        from gis.buildings import assign_buildings
+        from gis.spatial.buildings import assign_buildings
 
         assign_buildings(session, grid_ids=affected | set(new_ids))
 
@@ -888,7 +888,7 @@ def _import_buildings(session, t: Table, parsed, errors: RowErrors, report: Impo
            "population int, geom geometry(MultiPolygon, 4326)", frame, bar)
     if bar:
         bar.close()
-    # The grid of every footprint in the file, by the rule of gis.buildings.
+    # The grid of every footprint in the file, by the rule of gis.spatial.buildings.
     session.execute(text(f"""
         CREATE TEMP TABLE plan_buildings ON COMMIT DROP AS
         SELECT s.*, m.grid_id, b.id AS bid,
@@ -969,7 +969,7 @@ def _import_events(session, t: Table, parsed, errors: RowErrors, report: ImportR
 
     columns = ["geom", "category", "title", "description", "status", "occurred_at", "reported_at", "source_crs",
                "source_x", "source_y"]
-    # New events go through a staging table: assigned there (gis.assign.insert_assigned), then
+    # New events go through a staging table: assigned there (gis.spatial.assign.insert_assigned), then
     # written to events once, grid and all.
     session.execute(text("CREATE TEMP TABLE stage_new_events (LIKE events INCLUDING DEFAULTS) ON COMMIT DROP"))
     copy_columns(session, "stage_new_events", columns, chunks(), progress=bar)
@@ -1010,7 +1010,7 @@ def _update_events(session, idx, ids, v, status, occurred, lon, lat, report) -> 
     report.unchanged = report.updated - changed
     report.updated = changed
     if changed:
-        from gis.assign import assign_events
+        from gis.spatial.assign import assign_events
 
         assign_events(session, scope="unassigned")
 
@@ -1106,7 +1106,7 @@ def _import_contracts(session, t: Table, parsed, errors: RowErrors, report: Impo
                count(*) FILTER (WHERE kid IS NOT NULL AND NOT changed) FROM plan_contracts
     """)
     # Who holds what is accountable: every contract the import makes or changes gets an audit
-    # entry, as contracts made through `gridgov contract` and the API do (gis/contracts.py).
+    # entry, as contracts made through `gridgov contract` and the API do (gis/cadres/contracts.py).
     session.execute(text("""
         WITH changed AS (
             UPDATE contracts k SET role = p.role, valid_to = p.valid_to FROM plan_contracts p

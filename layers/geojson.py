@@ -12,7 +12,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput
+from gis.core.errors import InvalidInput
 from layers.query import LayerQuery
 from layers.registry import LayerSpec
 

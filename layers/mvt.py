@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.errors import InvalidInput
+from gis.core.errors import InvalidInput
 from layers.geojson import aggregate_sql
 from layers.query import LayerQuery
 
@@ -68,7 +68,7 @@ def tile(session: Session, q: LayerQuery, z: int, x: int, y: int) -> bytes:
     sql, params = tile_sql(q, z, x, y)
     # A tile query is short and runs once per tile: starting parallel workers costs more than
     # they win on a few thousand rows (the server serves many tiles at once anyway). JIT is off
-    # for every connection (gis.db.make_engine).
+    # for every connection (gis.core.db.make_engine).
     session.execute(text("SET LOCAL max_parallel_workers_per_gather = 0"))
     data = session.execute(text(sql), params).scalar_one()
     return bytes(data or b"")

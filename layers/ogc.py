@@ -139,7 +139,7 @@ def items_links(base: str, spec: LayerSpec, args: dict, offset: int, limit: int,
 
 
 def timestamp(tz: dt.tzinfo) -> str:
-    """Now, RFC 3339 with the district's offset (`tz`: gis.clock.zone_of)."""
+    """Now, RFC 3339 with the district's offset (`tz`: gis.core.clock.zone_of)."""
     return dt.datetime.now(tz).replace(microsecond=0).isoformat()
 
 

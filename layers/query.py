@@ -6,7 +6,7 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from gis.errors import InvalidInput
+from gis.core.errors import InvalidInput
 from layers.registry import LayerSpec
 
 # Query parameters every layer request may carry besides its filters.
@@ -148,7 +148,7 @@ def parse_instant(raw: str, name: str) -> dt.date | dt.datetime:
     """An RFC 3339 date (YYYY-MM-DD: from the district's midnight) or date-time (naive: the district's time).
 
     Both stay as given; the database reads a date or a naive time in the connection's zone, which
-    is the district's (gis.clock).
+    is the district's (gis.core.clock).
     """
     text = raw.strip()
     try:

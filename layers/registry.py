@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from gis.errors import NotFound
-from gis.models import ROLES
+from gis.core.errors import NotFound
+from gis.core.models import ROLES
 
 # "anonymous" in a spec's roles means anyone, signed in or not, may read the layer.
 ANONYMOUS = "anonymous"

@@ -2,8 +2,8 @@
 from alembic import context
 from geoalchemy2 import alembic_helpers
 
-from gis.db import make_engine, resolve_database_url
-from gis.models import Base
+from gis.core.db import make_engine, resolve_database_url
+from gis.core.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -15,8 +15,8 @@ import pytest
 from sqlalchemy.engine import make_url
 
 from api import db as api_db
-from gis.db import make_engine, normalise_url, session_factory
-from gis.pgcluster import Cluster
+from gis.core.db import make_engine, normalise_url, session_factory
+from gis.core.pgcluster import Cluster
 
 # Tests never skip for want of PostGIS: if the cluster cannot be had, every test using it errors.
 
@@ -84,7 +84,7 @@ def template_db(pg_admin_url):
     from alembic import command
     from alembic.config import Config
 
-    from gis.pgcluster import project_root
+    from gis.core.pgcluster import project_root
 
     name = f"gridgov_template_{uuid.uuid4().hex[:8]}"
     url = create_database(pg_admin_url, name)
@@ -185,7 +185,7 @@ def client(app):
 @pytest.fixture
 def make_user(session):
     """Create a user and return its bearer token: make_user('worker', grids=[...])."""
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     def _make(role: str, *, grids=(), password: str | None = None, name: str | None = None) -> str:
         _, token = create_user(session, name or f"{role}-{uuid.uuid4().hex[:6]}", role,

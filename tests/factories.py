@@ -7,7 +7,7 @@ from shapely import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
 from geoalchemy2.shape import from_shape
-from gis.models import AdminArea, Grid
+from gis.core.models import AdminArea, Grid
 
 # An origin in Shanghai; hand-drawn shapes are given in metres east/north of it.
 ORIGIN_LON, ORIGIN_LAT = 121.47, 31.23
@@ -67,7 +67,7 @@ def bowtie() -> Polygon:
 # -- issue 3: buildings, and files to import -------------------------------------------------
 def building(session, code: str, geom, **kw):
     """Insert a building footprint (grid_id left as given, default NULL)."""
-    from gis.models import Building
+    from gis.core.models import Building
 
     obj = Building(code=code, geom=from_shape(multi(geom), srid=4326), **kw)
     session.add(obj)
@@ -111,7 +111,7 @@ _building_seq = itertools.count(1)
 
 def cadre(session, code: str, type_: str = "网格员", *, name: str | None = None, phone: str | None = None):
     """Insert a cadre of one of the six types."""
-    from gis.models import Cadre
+    from gis.core.models import Cadre
 
     obj = Cadre(code=code, name=name or f"干部{code}", type=type_, phone=phone)
     session.add(obj)
@@ -124,7 +124,7 @@ def contract(session, cadre_obj, *, grid_code: str | None = None, geom=None, rol
     """Insert a contract directly (no validation): a grid code or a lon/lat polygon."""
     import datetime as dt
 
-    from gis.models import Contract
+    from gis.core.models import Contract
 
     obj = Contract(cadre_id=cadre_obj.id, grid_code=grid_code, role=role,
                    geom=from_shape(multi(geom), srid=4326) if geom is not None else None,
@@ -154,7 +154,7 @@ def three_grids(session):
 def grid_building(session, grid_obj, geom, *, code: str | None = None, households: int = 0,
                   population: int = 0):
     """Insert a building footprint assigned to a grid version, with an automatic code."""
-    from gis.models import Building
+    from gis.core.models import Building
 
     obj = Building(code=code or f"{grid_obj.code}{next(_building_seq):05d}", geom=from_shape(multi(geom), srid=4326),
                    households=households, population=population, grid_id=grid_obj.id)
@@ -167,7 +167,7 @@ def event(session, grid_obj, x_m: float, y_m: float, *, status: str = "reported"
     """Insert an event at a metre point, assigned to a grid version."""
     from shapely import Point
 
-    from gis.models import Event
+    from gis.core.models import Event
 
     obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title="测试事件",
                 status=status, grid_id=grid_obj.id if grid_obj is not None else None)
@@ -182,7 +182,7 @@ def point_event(session, x_m: float, y_m: float, *, grid=None, status: str = "re
     """Insert an event at x, y metres from the origin by SQL (as the events API would store it)."""
     from shapely import Point
 
-    from gis.models import Event
+    from gis.core.models import Event
 
     obj = Event(geom=from_shape(Point(*lonlat(x_m, y_m)), srid=4326), category=category, title=title,
                 status=status, grid_id=grid.id if grid else None, **kw)
@@ -215,7 +215,7 @@ def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16
 
     from shapely import Point
 
-    from gis.models import AdminArea, Event
+    from gis.core.models import AdminArea, Event
 
     lon, lat = lonlat(x, y)
     community = community or (grid.community if grid is not None else None)
@@ -233,7 +233,7 @@ def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16
 
 def person(session, role: str, name: str, *, grids=()):
     """Insert a user with a role (and a worker's grid codes); returns (user, token)."""
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     return create_user(session, name, role, grids=grids)
 

@@ -1,8 +1,8 @@
-"""An independent coverage computation for checking gis.coverage: raw rows in, shapely + pyproj out.
+"""An independent coverage computation for checking gis.cadres.coverage: raw rows in, shapely + pyproj out.
 
 It reads plain rows (no PostGIS functions beyond returning geometries as WKB) and applies the
-rules of gis/coverage.py's docstring with shapely's STRtree and pyproj's geodesic areas on the
-WGS84 ellipsoid. It shares no code with gis.coverage, so agreement means the SQL is right.
+rules of gis/cadres/coverage.py's docstring with shapely's STRtree and pyproj's geodesic areas on the
+WGS84 ellipsoid. It shares no code with gis.cadres.coverage, so agreement means the SQL is right.
 """
 from __future__ import annotations
 

@@ -7,9 +7,9 @@ import pytest
 from pyproj import Geod
 from sqlalchemy import text
 
-from gis.assign import assign_events, locate_point
-from gis.errors import InvalidInput, NotFound
-from gis.models import Event, Grid
+from gis.spatial.assign import assign_events, locate_point
+from gis.core.errors import InvalidInput, NotFound
+from gis.core.models import Event, Grid
 from tests.factories import building, cadre, contract, geodesic_offset, grid, lonlat, rect, three_grids
 
 UTC = dt.timezone.utc
@@ -199,7 +199,7 @@ def test_prepared_locate_raises_the_servers_own_error_and_keeps_the_connection(d
     # must stay usable; only a dead connection is an outage (tests/test_errors.py).
     import psycopg
 
-    from gis.assign import execute_locate, prepare_locate
+    from gis.spatial.assign import execute_locate, prepare_locate
 
     libpq = db_url.replace("postgresql+psycopg://", "postgresql://")
     lon, lat = lonlat(100, 100)
@@ -232,7 +232,7 @@ def _event(session, lon, lat, *, accuracy_m=None, occurred_at=None, **kw) -> Eve
 def _category(session) -> str:
     from sqlalchemy import select
 
-    from gis.models import Category
+    from gis.core.models import Category
 
     return session.scalar(select(Category.code).where(Category.kind == "event").order_by(Category.code).limit(1))
 
@@ -254,9 +254,9 @@ def _hand_drawn_events(session, grids):
 
 @pytest.mark.parametrize("grid_driven", [True, False])
 def test_bulk_assigns_like_locate(session, grids, monkeypatch, grid_driven):
-    import gis.assign
+    import gis.spatial.assign
 
-    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
+    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
     events = _hand_drawn_events(session, grids)
     counts = assign_events(session, scope="all")
     session.commit()
@@ -328,9 +328,9 @@ def test_bulk_scope_errors(session, grids):
 
 
 def test_bulk_progress_reports_while_running(session, grids, monkeypatch):
-    import gis.assign
+    import gis.spatial.assign
 
-    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
+    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
     _hand_drawn_events(session, grids)
     seen = []
     assign_events(session, progress=lambda phase, done, total: seen.append((phase, done, total)))

@@ -8,8 +8,8 @@ import random
 import pytest
 from sqlalchemy import text
 
-import gis.assign
-from gis.assign import assign_events, locate_point
+import gis.spatial.assign
+from gis.spatial.assign import assign_events, locate_point
 
 UTC = dt.timezone.utc
 
@@ -39,7 +39,7 @@ def _points(session, n_random: int = 8000, n_vertices: int = 1500, n_edges: int 
 @pytest.mark.slow
 def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
     session = demo_session
-    # The demo loader assigned its own events as it loaded them (gis.assign.insert_assigned).
+    # The demo loader assigned its own events as it loaded them (gis.spatial.assign.insert_assigned).
     assert session.scalar(text("SELECT count(*) FROM events WHERE assign_status IS NULL")) == 0
     assert session.scalar(text("SELECT count(*) FROM events WHERE grid_id IS NOT NULL")) > 15_000
     points, rng = _points(session)
@@ -55,7 +55,7 @@ def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
         "RETURNING id"), {"rows": _json(rows)}).scalars().all()
     session.commit()
     # The grid-driven bulk statement, as `gridgov assign --all` runs it on a city.
-    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
+    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
     counts = assign_events(session, scope="all")
     session.commit()
     assert counts["inside"] > 5000 and counts["edge"] > 100 and counts["ambiguous"] > 500
@@ -106,7 +106,7 @@ def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkey
         for i, (lon, lat) in enumerate(points):
             at = now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))
             out.writerow(["21001", f"导入{i}", at.isoformat(), repr(lon), repr(lat)])
-    monkeypatch.setattr(gis.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
+    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
     before = session.scalar(text("SELECT max(id) FROM events"))
     done = import_file(session, "events", path)
     assert done.added == len(points)
@@ -127,7 +127,7 @@ def test_the_api_locates_as_locate_point_does(demo_app, demo_session):
     # GET /api/v1/locate runs the statement through the read pool's named prepared statement
     # (PQexecPrepared, text parameters), mostly on its fast path; it must answer exactly as
     # locate_point on a plain session.
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     session = demo_session
     points, rng = _points(session, n_vertices=25, n_edges=25, seed=21)

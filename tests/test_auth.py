@@ -70,7 +70,7 @@ def test_unknown_grid_scope_is_400(client, make_user):
 def test_token_is_stored_hashed(client, make_user, session):
     from sqlalchemy import select
 
-    from gis.models import User
+    from gis.core.models import User
 
     token = make_user("viewer", name="hashme")
     stored = session.scalar(select(User.token_hash).where(User.name == "hashme"))
@@ -149,7 +149,7 @@ def test_an_unguarded_write_route_stops_the_app():
 
 
 def test_revoked_token_stops_working_at_once_despite_the_cache(client, make_user, session, app):
-    from gis.users import rotate_token
+    from gis.core.users import rotate_token
 
     token = make_user("viewer", name="cached")
     live_hub(app)
@@ -169,7 +169,7 @@ def test_revoked_token_stops_working_at_once_despite_the_cache(client, make_user
 def test_worker_scope_change_is_seen_at_once(client, make_user, session, app):
     import time
 
-    from gis.users import get_user, set_user_grids
+    from gis.core.users import get_user, set_user_grids
     from tests.factories import event, grid, hierarchy, rect
 
     _, _, community = hierarchy(session)

@@ -5,7 +5,7 @@ import shapely
 from shapely import box
 from sqlalchemy import text
 
-from gis.buildings import assign_buildings, grid_of_footprint, refresh_grid_totals
+from gis.spatial.buildings import assign_buildings, grid_of_footprint, refresh_grid_totals
 from tests.factories import building, grid, hierarchy, lonlat, rect, two_grids
 
 

@@ -5,7 +5,7 @@ import contextlib
 
 import pytest
 
-from gis.models import Event
+from gis.core.models import Event
 from tests.factories import grid, hierarchy, rect, reported_event
 
 PASSWORD = "correct horse battery"

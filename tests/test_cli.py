@@ -84,7 +84,7 @@ def test_assign_prints_progress_and_a_summary_by_status(db_url, session):
     from geoalchemy2.shape import from_shape
     from shapely import Point
 
-    from gis.models import AuditEntry, Event
+    from gis.core.models import AuditEntry, Event
     from tests.factories import geodesic_offset, lonlat, three_grids
 
     three_grids(session)

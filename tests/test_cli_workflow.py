@@ -6,7 +6,7 @@ import io
 
 from sqlalchemy import func, select
 
-from gis.models import WorkCalendarDay, WorkflowSetting
+from gis.core.models import WorkCalendarDay, WorkflowSetting
 from tests.test_cli import gridgov
 
 

@@ -16,10 +16,10 @@ import psycopg
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gis import clock
-from gis.dashboard import command_counters
-from gis.db import make_engine
-from gis.workflow import apply_move, set_setting
+from gis.core import clock
+from gis.cases.dashboard import command_counters
+from gis.core.db import make_engine
+from gis.cases.workflow import apply_move, set_setting
 from tests.conftest import auth, live_hub
 from tests.factories import four_grids, person, reported_event
 
@@ -174,7 +174,7 @@ def test_the_cli_prints_local_times(db_url, monkeypatch):
 
 
 def test_no_code_reads_the_servers_own_zone_or_hard_codes_the_districts():
-    # The clock is gis.clock and the `timezone` setting: a naive now()/today() would read the
+    # The clock is gis.core.clock and the `timezone` setting: a naive now()/today() would read the
     # server's zone, and a literal zone would ignore the setting.
     naive = re.compile(r"\b(?:date\.today\(\)|datetime\.now\(\)|datetime\.utcnow\(|time\.localtime\(|"
                        r"datetime\.fromtimestamp\([^,)]*\))")

@@ -13,7 +13,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from gis.pgcluster import Cluster
+from gis.core.pgcluster import Cluster
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from gis.codes import building_code, code_problem, grid_code, reading_order
+from gis.spatial.codes import building_code, code_problem, grid_code, reading_order
 
 
 def test_reading_order_numbers_rows_north_first_then_west_to_east():

@@ -10,7 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
-from gis.contracts import (
+from gis.cadres.contracts import (
     change_contract,
     contract_etag,
     create_contract,
@@ -22,9 +22,9 @@ from gis.contracts import (
     rows_from_geojson,
     today,
 )
-from gis.coverage import cadre_load, coverage_of
-from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
-from gis.models import AuditEntry, Contract
+from gis.cadres.coverage import cadre_load, coverage_of
+from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
+from gis.core.models import AuditEntry, Contract
 from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
 from tests.test_cli import gridgov

@@ -21,10 +21,10 @@ import datetime as dt
 import pytest
 from sqlalchemy import text
 
-from gis.contracts import today
-from gis.coverage import cadre_load, coverage_of, gini, max_median_ratio
-from gis.errors import InvalidInput, NotFound
-from gis.models import CLOSED_EVENT_STATUSES, EVENT_STATUSES, OPEN_EVENT_STATUSES
+from gis.cadres.contracts import today
+from gis.cadres.coverage import cadre_load, coverage_of, gini, max_median_ratio
+from gis.core.errors import InvalidInput, NotFound
+from gis.core.models import CLOSED_EVENT_STATUSES, EVENT_STATUSES, OPEN_EVENT_STATUSES
 from tests.factories import area, cadre, contract, event, grid, grid_building, hierarchy, rect
 
 GRID_M2 = 10_000  # each hand-drawn grid is 100 m × 100 m (the metre plane is good to ~0.5 %)

@@ -7,7 +7,7 @@ import io
 
 import pytest
 
-from gis.coverage import CSV_COLUMNS
+from gis.cadres.coverage import CSV_COLUMNS
 from tests.conftest import auth, problem
 from tests.test_coverage import build_scene
 

@@ -1,7 +1,7 @@
 """Acceptance: on the demo district, coverage_of agrees with an independent shapely computation.
 
 "Independent" is tests/independent_coverage.py: raw rows, shapely STRtree, geodesic areas from
-pyproj on the WGS84 ellipsoid — none of gis.coverage's SQL. Numbers agree to 0.1 %; the uncovered
+pyproj on the WGS84 ellipsoid — none of gis.cadres.coverage's SQL. Numbers agree to 0.1 %; the uncovered
 and shared grid lists (with their open events and holders) are exact.
 """
 from __future__ import annotations
@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import text
 
-from gis.contracts import today
-from gis.coverage import coverage_of
-from gis.models import CADRE_TYPES
+from gis.cadres.contracts import today
+from gis.cadres.coverage import coverage_of
+from gis.core.models import CADRE_TYPES
 from tests.independent_coverage import assert_agrees, independent_coverage
 
 

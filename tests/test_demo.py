@@ -14,8 +14,8 @@ from pyproj import Geod
 from sqlalchemy import text
 
 from data.demo import CENTER_LONLAT, DISTRICT_CODE, generate, read_categories
-from gis.db import make_engine, session_factory
-from gis.models import CADRE_TYPES, EVENT_STATUSES
+from gis.core.db import make_engine, session_factory
+from gis.core.models import CADRE_TYPES, EVENT_STATUSES
 
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 GEOD = Geod(ellps="WGS84")
@@ -335,7 +335,7 @@ def test_load_demo_if_empty(demo_db_url, db_url):
 
 def test_demo_worker_is_scoped_to_one_community_and_linked_to_its_cadre(demo_db_url, monkeypatch, tmp_path):
     from api.cli import _ensure_demo_users
-    from gis.users import user_grid_codes
+    from gis.core.users import user_grid_codes
 
     monkeypatch.setenv("GRIDGOV_VAR", str(tmp_path))
     engine = make_engine(demo_db_url)

@@ -7,8 +7,8 @@ from collections import Counter
 from sqlalchemy import select, text
 
 from data.demo_history import simulate
-from gis import stats, workflow
-from gis.models import Cadre, Contract, Event, EventMove, User
+from gis.cases import stats, workflow
+from gis.core.models import Cadre, Contract, Event, EventMove, User
 from tests.factories import grid, hierarchy, rect, reported_event
 
 NOW = dt.datetime(2026, 11, 26, 15, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
@@ -67,7 +67,7 @@ def test_the_demo_district_opens_with_histories_counters_and_statistics(demo_db_
     """What `gridgov run` does after loading the demo: users, then histories and one tick."""
     from api.cli import _ensure_demo_users
     from api.cli_workflow import demo_history
-    from gis.db import make_engine, session_factory
+    from gis.core.db import make_engine, session_factory
 
     monkeypatch.setenv("GRIDGOV_VAR", str(tmp_path))
     engine = make_engine(demo_db_url)

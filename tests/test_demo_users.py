@@ -6,8 +6,8 @@ from sqlalchemy import select
 
 from api.cli import _demo_sign_ins, _ensure_demo_users, demo_users
 from data.demo_history import _staff
-from gis.db import make_engine, session_factory
-from gis.models import User
+from gis.core.db import make_engine, session_factory
+from gis.core.models import User
 
 
 @pytest.mark.parametrize("histories_first", [False, True], ids=["fresh run", "histories made before"])

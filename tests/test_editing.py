@@ -9,12 +9,12 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select, text
 
-from gis.assign import assign_events, locate_point
-from gis.editing import EditRejected, commit_edit, grid_etag, parse_edit, validate_edit
-from gis.errors import InvalidInput, NotFound, PreconditionFailed
-from gis.history import building_grids, event_grids, grid_history
-from gis.models import AuditEntry, Grid
-from gis.topology import Rules, validate_partition
+from gis.spatial.assign import assign_events, locate_point
+from gis.spatial.editing import EditRejected, commit_edit, grid_etag, parse_edit, validate_edit
+from gis.core.errors import InvalidInput, NotFound, PreconditionFailed
+from gis.spatial.history import building_grids, event_grids, grid_history
+from gis.core.models import AuditEntry, Grid
+from gis.spatial.topology import Rules, validate_partition
 from tests.factories import (
     cadre,
     contract,
@@ -396,7 +396,7 @@ def test_locate_building_and_event_on_any_date(session):
 
 
 def test_coverage_at_a_past_date_uses_the_old_versions(session):
-    from gis.coverage import coverage_of
+    from gis.cadres.coverage import coverage_of
 
     g = three_grids(session)
     leader = cadre(session, "C001")
@@ -435,10 +435,10 @@ def test_gridgov_grids_check_and_history(db_url, session):
 def test_building_rule_the_same_by_index_probes_and_by_grid_scan(session, monkeypatch, limit, by):
     """assign_buildings probes per footprint for a few buildings and scans from the grids for many;
     both give the rule's answer (point on surface; outside every grid: none)."""
-    import gis.buildings
-    from gis.buildings import assign_buildings
+    import gis.spatial.buildings
+    from gis.spatial.buildings import assign_buildings
 
-    monkeypatch.setattr(gis.buildings, "BUILDING_DRIVEN_MAX", limit)
+    monkeypatch.setattr(gis.spatial.buildings, "BUILDING_DRIVEN_MAX", limit)
     _, west, east = two_grids(session)
     # An L-shaped footprint over the edge whose point on surface lies in the west grid, one in the
     # east grid recorded wrongly, one outside every grid recorded in the west grid.

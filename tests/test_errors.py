@@ -15,7 +15,7 @@ def test_healthz_ok(client):
 
 def test_healthz_when_database_is_down_is_503():
     # A port nobody listens on: the database is "down".
-    from gis.pgcluster import free_port
+    from gis.core.pgcluster import free_port
 
     port = free_port()
     app = create_app({"TESTING": True, "SECRET_KEY": "x",

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from api import db as api_db
-from gis.models import Event
+from gis.core.models import Event
 from tests.conftest import auth, problem
 from tests.factories import cadre, contract, geodesic_offset, lonlat, three_grids
 
@@ -23,7 +23,7 @@ def grids(session):
 
 
 def _category_exists(session):
-    from gis.models import Category
+    from gis.core.models import Category
 
     assert session.get(Category, CATEGORY) is not None
 

@@ -6,7 +6,7 @@ import re
 from sqlalchemy import text
 
 from api import db as api_db
-from gis.users import create_user
+from gis.core.users import create_user
 
 # Parameter names used anywhere in the API; a route ignores the ones it does not know.
 QUERY_KEYS = ["bbox", "limit", "offset", "datetime", "at", "zoom", "f", "lon", "lat", "crs", "accuracy_m", "area",

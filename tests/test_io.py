@@ -16,7 +16,7 @@ import shapely
 from sqlalchemy import text
 
 from data.io import LAYERS, export_layer, import_file
-from gis.errors import InvalidInput
+from gis.core.errors import InvalidInput
 from tests.factories import bowtie, feature_collection, hierarchy, lonlat, rect, two_grids
 
 TABLES = ("admin_areas", "grids", "grid_codes", "buildings", "events", "cadres", "contracts")
@@ -116,7 +116,7 @@ def test_moving_a_shared_edge_makes_new_versions_and_moves_buildings(session, tm
     from tests.factories import building
 
     building(session, "b-near-edge", rect(85, 40, 95, 60))
-    from gis.buildings import assign_buildings
+    from gis.spatial.buildings import assign_buildings
 
     assign_buildings(session)
     session.commit()
@@ -408,9 +408,9 @@ def test_unknown_crs(small, session, tmp_path):
 @pytest.mark.parametrize("crs", ["gcj02", "bd09"])
 def test_points_from_chinese_web_maps_are_moved_back_to_wgs84(small, session, tmp_path, crs):
     # Points picked on AMap/Tencent (GCJ-02) or Baidu (BD-09) maps are hundreds of metres off;
-    # the import undoes the offset (gis.crs, checked against an independent implementation in
+    # the import undoes the offset (gis.spatial.crs, checked against an independent implementation in
     # test_crs) for CSV and for vector files alike, and keeps what the file said.
-    from gis.crs import wgs84_to_bd09, wgs84_to_gcj02
+    from gis.spatial.crs import wgs84_to_bd09, wgs84_to_gcj02
 
     forward = wgs84_to_gcj02 if crs == "gcj02" else wgs84_to_bd09
     truth = [lonlat(20, 30), lonlat(150, 60)]
@@ -523,7 +523,7 @@ def test_naive_times_in_files_are_the_districts_own_zone():
 
 
 def test_readme_documents_every_field():
-    from gis.pgcluster import project_root
+    from gis.core.pgcluster import project_root
 
     readme = (project_root() / "README.md").read_text(encoding="utf-8")
     section = readme.split("### Importing and exporting layers", 1)[1].split("\n## ", 1)[0]

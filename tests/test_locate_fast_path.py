@@ -36,7 +36,7 @@ def _count_flask_calls(app) -> list:
 
 @pytest.fixture
 def viewer(demo_session):
-    from gis.users import create_user
+    from gis.core.users import create_user
 
     _, token = create_user(demo_session, "fast-path", "viewer")
     demo_session.commit()
@@ -81,7 +81,7 @@ def test_the_fast_path_answers_byte_for_byte_as_the_flask_route(demo_app, demo_d
 
 
 def test_only_the_common_case_takes_the_fast_path(demo_app, demo_session, viewer):
-    from gis.users import create_user, rotate_token
+    from gis.core.users import create_user, rotate_token
 
     client = demo_app.test_client()
     _warm(demo_app, client, viewer)

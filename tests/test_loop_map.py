@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from gis import workflow
+from gis.cases import workflow
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
 from tests.test_map_pages import PASSWORD, browser_sign_in
@@ -97,7 +97,7 @@ def test_overdue_cases_light_up_on_the_map_and_lead_to_their_case(live_server, p
 
 @pytest.mark.browser
 def test_the_worker_page_lists_cases_with_links(live_server, page, session, loop):
-    from gis.users import set_password
+    from gis.core.users import set_password
 
     set_password(session, "wa", PASSWORD)  # the handler of the overdue case
     session.commit()

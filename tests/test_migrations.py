@@ -10,9 +10,9 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 
-from gis.db import make_engine
-from gis.models import Base
-from gis.pgcluster import project_root
+from gis.core.db import make_engine
+from gis.core.models import Base
+from gis.core.pgcluster import project_root
 from tests.conftest import create_database, drop_database
 
 TABLES = {"admin_areas", "grid_codes", "grids", "buildings", "categories", "events", "cadres",
@@ -75,7 +75,7 @@ def _include():
 def test_categories_are_seeded(session):
     from sqlalchemy import func, select
 
-    from gis.models import Category
+    from gis.core.models import Category
 
     assert session.scalar(select(func.count()).select_from(Category)) > 40
     kinds = set(session.scalars(select(Category.kind).distinct()))

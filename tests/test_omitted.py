@@ -9,13 +9,13 @@ from sqlalchemy import text
 from api import stream as stream_api
 from api.listing import more_line
 from data.io import import_file
-from gis import workflow
-from gis.coverage import coverage_of
-from gis.db import make_engine, session_factory
-from gis.errors import InvalidInput
-from gis.models import User
-from gis.open311 import find_requests
-from gis.users import create_user
+from gis.cases import workflow
+from gis.cadres.coverage import coverage_of
+from gis.core.db import make_engine, session_factory
+from gis.core.errors import InvalidInput
+from gis.core.models import User
+from gis.cases.open311 import find_requests
+from gis.core.users import create_user
 from tests.conftest import auth
 from tests.factories import cadre, feature_collection, four_grids, rect, two_grids
 from tests.test_cli import gridgov

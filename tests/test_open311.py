@@ -9,8 +9,8 @@ import requests
 from georeport import GeoReport
 from sqlalchemy import func, select
 
-from gis import workflow
-from gis.models import Category, Event
+from gis.cases import workflow
+from gis.core.models import Category, Event
 from tests.factories import grid, hierarchy, person, rect, reported_event
 
 NOW = dt.datetime.now(dt.UTC)
@@ -173,7 +173,7 @@ def test_post_then_read_back_round_trip(live_server, session, field):
 
 
 def test_post_in_gcj02_lands_in_wgs84(live_server, session, field):
-    from gis.crs import wgs84_to_gcj02
+    from gis.spatial.crs import wgs84_to_gcj02
     from tests.factories import lonlat
 
     lon, lat = lonlat(100, 100)

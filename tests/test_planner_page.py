@@ -7,7 +7,7 @@ import pytest
 import shapely
 from sqlalchemy import text
 
-from gis.topology import Frame, Rules, validate_partition
+from gis.spatial.topology import Frame, Rules, validate_partition
 from tests.factories import bent_pair, grid_building, lonlat, rect
 from tests.test_map_pages import PASSWORD, browser_sign_in
 

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DataError, IntegrityError, InternalError
 
-from gis.models import Grid, grid_codes
+from gis.core.models import Grid, grid_codes
 from tests.factories import area, bowtie, grid, hierarchy, rect
 
 

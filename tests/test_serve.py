@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import auth
-from gis.pgcluster import free_port
+from gis.core.pgcluster import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

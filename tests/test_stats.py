@@ -10,8 +10,8 @@ import pytest
 from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 
-from gis import stats, workflow
-from gis.models import Cadre, CaseStatsDaily, Category, Contract
+from gis.cases import stats, workflow
+from gis.core.models import Cadre, CaseStatsDaily, Category, Contract
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
 
@@ -246,7 +246,7 @@ def test_command_center_counters_come_from_the_tick(session):
 
 
 def test_month_rows_and_day_rows_agree(session, cases):
-    from gis.models import CaseStatsMonthly
+    from gis.core.models import CaseStatsMonthly
 
     months = {(r.month, r.grid_id, r.urgent): r for r in session.scalars(select(CaseStatsMonthly))}
     november = dt.date(2026, 11, 1)

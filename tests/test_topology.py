@@ -6,8 +6,8 @@ import shapely
 from shapely.geometry import mapping
 from sqlalchemy import text
 
-from gis.editing import parse_edit, validate_edit
-from gis.topology import Frame, Rules, snap, validate_partition
+from gis.spatial.editing import parse_edit, validate_edit
+from gis.spatial.topology import Frame, Rules, snap, validate_partition
 from tests.factories import bowtie, four_squares, grid, hierarchy, lonlat, polygon_m, rect, three_grids, two_grids
 
 

@@ -9,10 +9,10 @@ from types import SimpleNamespace
 import pytest
 from sqlalchemy import select
 
-from gis import workflow
-from gis.db import session_factory
-from gis.errors import Conflict, Forbidden, InvalidInput
-from gis.models import EVENT_STATUSES, ROLES, Event, EventMove
+from gis.cases import workflow
+from gis.core.db import session_factory
+from gis.core.errors import Conflict, Forbidden, InvalidInput
+from gis.core.models import EVENT_STATUSES, ROLES, Event, EventMove
 from tests.factories import grid, hierarchy, person, rect, reported_event
 
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -326,7 +326,7 @@ def test_two_people_moving_one_case_at_once_are_serialised(engine, session, town
 
 
 def test_state_table_markdown_lists_every_row_and_the_readme_shows_it():
-    from gis.pgcluster import project_root
+    from gis.core.pgcluster import project_root
 
     table = workflow.state_table_markdown()
     assert table.count("\n") == len(workflow.TRANSITIONS) + 1

@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from gis import workflow
+from gis.cases import workflow
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, lonlat, rect, reported_event
 

@@ -7,10 +7,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from gis import workflow
-from gis.errors import InvalidInput
-from gis.models import Category, Event, EventMove, WorkCalendarDay
-from gis.workhours import WorkCalendar, load_calendar, parse_periods
+from gis.cases import workflow
+from gis.core.errors import InvalidInput
+from gis.core.models import Category, Event, EventMove, WorkCalendarDay
+from gis.cases.workhours import WorkCalendar, load_calendar, parse_periods
 from tests.factories import grid, hierarchy, rect, reported_event
 
 BJ = ZoneInfo("Asia/Shanghai")

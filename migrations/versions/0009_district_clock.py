@@ -11,7 +11,7 @@ down_revision = "0008"
 branch_labels = None
 depends_on = None
 
-# Every connection gridgov opens runs in the district's zone, set when it connects (gis.clock).
+# Every connection gridgov opens runs in the district's zone, set when it connects (gis.core.clock).
 # When the `timezone` setting changes, each process must drop the connections it pools (and the
 # tiles it cached, which carry local times): the same channel as layer changes tells them.
 

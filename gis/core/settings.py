@@ -9,9 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.models import WorkflowSetting
+from gis.core.models import WorkflowSetting
 
-DEFAULTS_FILE = Path(__file__).resolve().parents[1] / "data" / "workflow_settings.json"
+DEFAULTS_FILE = Path(__file__).resolve().parents[2] / "data" / "workflow_settings.json"
 
 
 @cache

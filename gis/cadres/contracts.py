@@ -35,8 +35,8 @@ from sqlalchemy import and_, func, insert, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, contains_eager
 
-from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
-from gis.models import CADRE_TYPES, SRID, AuditEntry, Cadre, Contract, Grid, grid_codes
+from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
+from gis.core.models import CADRE_TYPES, SRID, AuditEntry, Cadre, Contract, Grid, grid_codes
 
 CSV_COLUMNS = ("cadre_code", "grid_code", "role", "valid_from", "valid_to")
 ROLE_MAX = 64

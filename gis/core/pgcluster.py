@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from gis.clock import DEFAULT_ZONE
-from gis.errors import DatabaseUnavailable, SetupRequired
+from gis.core.clock import DEFAULT_ZONE
+from gis.core.errors import DatabaseUnavailable, SetupRequired
 
 SUPERUSER = "gridgov"
 DATABASE = "gridgov"
@@ -32,7 +32,7 @@ MIN_PG_MAJOR = 13
 
 def project_root() -> Path:
     """The checkout this package runs from (where `var/` lives)."""
-    return Path(__file__).resolve().parent.parent
+    return Path(__file__).resolve().parents[2]
 
 
 def var_dir() -> Path:
@@ -115,7 +115,7 @@ class Cluster:
         # `fast` trades durability for speed: for throwaway test clusters only.
         self.fast = fast
         # The server's own zone, for psql and other clients: the district's by default. gridgov's
-        # own connections set the district's zone themselves (gis.clock), whatever this is.
+        # own connections set the district's zone themselves (gis.core.clock), whatever this is.
         self.timezone = timezone
 
     # -- paths -------------------------------------------------------------------------

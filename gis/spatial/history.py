@@ -2,7 +2,7 @@
 edits, and where a building or an event stood on any date.
 
 A date or time `at` picks the versions in force then: valid_from <= at < valid_to (NULL: unbounded),
-the same rule as locate_point. A building's grid on a date is the building rule (gis.buildings) applied
+the same rule as locate_point. A building's grid on a date is the building rule (gis.spatial.buildings) applied
 to that date's versions; an event's is locate_point's rule at that time.
 """
 from __future__ import annotations
@@ -13,10 +13,10 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import clock
-from gis.assign import DEFAULT_SNAP_M, locate_point
-from gis.editing import grid_etag
-from gis.errors import NotFound
+from gis.core import clock
+from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
+from gis.spatial.editing import grid_etag
+from gis.core.errors import NotFound
 
 
 def _version_json(r, geometry: bool = True) -> dict:

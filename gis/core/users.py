@@ -11,8 +11,8 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
-from gis.errors import Conflict, InvalidInput, NotFound
-from gis.models import ROLES, User, grid_codes, user_grids
+from gis.core.errors import Conflict, InvalidInput, NotFound
+from gis.core.models import ROLES, User, grid_codes, user_grids
 
 TOKEN_PREFIX = "gg_"
 _hasher = PasswordHasher()

@@ -7,7 +7,7 @@ The rules (README "Editing grid boundaries" says the same):
   (a grid cut by a drawn line into pieces), `merge` (adjacent grids into one), `create` (a new grid
   inside a community) and `retire` (a grid's area goes to a neighbour). `reshape` and `create` may
   `take_from_neighbours`: siblings lose whatever the new boundary covers of them.
-- **Checked before anything is written** (gis/topology.py): every problem at once — invalid
+- **Checked before anything is written** (gis/spatial/topology.py): every problem at once — invalid
   geometry with the reason, parts outside the community, overlaps with siblings, gaps left,
   slivers; size and household bounds as warnings. An edit with any error is refused whole.
 - **Dated versions.** An edit closes the current versions it changes (`valid_to` = the edit's
@@ -17,7 +17,7 @@ The rules (README "Editing grid boundaries" says the same):
   remembers retired codes, so none is reused), in reading order (west→east, north→south).
   grid_lineage links parent and child versions (version, split, merged, absorbed, carved).
 - **One transaction.** Buildings under the changed grids are re-derived by the building rule
-  (gis.buildings); open events whose grid changes are handed to the new grid (locate_point's rule
+  (gis.spatial.buildings); open events whose grid changes are handed to the new grid (locate_point's rule
   at the edit's instant; `events.reassigned_at` records it), while closed events — and open ones
   that stay in the same grid — keep the version in force when they occurred; contracts on retired
   codes are flagged for re-assignment; the audit log gets the before and after geometry.
@@ -45,12 +45,12 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.assign import DEFAULT_SNAP_M, grids_at
-from gis.buildings import assign_buildings, refresh_grid_totals
-from gis.codes import GRID_CODE_LENGTH, reading_order
-from gis.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
-from gis.models import GRID_EDIT_OPS, GRID_KINDS, AuditEntry, GridEdit
-from gis.topology import Candidate, Frame, Problem, Rules, check_grids, polygonal, shape_problem, snap
+from gis.spatial.assign import DEFAULT_SNAP_M, grids_at
+from gis.spatial.buildings import assign_buildings, refresh_grid_totals
+from gis.spatial.codes import GRID_CODE_LENGTH, reading_order
+from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
+from gis.core.models import GRID_EDIT_OPS, GRID_KINDS, AuditEntry, GridEdit
+from gis.spatial.topology import Candidate, Frame, Problem, Rules, check_grids, polygonal, shape_problem, snap
 
 NAME_MAX = 100
 NOTE_MAX = 2000
@@ -432,7 +432,7 @@ def _shape_error(plan: Plan, label: str, geom: BaseGeometry | None, prefix: str 
 
 def plan_edit(session: Session, edit: Edit, rules: Rules | None = None, *, lock: bool = False,
               ctx: Context | None = None) -> Plan:
-    """Work out what `edit` would close and open, and check the result (gis.topology): every problem at once."""
+    """Work out what `edit` would close and open, and check the result (gis.spatial.topology): every problem at once."""
     rules = rules or Rules()
     ctx = ctx or load_context(session, _community_of(session, edit), lock=lock)
     plan = Plan(edit, ctx, rules=rules)
@@ -677,7 +677,7 @@ def _issue_provisional_codes(session: Session, plan: Plan) -> None:
     new = [o for o in plan.opening if not o.successor]
     if not new:
         return
-    # Numbered west→east, north→south among themselves (gis.codes.reading_order), in metres.
+    # Numbered west→east, north→south among themselves (gis.spatial.codes.reading_order), in metres.
     frame = plan.ctx.frame
     points = [frame.to_local(shapely.point_on_surface(o.geom) if o.ok else shapely.centroid(o.geom)) for o in new]
     areas = [_m2(plan, o.geom) for o in new if o.ok] or [1.0]
@@ -917,7 +917,7 @@ def _hand_over_events(session: Session, before: dict[int, str | None], at: dt.da
                       snap_m: float) -> list[tuple[int, str | None, str | None]]:
     """Open events whose grid (by locate_point's rule at the edit's instant) has another code now:
     recorded in reassigned_at and assigned again. Returns (event id, from code, to code)."""
-    from gis.assign import assign_events
+    from gis.spatial.assign import assign_events
 
     if not before:
         return []

@@ -453,7 +453,7 @@ def validate_partition(session: Session, area_code: str | None = None, rules: Ru
     Every community's current grids (valid_to NULL) are read in one query and checked by
     check_partition: every problem at once, errors and warnings.
     """
-    from gis.coverage import area_by_code, communities_of
+    from gis.cadres.coverage import area_by_code, communities_of
 
     rules = rules or Rules()
     ids = communities_of(session, area_by_code(session, area_code)) if area_code else None

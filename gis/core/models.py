@@ -267,7 +267,7 @@ class Event(Base):
     assign_distance_m: Mapped[float | None] = mapped_column(Float)
     idempotency_key: Mapped[str | None] = mapped_column(String(128))
     # Issue 7: when a boundary edit handed this open event to the grid that covers it after the
-    # edit; assignment then uses this time instead of occurred_at (see gis/editing.py).
+    # edit; assignment then uses this time instead of occurred_at (see gis/spatial/editing.py).
     reassigned_at: Mapped[dt.datetime | None]
     # Personal data of the resident who reported (name, phone): never exposed in layers.
     contact: Mapped[dict | None] = mapped_column(JSONB)

@@ -7,9 +7,9 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis import clock
-from gis.errors import InvalidInput, NotFound
-from gis.settings import get_settings
+from gis.core import clock
+from gis.core.errors import InvalidInput, NotFound
+from gis.core.settings import get_settings
 
 # GeoReport knows two statuses. A case is `open` until it is closed (verified) or rejected; a
 # report merged into another case reports that case's status, and its notes say which case.
@@ -190,11 +190,11 @@ def _request(r) -> dict[str, Any]:
 def create_request(session: Session, user, *, service_code: str, lon: float, lat: float, crs: str = "wgs84",
                    description: str = "", media_url: str | None = None, contact: dict | None = None,
                    idempotency_key: str | None = None):
-    """A new request: created, located and assigned by gis.events.create_event (as POST /api/v1/events
+    """A new request: created, located and assigned by gis.cases.events.create_event (as POST /api/v1/events
     does), its clock started, and the likely duplicates it may be; returns (event, duplicates, how many
     more duplicates were left out)."""
-    from gis.events import create_event
-    from gis.workflow import check_photo_ref, find_duplicates
+    from gis.cases.events import create_event
+    from gis.cases.workflow import check_photo_ref, find_duplicates
 
     name = session.execute(text("SELECT name FROM categories WHERE code = :c AND active"), {"c": service_code}).scalar()
     if name is None:

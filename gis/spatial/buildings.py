@@ -6,7 +6,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.models import Grid
+from gis.core.models import Grid
 
 # Why the point on surface: a footprint drawn a little over a grid edge (digitising slop, a
 # building on a plot line) must still land in one grid, and its centroid can fall outside an

@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gis.clock import DEFAULT_ZONE
-from gis.errors import InvalidInput
-from gis.models import WorkCalendarDay
-from gis.settings import get_settings
+from gis.core.clock import DEFAULT_ZONE
+from gis.core.errors import InvalidInput
+from gis.core.models import WorkCalendarDay
+from gis.core.settings import get_settings
 
 # Time limits in 数字城管 are counted in working hours: the clock runs only inside the day's work
 # periods (e.g. 09:00–12:00 and 13:30–18:00) on working days. A working day is a weekday listed

@@ -10,12 +10,12 @@ from typing import Any
 from sqlalchemy import func, select, text, update
 from sqlalchemy.orm import Session
 
-from gis import clock
-from gis.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.models import (LEVELS, OPEN_EVENT_STATUSES, Category, Event, EventMove, Grid, User, WorkflowSetting,
+from gis.core import clock
+from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.core.models import (LEVELS, OPEN_EVENT_STATUSES, Category, Event, EventMove, Grid, User, WorkflowSetting,
                         user_grids)
-from gis.settings import default_settings, get_settings
-from gis.workhours import WorkCalendar, load_calendar
+from gis.core.settings import default_settings, get_settings
+from gis.cases.workhours import WorkCalendar, load_calendar
 
 # The closed loop (七步闭环): a report is registered as a case (立案) or rejected, dispatched to a
 # handler, handled and reported back, then verified and closed by someone other than the handler —
@@ -24,7 +24,7 @@ from gis.workhours import WorkCalendar, load_calendar
 # the level grid → community → street → district (小事不出村、大事不出镇). Every move, the system's
 # included, is a row in event_moves, so the timeline is the case's full history.
 
-OPEN_STATUSES = OPEN_EVENT_STATUSES  # reported … handled: the one definition of "open" (gis.models)
+OPEN_STATUSES = OPEN_EVENT_STATUSES  # reported … handled: the one definition of "open" (gis.core.models)
 ACTIVE_STATUSES = ("registered", "dispatched", "in_progress")  # not yet handled: the clock matters
 FINAL_STATUSES = ("closed", "rejected", "merged")
 SYSTEM_MOVES = ("report", "overdue")  # recorded by gridgov itself, never requested by a user
@@ -138,7 +138,7 @@ def _check_setting(key: str, value: Any) -> Any:
         except (TypeError, ValueError):
             raise InvalidInput("Invalid workdays", "Give ISO weekday numbers, e.g. 1,2,3,4,5.") from None
     if key == "work_periods":
-        from gis.workhours import parse_periods
+        from gis.cases.workhours import parse_periods
 
         return [[s.strftime("%H:%M"), e.strftime("%H:%M")] for s, e in parse_periods(value)]
     if key == "open311_private_majors":
@@ -390,7 +390,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
     event.updated_at = at
     session.add(record)
     session.flush()
-    from gis.stats import refresh_dirty
+    from gis.cases.stats import refresh_dirty
 
     refresh_dirty(session)
     return record
@@ -572,7 +572,7 @@ ADOPT_BATCH = 5000
 def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: bool | None = None) -> TickResult:
     """Time-driven work: give reports their deadline, flag newly overdue cases (escalating them one
     level when auto_escalate is on), and refresh the summary rows whose cases fell due since the last tick."""
-    from gis.stats import mark_due_dirty, refresh_counters, refresh_dirty
+    from gis.cases.stats import mark_due_dirty, refresh_counters, refresh_dirty
 
     now = now or clock.now(session)
     settings = get_settings(session)

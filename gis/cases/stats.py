@@ -12,9 +12,9 @@ from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Session
 from sqlalchemy.types import Boolean, Date, Integer
 
-from gis import clock
-from gis.errors import InvalidInput, NotFound
-from gis.settings import get_settings
+from gis.core import clock
+from gis.core.errors import InvalidInput, NotFound
+from gis.core.settings import get_settings
 
 # Definitions (the cohort is the cases *registered* in the period; rejected reports and reports
 # merged into another case are not cases). Everything is "as of" the moment the summary row was

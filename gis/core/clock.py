@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gis.settings import default_settings
+from gis.core.settings import default_settings
 
 # How the database side keeps the same clock: every connection gridgov opens sets its session
-# TimeZone to the district's zone (gis.db.make_engine runs `apply_district_zone` on connect), so
+# TimeZone to the district's zone (gis.core.db.make_engine runs `apply_district_zone` on connect), so
 # CURRENT_DATE, date_trunc('day', …), timestamptz::date, a date compared with a timestamptz, and
 # the text PostgreSQL and psycopg make of a timestamptz are all local. Python reads the zone back
 # from the connection (`zone_of`): psycopg keeps the server's TimeZone without a round trip, so

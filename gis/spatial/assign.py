@@ -16,9 +16,9 @@ from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gis import clock
-from gis.errors import DatabaseUnavailable, InvalidInput, NotFound
-from gis.models import ASSIGN_STATUSES, CADRE_TYPES
+from gis.core import clock
+from gis.core.errors import DatabaseUnavailable, InvalidInput, NotFound
+from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES
 
 DEFAULT_SNAP_M = 30.0
 # The building of an event: the footprint covering it, else the nearest within this distance.
@@ -184,7 +184,7 @@ WITH p AS (
 {_DECIDE.strip()},
 contracted AS (
   -- Cadres contracted at that date (x.at::date is the district's date: every connection runs in
-  -- its zone, gis.clock): on the grid's code, or by a drawn area covering the point.
+  -- its zone, gis.core.clock): on the grid's code, or by a drawn area covering the point.
   SELECT ct.cadre_id FROM placed x JOIN grids g ON g.id = x.grid_id
   JOIN contracts ct ON ct.grid_code = g.code
   WHERE ct.valid_from <= x.at::date AND (ct.valid_to IS NULL OR x.at::date < ct.valid_to)
@@ -418,7 +418,7 @@ def locate_point(session: Session | Connection, lon: float, lat: float, *, accur
 
 # -- many events ------------------------------------------------------------------------------
 # The time an event is assigned at: when it occurred — unless a boundary edit has since handed the
-# open case to the grid that covers it after the edit (issue 7, gis/editing.py), which records the
+# open case to the grid that covers it after the edit (issue 7, gis/spatial/editing.py), which records the
 # edit's time in reassigned_at. A re-run of the assignment then keeps that grid.
 _EVENT_TIME = "COALESCE(e.reassigned_at, e.occurred_at)"
 

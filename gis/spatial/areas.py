@@ -4,7 +4,7 @@ from __future__ import annotations
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gis.models import AdminArea
+from gis.core.models import AdminArea
 
 
 def district_bounds(session: Session) -> list[list[float]] | None:

@@ -28,7 +28,7 @@ The rules (README "Contracts and coverage" says the same):
 - **Load** of a cadre within the area: grids (whole grids + area fractions), area_m2, buildings,
   households, population, open events. Balance over the cadres listed: max / median households
   and the Gini coefficient of households per cadre (null when undefined: no cadres, or zero).
-- **Open** events are those whose status is not closed or rejected (gis.models.CLOSED_EVENT_STATUSES,
+- **Open** events are those whose status is not closed or rejected (gis.core.models.CLOSED_EVENT_STATUSES,
   SQL function event_is_open); the count is of their current status, whatever `at` says.
 - Buildings and households are counted from the building register (楼栋 → 户): that is the unit a
   drawn polygon covers by footprint. The grids' own households column is not used here.
@@ -45,9 +45,9 @@ from typing import Any
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from gis.contracts import IN_FORCE_SQL, cadre_by_code, check_cadre_type, parse_date
-from gis.errors import NotFound
-from gis.models import AdminArea
+from gis.cadres.contracts import IN_FORCE_SQL, cadre_by_code, check_cadre_type, parse_date
+from gis.core.errors import NotFound
+from gis.core.models import AdminArea
 
 MIN_OVERLAP_M2 = 1.0  # overlaps smaller than this are drawing noise, not coverage
 BUILDING_MIN_INSIDE = 0.5  # a drawn polygon covers a building when this share of its footprint is inside
@@ -407,7 +407,7 @@ def _run(session: Session, scope: str, params: dict[str, Any], at: dt.date | Non
     sql = _COVERAGE_SQL.format(in_force=IN_FORCE_SQL, grid_version=_GRID_AT if at else _GRID_CURRENT,
                                scope=scope)
     day = at if at is not None else session.scalar(text("SELECT CURRENT_DATE"))
-    # JIT is off for every connection (gis.db.make_engine): it cost 7.7 s of 11 s here at city
+    # JIT is off for every connection (gis.core.db.make_engine): it cost 7.7 s of 11 s here at city
     # scale. work_mem: room for the hashed lookups over a whole city's grids and holdings, for
     # this statement only, restored for the rest of the transaction. (If the statement fails,
     # the transaction is aborted and the local setting goes with it.)

@@ -5,7 +5,7 @@ import re
 
 import numpy as np
 
-from gis.models import AREA_CODE_LENGTH
+from gis.core.models import AREA_CODE_LENGTH
 
 # District 6 digits, street +3, community +3, grid +3 (15 digits); buildings +5 within a grid.
 GRID_CODE_LENGTH = 15

@@ -9,8 +9,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
-from gis.clock import apply_district_zone
-from gis.errors import DatabaseUnavailable, SetupRequired
+from gis.core.clock import apply_district_zone
+from gis.core.errors import DatabaseUnavailable, SetupRequired
 
 MIN_POSTGIS = (3, 3)
 
@@ -34,14 +34,14 @@ def resolve_database_url(env: Mapping[str, str] | None = None) -> str:
     url = env.get("DATABASE_URL") or env.get("GRIDGOV_DATABASE_URL")
     if url:
         return normalise_url(url)
-    from gis.pgcluster import Cluster
+    from gis.core.pgcluster import Cluster
 
     return Cluster().url()
 
 
 def make_engine(url: str, **kwargs) -> Engine:
     """An engine with short connect timeouts (a dead database answers quickly), JIT off, and every
-    connection in the district's time zone (gis.clock)."""
+    connection in the district's time zone (gis.core.clock)."""
     # PostgreSQL's JIT judges PostGIS statements by their large cost estimates and spends
     # 10 ms (a tile) to seconds (coverage, bulk assignment) compiling expressions it cannot
     # speed up: the time is inside PostGIS functions. Measured on every hot path; off for all.

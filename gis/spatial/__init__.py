@@ -1,0 +1,1 @@
+"""The spatial core: coordinates, codes, areas, grids, buildings, locating points, topology, history, editing."""
