@@ -37,7 +37,8 @@ def demo_database_url(seed: int = 1) -> str:
 
 def run(scale: str, url: str) -> None:
     """Time coverage_of over each district of the database against the floor, and check the target."""
-    from gis.cadres.coverage import area_by_code, communities_of, coverage_of
+    from gis.cadres.coverage import coverage_of
+    from gis.spatial.areas import area_by_code, communities_of
     from gis.core.db import make_engine, session_factory
 
     engine = make_engine(url)

@@ -42,12 +42,11 @@ import statistics
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cadres.contracts import IN_FORCE_SQL, cadre_by_code, check_cadre_type, parse_date
-from gis.core.errors import NotFound
-from gis.core.models import AdminArea
+from gis.spatial.areas import area_by_code, communities_of
 
 MIN_OVERLAP_M2 = 1.0  # overlaps smaller than this are drawing noise, not coverage
 BUILDING_MIN_INSIDE = 0.5  # a drawn polygon covers a building when this share of its footprint is inside
@@ -380,29 +379,6 @@ def max_median_ratio(values: list[float]) -> float | None:
 
 
 # -- queries ----------------------------------------------------------------------------------
-def area_by_code(session: Session, code: str) -> AdminArea:
-    """The district, street or community with this code, or NotFound."""
-    area = session.scalar(select(AdminArea).where(AdminArea.code == code)) if code else None
-    if area is None:
-        raise NotFound("No such area",
-                       f"There is no district, street or community with code {str(code)[:40]!r} "
-                       "(6, 9 or 12 digits).")
-    return area
-
-
-def communities_of(session: Session, area: AdminArea) -> list[int]:
-    """The ids of the communities in a district, street or community (by the hierarchy)."""
-    if area.level == "community":
-        return [area.id]
-    parent = AdminArea.__table__.alias("parent")
-    query = select(AdminArea.id).where(AdminArea.level == "community")
-    if area.level == "street":
-        query = query.where(AdminArea.parent_id == area.id)
-    else:
-        query = query.join(parent, parent.c.id == AdminArea.parent_id).where(parent.c.parent_id == area.id)
-    return list(session.scalars(query))
-
-
 def _run(session: Session, scope: str, params: dict[str, Any], at: dt.date | None) -> dict:
     sql = _COVERAGE_SQL.format(in_force=IN_FORCE_SQL, grid_version=_GRID_AT if at else _GRID_CURRENT,
                                scope=scope)

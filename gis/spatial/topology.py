@@ -38,6 +38,8 @@ from shapely.strtree import STRtree
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.spatial.areas import area_by_code, communities_of
+
 SNAP_TOLERANCE_M = 0.5
 NOISE_M2 = 0.01
 MIN_PART_M2 = 100.0
@@ -453,8 +455,6 @@ def validate_partition(session: Session, area_code: str | None = None, rules: Ru
     Every community's current grids (valid_to NULL) are read in one query and checked by
     check_partition: every problem at once, errors and warnings.
     """
-    from gis.cadres.coverage import area_by_code, communities_of
-
     rules = rules or Rules()
     ids = communities_of(session, area_by_code(session, area_code)) if area_code else None
     rows = session.execute(text("""
