@@ -47,6 +47,9 @@ CITY_NAME = "厦门市"
 # never collides with a real district someone imports beside it.
 CENTER_LONLAT = (118.150, 24.735)
 PLANE_CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
+# Every coordinate the generator decides on is snapped to this grid first (and all boundaries are
+# noded on it), so a last-bit difference between CPUs' maths kernels (BLAS, SIMD, libm) moves
+# nothing: a value a few 1e-13 m off rounds to the same centimetre.
 NODING_GRID_M = 0.01
 CATEGORIES_CSV = Path(__file__).resolve().parent / "categories.csv"
 DAYS = 90
@@ -229,6 +232,21 @@ def _multi(geom) -> MultiPolygon:
     return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
 
 
+def _snap(xy):
+    """Coordinates rounded to the 1 cm grid exactly as GEOS rounds them (scale 100, then divide)."""
+    scale = 1.0 / NODING_GRID_M
+    return np.round(np.asarray(xy, dtype=float) * scale) / scale + 0.0  # + 0.0: no -0.0 from a -1e-300
+
+
+def _on_grid(geom, grid: float = NODING_GRID_M):
+    """geom snap-rounded to `grid`, handed back with a floating precision model.
+
+    GEOS keeps the grid on the result and every later overlay would snap its output to it,
+    leaving slivers where a cut meets a neighbour's edge; the noding snaps all pieces together.
+    """
+    return shapely.transform(shapely.set_precision(shapely.set_precision(geom, grid), 0.0), lambda xy: xy + 0.0)
+
+
 # -- the density field -----------------------------------------------------------------------
 class _Field:
     """Target grid area (m²) at each place: dense old town, larger grids towards the edge."""
@@ -239,15 +257,24 @@ class _Field:
         self.edge = scale.edge_grid_m2
         self.old_r = 0.22
 
+    # Plain arithmetic and sqrt only: IEEE rounds them the same on every CPU, where hypot and
+    # pow come from libm or NumPy's SIMD kernels and may differ in the last bit.
     def rel(self, x, y):
         """Distance from the old-town centre in district radii."""
-        return np.hypot(np.asarray(x) - self.ox, np.asarray(y) - self.oy) / self.R
+        dx, dy = np.asarray(x, dtype=float) - self.ox, np.asarray(y, dtype=float) - self.oy
+        return np.sqrt(dx * dx + dy * dy) / self.R
 
     def grid_m2(self, x, y):
-        """The target grid area at (x, y)."""
+        """The target grid area at (x, y): 10,000 m² in the old town, rising towards the edge."""
         d = self.rel(x, y)
-        ramp = np.clip((d - self.old_r) / (1.0 - self.old_r), 0, 1) ** 1.2
+        r = np.clip((d - self.old_r) / (1.0 - self.old_r), 0.0, 1.0)
+        ramp = r * (0.75 + 0.25 * r)  # a little steeper towards the edge
         return 10_000.0 + (self.edge - 10_000.0) * ramp
+
+    def place(self, poly) -> tuple[float, str]:
+        """Target area and zone of a piece, both at its representative point (one place per piece)."""
+        rp = poly.representative_point()
+        return float(self.grid_m2(rp.x, rp.y)), self.zone(rp.x, rp.y)
 
     def zone(self, x, y) -> str:
         """old (老城区), urban (城区) or suburb (城郊)."""
@@ -301,21 +328,31 @@ class _Cutter:
     def long_axis(poly) -> float:
         """Angle (radians) of the long side of the minimum rotated rectangle."""
         ring = np.asarray(shapely.oriented_envelope(poly).exterior.coords)
-        e0, e1 = ring[1] - ring[0], ring[2] - ring[1]
-        e = e0 if np.hypot(*e0) >= np.hypot(*e1) else e1
+        (x0, y0), (x1, y1), (x2, y2) = ring[0], ring[1], ring[2]
+        a = (x1 - x0, y1 - y0)
+        b = (x2 - x1, y2 - y1)
+        e = a if a[0] * a[0] + a[1] * a[1] >= b[0] * b[0] + b[1] * b[1] else b
         return math.atan2(e[1], e[0])
 
     def cut(self, poly, angle: float, t: float, cls: str):
-        """Split poly by the line {p·u = t} (u at `angle`); returns (low side, high side)."""
-        u = np.array([math.cos(angle), math.sin(angle)])
-        n = np.array([-u[1], u[0]])
+        """Split poly by the line {p·u = t} (u at `angle`); returns (low side, high side).
+
+        The cut line runs between two points of the 1 cm grid, so it is the same line whatever
+        the last bits of `t` and `angle` (libm's cos/sin); the pieces are then exact functions of
+        centimetre coordinates. They are not snapped themselves (see _on_grid).
+        """
+        ux, uy = math.cos(angle), math.sin(angle)
+        nx, ny = -uy, ux
         minx, miny, maxx, maxy = poly.bounds
-        big = 4 * math.hypot(maxx - minx, maxy - miny) + 10
-        mid = np.array([(minx + maxx) / 2, (miny + maxy) / 2])
-        c = t * u + (mid @ n) * n  # on the cut line, level with the polygon
-        half = Polygon([c + n * big, c + n * big - u * big * 2, c - n * big - u * big * 2, c - n * big])
+        big = 4 * math.sqrt((maxx - minx) ** 2 + (maxy - miny) ** 2) + 10
+        mx, my = (minx + maxx) / 2, (miny + maxy) / 2
+        m = mx * nx + my * ny  # the dot product in plain arithmetic: BLAS kernels differ in the last bit
+        cx, cy = t * ux + m * nx, t * uy + m * ny  # on the cut line, level with the polygon
+        ends = _snap([[cx - nx * big, cy - ny * big], [cx + nx * big, cy + ny * big]])
+        back = _snap(ends - 2 * big * np.array([ux, uy]))
+        half = Polygon([ends[1], back[1], back[0], ends[0]])
         lo, hi = poly.intersection(half), poly.difference(half)
-        line = LineString([c - n * big, c + n * big]).intersection(poly)
+        line = LineString(ends).intersection(poly)
         if not line.is_empty:
             self.cuts.append((line, cls, self.road_name(cls)))
         return lo, hi
@@ -324,8 +361,13 @@ class _Cutter:
     def extent(poly, angle: float) -> tuple[float, float]:
         """Min and max of the projection of poly's vertices on the axis at `angle`."""
         xy = shapely.get_coordinates(poly)
-        s = xy @ np.array([math.cos(angle), math.sin(angle)])
+        s = _along(xy[:, 0], xy[:, 1], angle)
         return float(s.min()), float(s.max())
+
+
+def _along(x: np.ndarray, y: np.ndarray, angle: float) -> np.ndarray:
+    """Projection of points on the axis at `angle`, in plain arithmetic (the same bits on every CPU)."""
+    return x * math.cos(angle) + y * math.sin(angle)
 
 
 def _pieces(geom) -> list[Polygon]:
@@ -343,10 +385,9 @@ def _partition(poly, parts: int, cutter: _Cutter, samples: _Samples, cls: str) -
     base = cutter.long_axis(poly)
     for attempt in range(6):
         angle = base + rng.normal(0, math.radians(8)) + (math.pi / 2 if attempt % 2 else 0)
-        u = np.array([math.cos(angle), math.sin(angle)])
         lo_s, hi_s = cutter.extent(poly, angle)
         if len(idx) >= 8:
-            s = np.column_stack([samples.x[idx], samples.y[idx]]) @ u
+            s = _along(samples.x[idx], samples.y[idx], angle)
             order = np.argsort(s)
             cum = np.cumsum(samples.w[idx][order])
             j = int(np.searchsorted(cum, cum[-1] * k1 / parts))
@@ -406,28 +447,37 @@ def _subdivide(poly, fld: _Field, cutter: _Cutter, special: str | None) -> list[
 
 
 # -- the outline -----------------------------------------------------------------------------
-def _outline(rng: np.random.Generator, radius: float) -> tuple[Polygon, LineString]:
-    """An irregular district outline with a bay in the south, and the river into the bay."""
-    th = np.linspace(0, 2 * np.pi, 181)[:-1]
-    r = np.ones_like(th)
+def _outline(rng: np.random.Generator, radius: float, grid: float = NODING_GRID_M) -> tuple[Polygon, LineString]:
+    """An irregular district outline with a bay in the south, and the river into the bay.
+
+    Drawn with math.cos/sin on scalars (NumPy's array kernels may differ in the last bit between
+    CPUs) and snapped to `grid` (1 cm; the sizing probe draws a unit outline with a finer grid).
+    """
+    th = [2 * math.pi * i / 180 for i in range(180)]
+    r = [1.0] * len(th)
     for k, amp in ((2, 0.08), (3, 0.06), (5, 0.035), (7, 0.02)):
-        r += amp * np.cos(k * th + rng.uniform(0, 2 * np.pi))
-    blob = Polygon(np.column_stack([1.15 * r * np.cos(th), r * np.sin(th)]))
+        phase = float(rng.uniform(0, 2 * np.pi))
+        r = [ri + amp * math.cos(k * a + phase) for ri, a in zip(r, th, strict=True)]
+    blob = Polygon([(1.15 * ri * math.cos(a) * radius, ri * math.sin(a) * radius)
+                    for ri, a in zip(r, th, strict=True)])
     bay_c = (0.1 + rng.uniform(-0.1, 0.1), -1.08)
-    bay = shapely.Point(bay_c).buffer(0.38, quad_segs=16)
-    outline = blob.difference(bay)
-    outline = shapely.affinity.scale(outline, radius, radius, origin=(0, 0))
+    bay = shapely.Polygon([((bay_c[0] + 0.38 * math.cos(a)) * radius, (bay_c[1] + 0.38 * math.sin(a)) * radius)
+                           for a in (2 * math.pi * i / 64 for i in range(64))])
+    outline = _on_grid(shapely.difference(blob, bay), grid)
     # The river enters from the north-west and meanders south-east into the bay.
-    s = np.linspace(0, 1, 60)
     x0, y0 = -0.75, 1.4
     x1, y1 = bay_c[0], bay_c[1] + 0.2
-    xs = x0 + (x1 - x0) * s
-    ys = y0 + (y1 - y0) * s
-    wig = 0.07 * np.sin(s * np.pi * 5 + rng.uniform(0, 2 * np.pi)) * np.sin(s * np.pi)
     nx, ny = -(y1 - y0), (x1 - x0)
-    norm = math.hypot(nx, ny)
-    river = LineString(np.column_stack([xs + wig * nx / norm, ys + wig * ny / norm]) * radius)
-    return shapely.make_valid(outline), river
+    norm = math.sqrt(nx * nx + ny * ny)
+    phase = float(rng.uniform(0, 2 * np.pi))
+    pts = []
+    for i in range(60):
+        s = i / 59
+        wig = 0.07 * math.sin(s * math.pi * 5 + phase) * math.sin(s * math.pi)
+        pts.append(((x0 + (x1 - x0) * s + wig * nx / norm) * radius,
+                    (y0 + (y1 - y0) * s + wig * ny / norm) * radius))
+    river = _on_grid(LineString(pts), grid)
+    return outline, river
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -451,17 +501,18 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     pool = nm.NamePool(name_rng)
 
     # Size the outline so the expected number of grids matches the scale.
-    unit_outline, _ = _outline(np.random.default_rng(seed), 1.0)
+    unit_outline, _ = _outline(np.random.default_rng(seed), 1.0, grid=1e-6)
     probe = _Field(1.0, (-0.15, 0.12), sc)
     unit_samples = _Samples(unit_outline, probe, 0.01)
     expected_per_r2 = float((unit_samples.w).sum())
-    radius = math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))
+    # Whole metres: everything below is drawn from the radius, so it must not carry last bits.
+    radius = float(round(math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))))
     outline, river = _outline(np.random.default_rng(seed), radius)
     fld = _Field(radius, (-0.15 * radius, 0.12 * radius), sc)
     samples = _Samples(outline, fld, radius / 160)
 
     cutter = _Cutter(geo_rng, pool)
-    halves = _pieces(split(outline, river))
+    halves = _pieces(_on_grid(split(outline, river)))
     river_in = river.intersection(outline)
     cutter.cuts.append((river_in, "river", "幸福河"))
 
@@ -803,7 +854,7 @@ def _category_weights(cats: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         by_major.setdefault((c.get("kind", "event"), c.get("major_name", "")), []).append(i)
     for key, idx in by_major.items():
         share = MAJOR_MIX.get(key, 1.0)
-        decay = 0.7 ** np.arange(len(idx))
+        decay = np.array([0.7 ** k for k in range(len(idx))])  # Python's pow: the same bits on every CPU
         weights[idx] = share * decay / decay.sum()
     return codes, weights / weights.sum()
 
