@@ -135,6 +135,8 @@ class Buildings:
     w: np.ndarray
     h: np.ndarray
     theta: np.ndarray
+    cos_t: np.ndarray  # cos and sin of theta, from math.cos/sin once per grid (NumPy's SIMD kernels
+    sin_t: np.ndarray  # may differ from them in the last bit)
     floors: np.ndarray
     households: np.ndarray
     population: np.ndarray
@@ -146,13 +148,19 @@ class Buildings:
         return len(self.cx)
 
     def corners_m(self, sl: slice = slice(None)) -> np.ndarray:
-        """(n, 5, 2) closed rings of the footprints in plane metres."""
-        cx, cy, w, h, t = self.cx[sl], self.cy[sl], self.w[sl], self.h[sl], self.theta[sl]
+        """(n, 5, 2) closed rings of the footprints in plane metres, on the 1 cm grid."""
+        cx, cy, w, h = self.cx[sl], self.cy[sl], self.w[sl], self.h[sl]
         dx = np.array([-0.5, 0.5, 0.5, -0.5, -0.5])
         dy = np.array([-0.5, -0.5, 0.5, 0.5, -0.5])
         lx, ly = w[:, None] * dx, h[:, None] * dy
-        c, s = np.cos(t)[:, None], np.sin(t)[:, None]
-        return np.stack([cx[:, None] + lx * c - ly * s, cy[:, None] + lx * s + ly * c], axis=-1)
+        c, s = self.cos_t[sl][:, None], self.sin_t[sl][:, None]
+        return _snap(np.stack([cx[:, None] + lx * c - ly * s, cy[:, None] + lx * s + ly * c], axis=-1))
+
+    def subset(self, keep: np.ndarray) -> Buildings:
+        """The buildings where `keep` is true (codes and names are given afterwards)."""
+        arrays = [getattr(self, f)[keep] for f in ("cx", "cy", "w", "h", "theta", "cos_t", "sin_t", "floors",
+                                                   "households", "population", "grid")]
+        return Buildings(*arrays, code=[], name=[])
 
 
 @dataclass
@@ -199,7 +207,7 @@ class DemoDistrict:
 
     def footprints(self, sl: slice = slice(None)) -> np.ndarray:
         """Building footprints as WGS84 polygons."""
-        return shapely.polygons(self.footprint_rings(sl))
+        return _polygons(self.footprint_rings(sl))
 
 
 # -- coordinates -----------------------------------------------------------------------------
@@ -226,6 +234,13 @@ def _plane_to_lonlat() -> Callable[[np.ndarray], np.ndarray]:
         return np.column_stack([lon, lat])
 
     return apply
+
+
+def _polygons(rings: np.ndarray) -> np.ndarray:
+    """Polygons from (n, k, 2) closed rings; twice as fast as shapely.polygons on a million footprints."""
+    n, k = rings.shape[:2]
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, rings.reshape(-1, 2),
+                                     (np.arange(0, n * k + 1, k), np.arange(n + 1)))
 
 
 def _multi(geom) -> MultiPolygon:
@@ -717,24 +732,17 @@ def _land_use(grid: GridRec, rng: np.random.Generator) -> str:
 
 def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator, pool: nm.NamePool) -> Buildings:
     """Footprints inside each grid, clear of every road, aligned with the grid's long axis."""
-    road_geoms = np.array([r.geom_m for r in roads], dtype=object)
-    widths = np.array([r.width_m for r in roads])
-    road_zone = shapely.buffer(road_geoms, widths / 2 + BUILDING_GAP_M, quad_segs=4)
-    tree = shapely.STRtree(road_geoms)
-    cols: dict[str, list] = {k: [] for k in ("cx", "cy", "w", "h", "theta", "floors", "hh", "pop", "grid")}
-    codes: list[str] = []
-    bnames: list[str] = []
+    cols: dict[str, list] = {k: [] for k in ("cx", "cy", "w", "h", "theta", "cos", "sin", "floors", "hh", "pop",
+                                             "grid")}
+    naming: dict[int, str | None] = {}  # grid index → estate name of its homes (None: numbered 号楼)
     for gi, g in enumerate(grids):
         use = _land_use(g, rng)
         g.use = use
         spec = USES[use]
-        near = tree.query(g.geom_m, predicate="intersects")
-        inner = g.geom_m.difference(shapely.union_all(road_zone[near])) if len(near) else g.geom_m
-        if inner.is_empty:
-            continue
         theta = _Cutter.long_axis(g.geom_m) + rng.normal(0, math.radians(3))
         origin = g.geom_m.centroid
-        rot = rotate(inner, -theta, origin=origin, use_radians=True)
+        # The lattice fills the grid; _clear_of_roads then drops what comes too close to a road.
+        rot = rotate(g.geom_m, -theta, origin=origin, use_radians=True)
         shapely.prepare(rot)
         px, py = spec["pitch"]
         minx, miny, maxx, maxy = rot.bounds
@@ -766,6 +774,8 @@ def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator
         cols["w"].append(w)
         cols["h"].append(h)
         cols["theta"].append(np.full(k, theta))
+        cols["cos"].append(np.full(k, c))
+        cols["sin"].append(np.full(k, s))
         lo, hi = spec["floors"]
         floors = rng.integers(lo, hi + 1, k)
         if spec["flat"]:
@@ -780,15 +790,40 @@ def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator
         cols["pop"].append(pop)
         cols["grid"].append(np.full(k, gi))
         estate = pool.any() + str(rng.choice(nm.ESTATE_SUFFIXES))
-        for j in range(k):
-            codes.append(building_code(g.code, j + 1))
-            bnames.append(f"{estate}{j + 1}栋" if spec["flat"] else f"{g.name.removesuffix('网格')}{j + 1}号楼")
+        naming[gi] = estate if spec["flat"] else None
 
     def cat(key, dtype=float):
         return np.concatenate(cols[key]).astype(dtype) if cols[key] else np.zeros(0, dtype=dtype)
 
-    return Buildings(cat("cx"), cat("cy"), cat("w"), cat("h"), cat("theta"), cat("floors", int), cat("hh", int),
-                     cat("pop", int), cat("grid", int), codes, bnames)
+    drawn = Buildings(cat("cx"), cat("cy"), cat("w"), cat("h"), cat("theta"), cat("cos"), cat("sin"),
+                      cat("floors", int), cat("hh", int), cat("pop", int), cat("grid", int), [], [])
+    b = drawn.subset(_clear_of_roads(drawn, roads))
+    # Numbered after the clearance check, so each grid's buildings run 00001, 00002, … without
+    # gaps (they come grid by grid, in the order of the grids).
+    counts = np.bincount(b.grid, minlength=len(grids))
+    for gi in np.flatnonzero(counts).tolist():
+        g, estate = grids[gi], naming[gi]
+        stem = g.name.removesuffix("网格")
+        for j in range(1, int(counts[gi]) + 1):
+            b.code.append(building_code(g.code, j))
+            b.name.append(f"{estate}{j}栋" if estate else f"{stem}{j}号楼")
+    return b
+
+
+def _clear_of_roads(b: Buildings, roads: list[Road]) -> np.ndarray:
+    """Which footprints, as stored (corners snapped to 1 cm), keep BUILDING_GAP_M from every road corridor.
+
+    Every road counts, not only the grid's own edges: a wide road that ends a few metres beyond
+    a grid's corner still takes a bite out of it. Footprints of one grid keep BUILDING_GAP_M from
+    each other by the lattice's pitch, and from another grid's by the road between them.
+    """
+    corridors = shapely.buffer(np.array([r.geom_m for r in roads], dtype=object),
+                               np.array([r.width_m for r in roads]) / 2 + BUILDING_GAP_M, quad_segs=4)
+    keep = np.ones(len(b), dtype=bool)
+    # Each corridor asks the footprints' tree: 30 times fewer geometries to prepare than the other way.
+    _, hit = shapely.STRtree(_polygons(b.corners_m())).query(corridors, predicate="intersects")
+    keep[hit] = False
+    return keep
 
 
 def _without_overlaps(gx, gy, w, h):
