@@ -9,8 +9,9 @@ from __future__ import annotations
 #     secondary roads), each cut placed so the pieces hold the wanted number of grids
 #     (a density field makes the old town dense and the suburbs sparse).
 #  3. Each community is cut recursively by local roads until the pieces reach the grid
-#     size of their place (≈10,000 m² in the old town, several hectares outside); a few
-#     pieces become special grids (park, school, hospital, market, industrial park).
+#     size of their place (≈10,000 m² in the old town, several hectares outside), each within
+#     GRID_AREA_TOLERANCE of it; a few pieces become special grids (park, school, hospital,
+#     market, industrial park).
 #  4. All boundaries are noded together on a 1 cm grid and polygonised, so neighbouring
 #     grids share exactly the same vertices: the grids tile each community, communities
 #     tile streets, streets tile the district (shapely.coverage_is_valid holds).
@@ -53,9 +54,20 @@ PLANE_CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
 NODING_GRID_M = 0.01
 CATEGORIES_CSV = Path(__file__).resolve().parent / "categories.csv"
 DAYS = 90
-# Cutting stops between 0.85× and 1.45× the local target area, so a place's grids come out a
-# little smaller than its target on average: 1.25 grids per "expected" grid, measured.
-LEAVES_PER_EXPECTED_GRID = 1.25
+# Grids come out a little above their place's target area on average (cutting stops anywhere
+# up to 1.45× it): 0.97 grids per "expected" grid, measured.
+LEAVES_PER_EXPECTED_GRID = 0.97
+# 万米单元网格: a city-management unit grid is "about 10,000 m²" (CJ/T 213-2005 and the local rules
+# that follow it give the size as a guide, 面积适当, not as a tolerance). The demo reads "about" as
+# within a factor of 1.5 either way of its place's target (10,000 m² in the old town, so
+# 6,667–15,000 m²), per basic grid; special grids (park, school…) are larger by design.
+GRID_AREA_TOLERANCE = 1.5
+# Cutting keeps 1 % inside those bounds: the noding moves boundaries by under a centimetre and
+# the plane's scale (Gauss-Krüger, 1.15° off its meridian) changes areas by 0.03 %.
+GRID_CUT_MARGIN = 0.01
+# A piece's target may rise at most this much above the piece it was cut from, where the field
+# climbs steeply within one grid's width (the old town's edge in a small district).
+TARGET_DRIFT = 1.05
 
 
 @dataclass(frozen=True)
@@ -70,18 +82,18 @@ class Scale:
     cadres: int
     grids_per_worker: float  # how many grids one 网格员 holds
     # Target grid area at the district's edge; with the land uses below it sets how many
-    # buildings there are (tiny ≈ 2k, demo ≈ 32k, city ≈ 950k, measured).
+    # buildings there are (tiny ≈ 2.5k, demo ≈ 32k, city ≈ 950k, measured).
     edge_grid_m2: float = 60_000.0
 
 
 SCALES = {
     "tiny": Scale("tiny", grids=60, streets=2, communities=4, events=1_500, cadres=20, grids_per_worker=6),
     "demo": Scale("demo", grids=600, streets=5, communities=40, events=20_000, cadres=150, grids_per_worker=10,
-                  edge_grid_m2=110_000.0),
+                  edge_grid_m2=75_000.0),
     # The benchmark city has big village and suburban grids (a village is often one grid),
     # which is where most of its million buildings stand.
     "city": Scale("city", grids=10_000, streets=80, communities=650, events=1_000_000, cadres=1_500,
-                  grids_per_worker=15, edge_grid_m2=260_000.0),
+                  grids_per_worker=15, edge_grid_m2=160_000.0),
 }
 
 ROAD_CLASSES = ("boundary", "local", "secondary", "arterial", "river")  # by rank
@@ -113,6 +125,10 @@ class GridRec:
     use: str
     geom_m: Polygon
     geom: MultiPolygon | None = None
+    # Its place, where cutting measured it: the zone (old 老城区, urban, suburb) and the target
+    # area there; a basic grid lies within _size_bounds(target_m2).
+    zone: str = ""
+    target_m2: float = 0.0
 
 
 @dataclass
@@ -425,40 +441,82 @@ def _dominant(geom):
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
-def _subdivide(poly, fld: _Field, cutter: _Cutter, special: str | None) -> list[tuple[Polygon, str | None]]:
-    """Cut a community into grids by local roads; one piece may become a special grid."""
+_Piece = tuple[Polygon, str | None, float, str]  # a grid to be: shape, special kind or None, target m², zone
+
+
+def _subdivide(poly, fld: _Field, cutter: _Cutter, special: str | None) -> list[_Piece]:
+    """Cut a community into grids by local roads: (piece, special kind or None, target m², zone).
+
+    Every basic grid comes out within _size_bounds of its target by construction: a piece above
+    the upper bound is always cut, a cut is taken only if each piece it makes reaches the lower
+    bound of its own target, and a piece's target (the field at its representative point) may
+    rise at most TARGET_DRIFT above its parent's, so that a piece too big for its target can
+    always be cut into two that are big enough for theirs. A piece no cut can split that way
+    would be kept whole (never seen: check_invariants would name it).
+    """
     rng = cutter.rng
-    stack = _pieces(poly)
-    out: list[tuple[Polygon, str | None]] = []
+    stack = [(q, math.inf) for q in _pieces(poly)]
+    out: list[_Piece] = []
     while stack:
-        p = stack.pop()
-        rp = p.representative_point()
-        target = float(fld.grid_m2(rp.x, rp.y))
+        p, cap = stack.pop()
+        target, zone = fld.place(p)
+        target = min(target, cap)
         area = p.area
         if special and 2.5 * target <= area <= 8 * target:
             compact = area / shapely.oriented_envelope(p).area
             if compact > 0.6:
-                out.append((p, special))
+                out.append((p, special, target, zone))
                 special = None
                 continue
-        if area <= target * rng.uniform(0.85, 1.45):
-            out.append((p, None))
+        largest = _size_bounds(target)[1]
+        least = _size_bounds(target * TARGET_DRIFT)[0]  # the smallest either piece of a cut may be
+        # Stop at a random size near the target (grids differ, as real ones do), and always when
+        # the piece cannot make two pieces of that size (2 % to spare for placing the cut).
+        if area <= min(largest, target * rng.uniform(1.0, 1.45)) or area < 2 * 1.02 * least:
+            out.append((p, None, target, zone))
             continue
-        angle0 = cutter.long_axis(p)
-        for _attempt in range(5):
-            angle = angle0 + rng.normal(0, math.radians(10))
-            lo_s, hi_s = cutter.extent(p, angle)
-            t = lo_s + (hi_s - lo_s) * rng.uniform(0.38, 0.62)
-            n_before = len(cutter.cuts)
-            lo, hi = cutter.cut(p, angle, t, "local")
-            pieces = _pieces(lo) + _pieces(hi)
-            if len(pieces) >= 2 and (min(q.area for q in pieces) >= 0.25 * target or _attempt == 4):
-                break
-            del cutter.cuts[n_before:]
-        stack.extend(pieces if len(pieces) >= 2 else [])
-        if len(pieces) < 2:
-            out.append((p, None))
+        pieces = _cut_in_two(p, area, target, least, fld, cutter)
+        if pieces:
+            stack.extend((q, target * TARGET_DRIFT) for q in pieces)
+        else:
+            out.append((p, None, target, zone))
     return out
+
+
+def _size_bounds(target: float) -> tuple[float, float]:
+    """The smallest and largest area cutting leaves a basic grid of this target area."""
+    return (target / GRID_AREA_TOLERANCE * (1 + GRID_CUT_MARGIN),
+            target * GRID_AREA_TOLERANCE * (1 - GRID_CUT_MARGIN))
+
+
+def _cut_in_two(p, area: float, target: float, least: float, fld: _Field, cutter: _Cutter) -> list[Polygon]:
+    """Pieces of one local road across p, each reaching the lower bound of its own target; [] if none found."""
+    rng = cutter.rng
+    angle0 = cutter.long_axis(p)
+    # Split by the number of grids p will make, as _partition does (k // 2 of them on one side), so
+    # the grids come out near the target rather than halves of halves; the line wanders a little.
+    k = max(2, round(area / target))
+    share = min(0.5, 1.02 * least / area)  # the least share of p's area either side may get
+    for attempt in range(8):
+        # Across the long axis first; after four misses, along it too.
+        angle = angle0 + rng.normal(0, math.radians(10)) + (math.pi / 2 if attempt >= 4 and attempt % 2 else 0)
+        want = min(max((k // 2) / k * rng.uniform(0.85, 1.15), share), 1 - share)
+        lo_s, hi_s = cutter.extent(p, angle)
+        t = lo_s + (hi_s - lo_s) * want
+        for _newton in range(3):
+            n_before = len(cutter.cuts)
+            low, high = cutter.cut(p, angle, t, "local")
+            pieces = _pieces(low) + _pieces(high)
+            if len(pieces) >= 2 and all(
+                    q.area >= _size_bounds(min(fld.place(q)[0], target * TARGET_DRIFT))[0] for q in pieces):
+                return pieces
+            chord = cutter.cuts[-1][0].length if len(cutter.cuts) > n_before else 0.0
+            del cutter.cuts[n_before:]
+            if chord <= 0:
+                break
+            # The low side grows by about the chord's length per metre the line moves (Newton).
+            t = min(max(t + (want * area - low.area) / chord, lo_s), hi_s)
+    return []
 
 
 # -- the outline -----------------------------------------------------------------------------
@@ -549,7 +607,7 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
             comm_polys.append((si, cp))
 
     # Grids: cut every community down to the local grid size; some get a special grid.
-    leaves: list[tuple[Polygon, int, str | None]] = []
+    leaves: list[tuple[Polygon, int, str | None, float, str]] = []
     for ci, (_si, cp) in enumerate(comm_polys):
         rp = cp.representative_point()
         zone = fld.zone(rp.x, rp.y)
@@ -557,8 +615,8 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
         if geo_rng.random() < 0.22:
             pick = ["school", "hospital", "market"] if zone != "suburb" else ["park", "industrial", "school", "park"]
             special = str(geo_rng.choice(pick))
-        for p, kind in _subdivide(cp, fld, cutter, special):
-            leaves.append((p, ci, kind))
+        for p, kind, target, zone in _subdivide(cp, fld, cutter, special):
+            leaves.append((p, ci, kind, target, zone))
 
     faces = _node(np.array([leaf[0] for leaf in leaves], dtype=object))
 
@@ -605,7 +663,7 @@ def _node(polys: np.ndarray) -> np.ndarray:
 def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
     """Number streets, communities and grids west→east, north→south and name them."""
     comm_faces: dict[int, list[int]] = {}
-    for i, (_p, ci, _k) in enumerate(leaves):
+    for i, (_p, ci, *_rest) in enumerate(leaves):
         comm_faces.setdefault(ci, []).append(i)
     comm_geom = {ci: shapely.coverage_union_all(faces[idx]) for ci, idx in comm_faces.items()}
     street_comms: dict[int, list[int]] = {}
@@ -656,8 +714,7 @@ def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
             grow = math.sqrt(np.median(shapely.area(faces[idx])))
             for seq, g_order in enumerate(reading_order(shapely.get_x(gp), shapely.get_y(gp), grow), start=1):
                 li = idx[g_order]
-                kind = leaves[li][2]
-                zone = fld.zone(gp[g_order].x, gp[g_order].y)
+                _p, _ci, kind, target, zone = leaves[li]
                 if kind:
                     options = nm.SPECIAL_GRIDS[kind]
                     gname = pool.word() + options[len(grids) % len(options)] + "网格"
@@ -666,7 +723,7 @@ def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
                     gname = f"{cname}第{nm.chinese_number(seq) if seq < 100 else seq}网格"
                     use = zone
                 grids.append(GridRec(grid_code(ccode, seq), gname, "special" if kind else "basic", ccode, use,
-                                     faces[li]))
+                                     faces[li], zone=zone, target_m2=target))
     return areas, grids
 
 
