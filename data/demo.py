@@ -99,6 +99,10 @@ SCALES = {
 ROAD_CLASSES = ("boundary", "local", "secondary", "arterial", "river")  # by rank
 ROAD_WIDTH_M = {"boundary": 12.0, "local": 10.0, "secondary": 24.0, "arterial": 40.0, "river": 60.0}
 BUILDING_GAP_M = 2.0  # kept between a building and the edge of a road
+# Every demo event lies inside a grid, at least this far from its edges, so that which grid
+# it is in never hangs on the last bits of a projection (the loader assigns events in WGS84).
+EVENT_EDGE_MARGIN_M = 0.5
+EVENT_PULLS = 4  # halvings of its offset from its building before an event is put on the building
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -195,6 +199,7 @@ class Events:
     accuracy_m: np.ndarray  # NaN: not given
     contact: list[dict | None]
     hotspot: np.ndarray  # index of the hotspot it came from, -1 for background
+    building: np.ndarray  # index of the building it was drawn around (into DemoDistrict.buildings)
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -1017,6 +1022,9 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     home = rng.choice(len(b), int(bg.sum()), p=pw / pw.sum())
     x[bg] = b.cx[home] + rng.normal(0, 14, len(home))
     y[bg] = b.cy[home] + rng.normal(0, 14, len(home))
+    source = np.empty(n, dtype=int)  # the building each event was drawn around
+    source[is_hot], source[bg] = hb_arr[hs], home
+    x, y = _inside_grids(x, y, b.cx[source], b.cy[source], b.grid[source], grids)
     lonlat = to_ll(np.column_stack([x, y]))
 
     # Categories: the theme's own most of the time at a hotspot, else the district mix.
@@ -1084,8 +1092,52 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     for j, i in enumerate(np.flatnonzero(resident)):
         contacts[i] = {"name": who[j][0] + honor[j], "phone": phones[j]}
     events = Events(lonlat[:, 0], lonlat[:, 1], cat, titles, descs, status.astype(str), occurred, reported, updated,
-                    accuracy, contacts, hot_idx)
+                    accuracy, contacts, hot_idx, source)
     return events, hotspots
+
+
+def _inside_grids(x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray, sg: np.ndarray,
+                  grids: list[GridRec]) -> tuple[np.ndarray, np.ndarray]:
+    """Event positions snapped to 1 cm and at least EVENT_EDGE_MARGIN_M inside a grid.
+
+    (sx, sy) is the centre of the building each event was drawn around and sg that building's
+    grid. A position in no grid (it fell in the bay, beyond the outline, or on a grid's edge) is
+    pulled halfway back towards its building, again if need be, and at last onto the building's
+    centre, which is always well inside its grid.
+    """
+    inner = shapely.buffer(np.array([g.geom_m for g in grids], dtype=object), -EVENT_EDGE_MARGIN_M)
+    x, y = _snap(x), _snap(y)
+    # Most stay in their building's grid: test those by grid, the rest against every grid.
+    todo = np.flatnonzero(~_contains_by_group(inner, sg, x, y))
+    tree = shapely.STRtree(inner)
+    for pull in range(EVENT_PULLS + 2):
+        inside, _ = tree.query(shapely.points(x[todo], y[todo]), predicate="within")
+        todo = np.delete(todo, inside)
+        if not len(todo):
+            return x, y
+        if pull > EVENT_PULLS:
+            break
+        keep = 0.5 if pull < EVENT_PULLS else 0.0
+        x[todo] = _snap(sx[todo] + (x[todo] - sx[todo]) * keep)
+        y[todo] = _snap(sy[todo] + (y[todo] - sy[todo]) * keep)
+    raise RuntimeError(f"{len(todo)} demo events lie outside every grid even on their building's centre")
+
+
+def _groups(group: np.ndarray, n: int):
+    """(g, indices of the items in group g) for each non-empty group g < n."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(n + 1))
+    for g in np.flatnonzero(np.diff(bounds)).tolist():
+        yield g, order[bounds[g]:bounds[g + 1]]
+
+
+def _contains_by_group(polys: np.ndarray, group: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether polys[group[i]] contains the point (x[i], y[i]), one prepared polygon at a time."""
+    out = np.zeros(len(x), dtype=bool)
+    for g, idx in _groups(group, len(polys)):
+        shapely.prepare(polys[g])
+        out[idx] = shapely.contains_xy(polys[g], x[idx], y[idx])
+    return out
 
 
 # -- cadres and contracts --------------------------------------------------------------------

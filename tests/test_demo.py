@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import math
 import os
 import subprocess
 import sys
@@ -10,13 +11,16 @@ import sys
 import numpy as np
 import pytest
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
 from sqlalchemy import text
 
+import data.demo
 from data.demo import (
     CENTER_LONLAT,
     DISTRICT_CODE,
+    EVENT_EDGE_MARGIN_M,
     GRID_AREA_TOLERANCE,
+    PLANE_CRS,
     generate,
     read_categories,
 )
@@ -176,6 +180,19 @@ def test_no_building_crosses_a_road_or_another_building(district):
     assert sides.min() >= 10 and sides.max() <= 80
 
 
+def test_events_lie_inside_a_grid_clear_of_its_edges(district):
+    e = district.events
+    grids = np.array([g.geom for g in district.grids], dtype=object)
+    inside, _ = shapely.STRtree(grids).query(shapely.points(e.lon, e.lat), predicate="within")
+    assert len(set(inside.tolist())) == len(e)
+    # In metres, on the survey plane: at least the margin from every grid edge (1 cm of rounding).
+    x, y = Transformer.from_crs("EPSG:4326", PLANE_CRS, always_xy=True).transform(e.lon, e.lat)
+    edges = shapely.union_all(shapely.boundary(np.array([g.geom_m for g in district.grids], dtype=object)))
+    ox, oy = Transformer.from_crs("EPSG:4326", PLANE_CRS, always_xy=True).transform(*CENTER_LONLAT)
+    near = shapely.distance(edges, shapely.points(x - ox, y - oy))
+    assert near.min() >= EVENT_EDGE_MARGIN_M - 0.01
+
+
 def test_road_network_has_a_hierarchy(district):
     classes = collections.Counter(r.cls for r in district.roads)
     assert {"river", "arterial", "secondary", "local", "boundary"} <= set(classes)
@@ -265,6 +282,32 @@ def test_generation_is_deterministic():
     assert np.array_equal(a.events.lon, b.events.lon) and a.events.title == b.events.title
     assert a.cadres == b.cadres
     assert wkb != [shapely.to_wkb(g.geom) for g in c.grids]
+
+
+class _LastBitOff:
+    """The math module with cos, sin and atan2 one unit in the last place off, as another libm may round."""
+
+    def __init__(self, direction: float):
+        self.direction = direction
+
+    def __getattr__(self, name):
+        f = getattr(math, name)
+        if name not in ("cos", "sin", "atan2"):
+            return f
+        return lambda *args: float(np.nextafter(f(*args), self.direction * math.inf))
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_the_district_does_not_hang_on_the_last_bit_of_the_maths(monkeypatch, direction):
+    # Decisions are taken on coordinates snapped to 1 cm, so a kernel that rounds the other way
+    # (another CPU's libm; BLAS and NumPy's SIMD kernels are kept out altogether) changes nothing.
+    base = generate("tiny", seed=1, as_of=AS_OF)
+    monkeypatch.setattr(data.demo, "math", _LastBitOff(direction))
+    other = generate("tiny", seed=1, as_of=AS_OF)
+    assert [shapely.to_wkb(g.geom_m) for g in other.grids] == [shapely.to_wkb(g.geom_m) for g in base.grids]
+    assert [g.code for g in other.grids] == [g.code for g in base.grids]
+    assert np.array_equal(other.buildings.corners_m(), base.buildings.corners_m())
+    assert np.array_equal(other.events.lon, base.events.lon) and np.array_equal(other.events.lat, base.events.lat)
 
 
 # -- in the database -------------------------------------------------------------------------
