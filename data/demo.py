@@ -629,12 +629,12 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     areas, grids = _hierarchy(faces, leaves, comm_polys, fld, pool)
     roads = _roads(faces, outline, cutter.cuts)
     to_ll = _plane_to_lonlat()
-    for a in areas:
-        a.geom = _multi(shapely.transform(a.geom_m, to_ll))
-    for g in grids:
-        g.geom = _multi(shapely.transform(g.geom_m, to_ll))
-    for rd in roads:
-        rd.geom = shapely.transform(rd.geom_m, to_ll)
+    # One projection call per layer: PROJ transforms each point on its own, so batching changes
+    # no coordinate, only the per-call overhead (seconds on a city).
+    for items in (areas, grids, roads):
+        projected = shapely.transform(np.array([it.geom_m for it in items], dtype=object), to_ll)
+        for it, geom in zip(items, projected, strict=True):
+            it.geom = geom if items is roads else _multi(geom)
 
     buildings = _buildings(grids, roads, bld_rng, pool)
     cats = categories if categories is not None else read_categories()
@@ -982,18 +982,20 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     n = sc.events
     start = np.datetime64(as_of.replace(tzinfo=None), "s") - np.timedelta64(DAYS * 86400, "s")
 
-    # Hotspots sit on buildings of a fitting land use.
     # Hotspots: first the kind of place (a fixed mix), then a building on land of a fitting use.
     n_hot = max(6, len(grids) // 25)
-    use_of = np.array([grids[gi].use for gi in b.grid])
+    use_of = np.array([g.use for g in grids])[b.grid]
     themes, shares = zip(*THEME_SHARES.items(), strict=True)
     hotspots = []
     taken: set[int] = set()
+    fitting: dict[str, np.ndarray] = {}  # theme → buildings on land of a fitting use, found once
     for rank in range(n_hot):
         theme = str(rng.choice(themes, p=np.array(shares) / sum(shares)))
-        uses = [u for u, ts in USE_THEMES.items() if theme in ts]
-        cand = np.flatnonzero(np.isin(use_of, uses))
-        cand = cand if len(cand) else np.arange(len(b))
+        if theme not in fitting:
+            uses = [u for u, ts in USE_THEMES.items() if theme in ts]
+            found = np.flatnonzero(np.isin(use_of, uses))
+            fitting[theme] = found if len(found) else np.arange(len(b))
+        cand = fitting[theme]
         bi = int(cand[rng.integers(0, len(cand))])
         if bi in taken:
             continue
