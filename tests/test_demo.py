@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
 import math
 import os
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 import shapely
 from pyproj import Geod, Transformer
+from shapely.affinity import scale
 from sqlalchemy import text
 
 import data.demo
@@ -21,6 +23,8 @@ from data.demo import (
     EVENT_EDGE_MARGIN_M,
     GRID_AREA_TOLERANCE,
     PLANE_CRS,
+    InvariantError,
+    check_invariants,
     generate,
     read_categories,
 )
@@ -308,6 +312,83 @@ def test_the_district_does_not_hang_on_the_last_bit_of_the_maths(monkeypatch, di
     assert [g.code for g in other.grids] == [g.code for g in base.grids]
     assert np.array_equal(other.buildings.corners_m(), base.buildings.corners_m())
     assert np.array_equal(other.events.lon, base.events.lon) and np.array_equal(other.events.lat, base.events.lat)
+
+
+# -- the generator checks its own rules ------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny():
+    """A small district to break by hand."""
+    return generate("tiny", seed=3, as_of=AS_OF)
+
+
+def _on_a_road(d):
+    """A building moved onto the middle of a road."""
+    b = d.buildings
+    road = d.roads[len(d.roads) // 2].geom_m.interpolate(0.5, normalized=True)
+    b.cx[7], b.cy[7] = road.x, road.y
+    return [b.code[7]], "no building touches a road corridor"
+
+
+def _onto_a_neighbour(d):
+    """A building moved onto the next one of its grid."""
+    b = d.buildings
+    b.cx[11], b.cy[11] = b.cx[10] + 1.0, b.cy[10]
+    return [b.code[10], b.code[11]], "no building touches another"
+
+
+def _into_the_bay(d):
+    """An event moved 5 km south, out of the district."""
+    d.events.lat[5] -= 0.05
+    return ["event 5"], "every event lies inside a grid"
+
+
+def _a_grid_shrunk(d):
+    """A grid drawn 20 % smaller about its centre: a gap in its community."""
+    g = d.grids[3]
+    g.geom = scale(g.geom, 0.8, 0.8)
+    return [g.community_code], "children tile their parent"
+
+
+def _a_code_off_by_one(d):
+    """A grid whose code does not start with its community's."""
+    g = d.grids[4]
+    g.code = str(int(g.code) + 1_000)
+    return [g.code], "codes nest"
+
+
+@pytest.mark.parametrize("breakage", [_on_a_road, _onto_a_neighbour, _into_the_bay, _a_grid_shrunk,
+                                      _a_code_off_by_one])
+def test_check_invariants_names_the_broken_rule_and_its_offenders(tiny, breakage):
+    check_invariants(tiny)  # the generator's own district holds
+    broken = copy.deepcopy(tiny)
+    offenders, rule = breakage(broken)
+    with pytest.raises(InvariantError) as raised:
+        check_invariants(broken)
+    [name] = [r for r in raised.value.broken if r.startswith(rule)]
+    assert all(any(o in item for item in raised.value.broken[name]) for o in offenders)
+    assert rule in str(raised.value)
+
+
+def test_grid_sizes_are_checked_against_the_tolerance(tiny):
+    broken = copy.deepcopy(tiny)
+    g = next(g for g in broken.grids if g.kind == "basic")
+    g.target_m2 = geodesic_m2(g.geom) / (GRID_AREA_TOLERANCE * 1.1)  # its area is now 1.1× the largest
+    with pytest.raises(InvariantError) as raised:
+        check_invariants(broken)
+    [items] = [v for k, v in raised.value.broken.items() if "target area" in k]
+    assert [i.split()[0] for i in items] == [g.code]
+
+
+def test_a_district_that_breaks_a_rule_is_never_written(db_url, monkeypatch):
+    # Without the repair that drops buildings too near a road, the check stops the load.
+    monkeypatch.setattr(data.demo, "_clear_of_roads", lambda b, roads: np.ones(len(b), dtype=bool))
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(InvariantError, match="no building touches a road corridor"):
+            data.demo.load(engine, "tiny", seed=3)
+    finally:
+        engine.dispose()
+    assert _counts(db_url) == (0, 0, 0, 0, 0, 0)
 
 
 # -- in the database -------------------------------------------------------------------------
