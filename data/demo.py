@@ -97,8 +97,8 @@ SCALES = {
                   edge_grid_m2=75_000.0),
     # The benchmark city has big village and suburban grids (a village is often one grid),
     # which is where most of its million buildings stand.
-    "city": Scale("city", grids=10_000, streets=80, communities=650, events=1_000_000, cadres=1_500,
-                  grids_per_worker=15, edge_grid_m2=160_000.0),
+    "city": Scale("city", grids=9_700, streets=80, communities=650, events=1_000_000, cadres=1_500,
+                  grids_per_worker=15, edge_grid_m2=168_000.0),
 }
 
 ROAD_CLASSES = ("boundary", "local", "secondary", "arterial", "river")  # by rank
