@@ -407,7 +407,7 @@ class _Cutter:
 
 
 def _along(x: np.ndarray, y: np.ndarray, angle: float) -> np.ndarray:
-    """Projection of points on the axis at `angle`, in plain arithmetic (the same bits on every CPU)."""
+    """Projection of points on the axis at `angle`, in plain arithmetic (BLAS kernels round differently)."""
     return x * math.cos(angle) + y * math.sin(angle)
 
 
@@ -958,7 +958,7 @@ def _category_weights(cats: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         by_major.setdefault((c.get("kind", "event"), c.get("major_name", "")), []).append(i)
     for key, idx in by_major.items():
         share = MAJOR_MIX.get(key, 1.0)
-        decay = np.array([0.7 ** k for k in range(len(idx))])  # Python's pow: the same bits on every CPU
+        decay = np.array([0.7 ** k for k in range(len(idx))])  # scalar pow, not NumPy's SIMD kernels
         weights[idx] = share * decay / decay.sum()
     return codes, weights / weights.sum()
 
