@@ -9,16 +9,22 @@ from __future__ import annotations
 #     secondary roads), each cut placed so the pieces hold the wanted number of grids
 #     (a density field makes the old town dense and the suburbs sparse).
 #  3. Each community is cut recursively by local roads until the pieces reach the grid
-#     size of their place (≈10,000 m² in the old town, several hectares outside); a few
-#     pieces become special grids (park, school, hospital, market, industrial park).
+#     size of their place (≈10,000 m² in the old town, several hectares outside), each within
+#     GRID_AREA_TOLERANCE of it; a few pieces become special grids (park, school, hospital,
+#     market, industrial park).
 #  4. All boundaries are noded together on a 1 cm grid and polygonised, so neighbouring
 #     grids share exactly the same vertices: the grids tile each community, communities
 #     tile streets, streets tile the district (shapely.coverage_is_valid holds).
 #  5. Buildings are rectangles on a lattice aligned with each grid's long axis, kept
 #     only where they stay clear of every road's half-width plus a gap.
 #  6. Events over the last 90 days come from hotspots (a market, a construction site, an
-#     old compound, a school gate…) and from background noise near homes; statuses
-#     follow the age of the case. Cadres of every type contract most grids, not all.
+#     old compound, a school gate…) and from background noise near homes, each inside a
+#     grid; statuses follow the age of the case. Cadres of every type contract most grids,
+#     not all.
+#  7. check_invariants checks the district's rules on what would be stored, before anything is.
+# Every decision is taken on coordinates snapped to 1 cm (NODING_GRID_M) and computed with plain
+# arithmetic or math on scalars, never BLAS (@, np.dot) or NumPy's array trigonometry: their
+# kernels differ between CPUs in the last bit, and one flipped comparison redraws the district.
 import datetime as dt
 import math
 import time
@@ -47,12 +53,26 @@ CITY_NAME = "厦门市"
 # never collides with a real district someone imports beside it.
 CENTER_LONLAT = (118.150, 24.735)
 PLANE_CRS = "EPSG:4548"  # CGCS2000 / 3-degree Gauss-Kruger CM 117E
+# Every coordinate the generator decides on is snapped to this grid first (and all boundaries are
+# noded on it), so a last-bit difference between CPUs' maths kernels (BLAS, SIMD, libm) moves
+# nothing: a value a few 1e-13 m off rounds to the same centimetre.
 NODING_GRID_M = 0.01
 CATEGORIES_CSV = Path(__file__).resolve().parent / "categories.csv"
 DAYS = 90
-# Cutting stops between 0.85× and 1.45× the local target area, so a place's grids come out a
-# little smaller than its target on average: 1.25 grids per "expected" grid, measured.
-LEAVES_PER_EXPECTED_GRID = 1.25
+# Grids come out a little above their place's target area on average (cutting stops anywhere
+# up to 1.45× it): 0.97 grids per "expected" grid, measured.
+LEAVES_PER_EXPECTED_GRID = 0.97
+# 万米单元网格: a city-management unit grid is "about 10,000 m²" (CJ/T 213-2005 and the local rules
+# that follow it give the size as a guide, 面积适当, not as a tolerance). The demo reads "about" as
+# within a factor of 1.5 either way of its place's target (10,000 m² in the old town, so
+# 6,667–15,000 m²), per basic grid; special grids (park, school…) are larger by design.
+GRID_AREA_TOLERANCE = 1.5
+# Cutting keeps 1 % inside those bounds: the noding moves boundaries by under a centimetre and
+# the plane's scale (Gauss-Krüger, 1.15° off its meridian) changes areas by 0.03 %.
+GRID_CUT_MARGIN = 0.01
+# A piece's target may rise at most this much above the piece it was cut from, where the field
+# climbs steeply within one grid's width (the old town's edge in a small district).
+TARGET_DRIFT = 1.05
 
 
 @dataclass(frozen=True)
@@ -67,23 +87,27 @@ class Scale:
     cadres: int
     grids_per_worker: float  # how many grids one 网格员 holds
     # Target grid area at the district's edge; with the land uses below it sets how many
-    # buildings there are (tiny ≈ 2k, demo ≈ 32k, city ≈ 950k, measured).
+    # buildings there are (tiny ≈ 2.5k, demo ≈ 32k, city ≈ 950k, measured).
     edge_grid_m2: float = 60_000.0
 
 
 SCALES = {
     "tiny": Scale("tiny", grids=60, streets=2, communities=4, events=1_500, cadres=20, grids_per_worker=6),
     "demo": Scale("demo", grids=600, streets=5, communities=40, events=20_000, cadres=150, grids_per_worker=10,
-                  edge_grid_m2=110_000.0),
+                  edge_grid_m2=75_000.0),
     # The benchmark city has big village and suburban grids (a village is often one grid),
     # which is where most of its million buildings stand.
-    "city": Scale("city", grids=10_000, streets=80, communities=650, events=1_000_000, cadres=1_500,
-                  grids_per_worker=15, edge_grid_m2=260_000.0),
+    "city": Scale("city", grids=9_700, streets=80, communities=650, events=1_000_000, cadres=1_500,
+                  grids_per_worker=15, edge_grid_m2=168_000.0),
 }
 
 ROAD_CLASSES = ("boundary", "local", "secondary", "arterial", "river")  # by rank
 ROAD_WIDTH_M = {"boundary": 12.0, "local": 10.0, "secondary": 24.0, "arterial": 40.0, "river": 60.0}
 BUILDING_GAP_M = 2.0  # kept between a building and the edge of a road
+# Every demo event lies inside a grid, at least this far from its edges, so that which grid
+# it is in never hangs on the last bits of a projection (the loader assigns events in WGS84).
+EVENT_EDGE_MARGIN_M = 0.5
+EVENT_PULLS = 4  # halvings of its offset from its building before an event is put on the building
 
 
 # -- results ---------------------------------------------------------------------------------
@@ -110,6 +134,10 @@ class GridRec:
     use: str
     geom_m: Polygon
     geom: MultiPolygon | None = None
+    # Its place, where cutting measured it: the zone (old 老城区, urban, suburb) and the target
+    # area there; a basic grid lies within _size_bounds(target_m2).
+    zone: str = ""
+    target_m2: float = 0.0
 
 
 @dataclass
@@ -132,6 +160,8 @@ class Buildings:
     w: np.ndarray
     h: np.ndarray
     theta: np.ndarray
+    cos_t: np.ndarray  # cos and sin of theta, from math.cos/sin once per grid (NumPy's SIMD kernels
+    sin_t: np.ndarray  # may differ from them in the last bit)
     floors: np.ndarray
     households: np.ndarray
     population: np.ndarray
@@ -143,13 +173,19 @@ class Buildings:
         return len(self.cx)
 
     def corners_m(self, sl: slice = slice(None)) -> np.ndarray:
-        """(n, 5, 2) closed rings of the footprints in plane metres."""
-        cx, cy, w, h, t = self.cx[sl], self.cy[sl], self.w[sl], self.h[sl], self.theta[sl]
+        """(n, 5, 2) closed rings of the footprints in plane metres, on the 1 cm grid."""
+        cx, cy, w, h = self.cx[sl], self.cy[sl], self.w[sl], self.h[sl]
         dx = np.array([-0.5, 0.5, 0.5, -0.5, -0.5])
         dy = np.array([-0.5, -0.5, 0.5, 0.5, -0.5])
         lx, ly = w[:, None] * dx, h[:, None] * dy
-        c, s = np.cos(t)[:, None], np.sin(t)[:, None]
-        return np.stack([cx[:, None] + lx * c - ly * s, cy[:, None] + lx * s + ly * c], axis=-1)
+        c, s = self.cos_t[sl][:, None], self.sin_t[sl][:, None]
+        return _snap(np.stack([cx[:, None] + lx * c - ly * s, cy[:, None] + lx * s + ly * c], axis=-1))
+
+    def subset(self, keep: np.ndarray) -> Buildings:
+        """The buildings where `keep` is true (codes and names are given afterwards)."""
+        arrays = [getattr(self, f)[keep] for f in ("cx", "cy", "w", "h", "theta", "cos_t", "sin_t", "floors",
+                                                   "households", "population", "grid")]
+        return Buildings(*arrays, code=[], name=[])
 
 
 @dataclass
@@ -168,6 +204,7 @@ class Events:
     accuracy_m: np.ndarray  # NaN: not given
     contact: list[dict | None]
     hotspot: np.ndarray  # index of the hotspot it came from, -1 for background
+    building: np.ndarray  # index of the building it was drawn around (into DemoDistrict.buildings)
 
     def __len__(self) -> int:
         return len(self.lon)
@@ -196,7 +233,7 @@ class DemoDistrict:
 
     def footprints(self, sl: slice = slice(None)) -> np.ndarray:
         """Building footprints as WGS84 polygons."""
-        return shapely.polygons(self.footprint_rings(sl))
+        return _polygons(self.footprint_rings(sl))
 
 
 # -- coordinates -----------------------------------------------------------------------------
@@ -225,8 +262,30 @@ def _plane_to_lonlat() -> Callable[[np.ndarray], np.ndarray]:
     return apply
 
 
+def _polygons(rings: np.ndarray) -> np.ndarray:
+    """Polygons from (n, k, 2) closed rings; twice as fast as shapely.polygons on a million footprints."""
+    n, k = rings.shape[:2]
+    return shapely.from_ragged_array(shapely.GeometryType.POLYGON, rings.reshape(-1, 2),
+                                     (np.arange(0, n * k + 1, k), np.arange(n + 1)))
+
+
 def _multi(geom) -> MultiPolygon:
     return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom])
+
+
+def _snap(xy):
+    """Coordinates rounded to the 1 cm grid exactly as GEOS rounds them (scale 100, then divide)."""
+    scale = 1.0 / NODING_GRID_M
+    return np.round(np.asarray(xy, dtype=float) * scale) / scale + 0.0  # + 0.0: no -0.0 from a -1e-300
+
+
+def _on_grid(geom, grid: float = NODING_GRID_M):
+    """geom snap-rounded to `grid`, handed back with a floating precision model.
+
+    GEOS keeps the grid on the result and every later overlay would snap its output to it,
+    leaving slivers where a cut meets a neighbour's edge; the noding snaps all pieces together.
+    """
+    return shapely.transform(shapely.set_precision(shapely.set_precision(geom, grid), 0.0), lambda xy: xy + 0.0)
 
 
 # -- the density field -----------------------------------------------------------------------
@@ -239,15 +298,24 @@ class _Field:
         self.edge = scale.edge_grid_m2
         self.old_r = 0.22
 
+    # Plain arithmetic and sqrt only: IEEE rounds them the same on every CPU, where hypot and
+    # pow come from libm or NumPy's SIMD kernels and may differ in the last bit.
     def rel(self, x, y):
         """Distance from the old-town centre in district radii."""
-        return np.hypot(np.asarray(x) - self.ox, np.asarray(y) - self.oy) / self.R
+        dx, dy = np.asarray(x, dtype=float) - self.ox, np.asarray(y, dtype=float) - self.oy
+        return np.sqrt(dx * dx + dy * dy) / self.R
 
     def grid_m2(self, x, y):
-        """The target grid area at (x, y)."""
+        """The target grid area at (x, y): 10,000 m² in the old town, rising towards the edge."""
         d = self.rel(x, y)
-        ramp = np.clip((d - self.old_r) / (1.0 - self.old_r), 0, 1) ** 1.2
+        r = np.clip((d - self.old_r) / (1.0 - self.old_r), 0.0, 1.0)
+        ramp = r * (0.75 + 0.25 * r)  # a little steeper towards the edge
         return 10_000.0 + (self.edge - 10_000.0) * ramp
+
+    def place(self, poly) -> tuple[float, str]:
+        """Target area and zone of a piece, both at its representative point (one place per piece)."""
+        rp = poly.representative_point()
+        return float(self.grid_m2(rp.x, rp.y)), self.zone(rp.x, rp.y)
 
     def zone(self, x, y) -> str:
         """old (老城区), urban (城区) or suburb (城郊)."""
@@ -301,21 +369,31 @@ class _Cutter:
     def long_axis(poly) -> float:
         """Angle (radians) of the long side of the minimum rotated rectangle."""
         ring = np.asarray(shapely.oriented_envelope(poly).exterior.coords)
-        e0, e1 = ring[1] - ring[0], ring[2] - ring[1]
-        e = e0 if np.hypot(*e0) >= np.hypot(*e1) else e1
+        (x0, y0), (x1, y1), (x2, y2) = ring[0], ring[1], ring[2]
+        a = (x1 - x0, y1 - y0)
+        b = (x2 - x1, y2 - y1)
+        e = a if a[0] * a[0] + a[1] * a[1] >= b[0] * b[0] + b[1] * b[1] else b
         return math.atan2(e[1], e[0])
 
     def cut(self, poly, angle: float, t: float, cls: str):
-        """Split poly by the line {p·u = t} (u at `angle`); returns (low side, high side)."""
-        u = np.array([math.cos(angle), math.sin(angle)])
-        n = np.array([-u[1], u[0]])
+        """Split poly by the line {p·u = t} (u at `angle`); returns (low side, high side).
+
+        The cut line runs between two points of the 1 cm grid, so it is the same line whatever
+        the last bits of `t` and `angle` (libm's cos/sin); the pieces are then exact functions of
+        centimetre coordinates. They are not snapped themselves (see _on_grid).
+        """
+        ux, uy = math.cos(angle), math.sin(angle)
+        nx, ny = -uy, ux
         minx, miny, maxx, maxy = poly.bounds
-        big = 4 * math.hypot(maxx - minx, maxy - miny) + 10
-        mid = np.array([(minx + maxx) / 2, (miny + maxy) / 2])
-        c = t * u + (mid @ n) * n  # on the cut line, level with the polygon
-        half = Polygon([c + n * big, c + n * big - u * big * 2, c - n * big - u * big * 2, c - n * big])
+        big = 4 * math.sqrt((maxx - minx) ** 2 + (maxy - miny) ** 2) + 10
+        mx, my = (minx + maxx) / 2, (miny + maxy) / 2
+        m = mx * nx + my * ny  # the dot product in plain arithmetic: BLAS kernels differ in the last bit
+        cx, cy = t * ux + m * nx, t * uy + m * ny  # on the cut line, level with the polygon
+        ends = _snap([[cx - nx * big, cy - ny * big], [cx + nx * big, cy + ny * big]])
+        back = _snap(ends - 2 * big * np.array([ux, uy]))
+        half = Polygon([ends[1], back[1], back[0], ends[0]])
         lo, hi = poly.intersection(half), poly.difference(half)
-        line = LineString([c - n * big, c + n * big]).intersection(poly)
+        line = LineString(ends).intersection(poly)
         if not line.is_empty:
             self.cuts.append((line, cls, self.road_name(cls)))
         return lo, hi
@@ -324,8 +402,13 @@ class _Cutter:
     def extent(poly, angle: float) -> tuple[float, float]:
         """Min and max of the projection of poly's vertices on the axis at `angle`."""
         xy = shapely.get_coordinates(poly)
-        s = xy @ np.array([math.cos(angle), math.sin(angle)])
+        s = _along(xy[:, 0], xy[:, 1], angle)
         return float(s.min()), float(s.max())
+
+
+def _along(x: np.ndarray, y: np.ndarray, angle: float) -> np.ndarray:
+    """Projection of points on the axis at `angle`, in plain arithmetic (BLAS kernels round differently)."""
+    return x * math.cos(angle) + y * math.sin(angle)
 
 
 def _pieces(geom) -> list[Polygon]:
@@ -343,10 +426,9 @@ def _partition(poly, parts: int, cutter: _Cutter, samples: _Samples, cls: str) -
     base = cutter.long_axis(poly)
     for attempt in range(6):
         angle = base + rng.normal(0, math.radians(8)) + (math.pi / 2 if attempt % 2 else 0)
-        u = np.array([math.cos(angle), math.sin(angle)])
         lo_s, hi_s = cutter.extent(poly, angle)
         if len(idx) >= 8:
-            s = np.column_stack([samples.x[idx], samples.y[idx]]) @ u
+            s = _along(samples.x[idx], samples.y[idx], angle)
             order = np.argsort(s)
             cum = np.cumsum(samples.w[idx][order])
             j = int(np.searchsorted(cum, cum[-1] * k1 / parts))
@@ -369,65 +451,116 @@ def _dominant(geom):
     return parts[0] if len(parts) == 1 else MultiPolygon(parts)
 
 
-def _subdivide(poly, fld: _Field, cutter: _Cutter, special: str | None) -> list[tuple[Polygon, str | None]]:
-    """Cut a community into grids by local roads; one piece may become a special grid."""
+_Piece = tuple[Polygon, str | None, float, str]  # a grid to be: shape, special kind or None, target m², zone
+
+
+def _subdivide(poly, fld: _Field, cutter: _Cutter, special: str | None) -> list[_Piece]:
+    """Cut a community into grids by local roads: (piece, special kind or None, target m², zone).
+
+    Every basic grid comes out within _size_bounds of its target by construction: a piece above
+    the upper bound is always cut, a cut is taken only if each piece it makes reaches the lower
+    bound of its own target, and a piece's target (the field at its representative point) may
+    rise at most TARGET_DRIFT above its parent's, so that a piece too big for its target can
+    always be cut into two that are big enough for theirs. A piece no cut can split that way
+    would be kept whole (never seen: check_invariants would name it).
+    """
     rng = cutter.rng
-    stack = _pieces(poly)
-    out: list[tuple[Polygon, str | None]] = []
+    stack = [(q, math.inf) for q in _pieces(poly)]
+    out: list[_Piece] = []
     while stack:
-        p = stack.pop()
-        rp = p.representative_point()
-        target = float(fld.grid_m2(rp.x, rp.y))
+        p, cap = stack.pop()
+        target, zone = fld.place(p)
+        target = min(target, cap)
         area = p.area
         if special and 2.5 * target <= area <= 8 * target:
             compact = area / shapely.oriented_envelope(p).area
             if compact > 0.6:
-                out.append((p, special))
+                out.append((p, special, target, zone))
                 special = None
                 continue
-        if area <= target * rng.uniform(0.85, 1.45):
-            out.append((p, None))
+        largest = _size_bounds(target)[1]
+        least = _size_bounds(target * TARGET_DRIFT)[0]  # the smallest either piece of a cut may be
+        # Stop at a random size near the target (grids differ, as real ones do), and always when
+        # the piece cannot make two pieces of that size (2 % to spare for placing the cut).
+        if area <= min(largest, target * rng.uniform(1.0, 1.45)) or area < 2 * 1.02 * least:
+            out.append((p, None, target, zone))
             continue
-        angle0 = cutter.long_axis(p)
-        for _attempt in range(5):
-            angle = angle0 + rng.normal(0, math.radians(10))
-            lo_s, hi_s = cutter.extent(p, angle)
-            t = lo_s + (hi_s - lo_s) * rng.uniform(0.38, 0.62)
-            n_before = len(cutter.cuts)
-            lo, hi = cutter.cut(p, angle, t, "local")
-            pieces = _pieces(lo) + _pieces(hi)
-            if len(pieces) >= 2 and (min(q.area for q in pieces) >= 0.25 * target or _attempt == 4):
-                break
-            del cutter.cuts[n_before:]
-        stack.extend(pieces if len(pieces) >= 2 else [])
-        if len(pieces) < 2:
-            out.append((p, None))
+        pieces = _cut_in_two(p, area, target, least, fld, cutter)
+        if pieces:
+            stack.extend((q, target * TARGET_DRIFT) for q in pieces)
+        else:
+            out.append((p, None, target, zone))
     return out
 
 
+def _size_bounds(target: float) -> tuple[float, float]:
+    """The smallest and largest area cutting leaves a basic grid of this target area."""
+    return (target / GRID_AREA_TOLERANCE * (1 + GRID_CUT_MARGIN),
+            target * GRID_AREA_TOLERANCE * (1 - GRID_CUT_MARGIN))
+
+
+def _cut_in_two(p, area: float, target: float, least: float, fld: _Field, cutter: _Cutter) -> list[Polygon]:
+    """Pieces of one local road across p, each reaching the lower bound of its own target; [] if none found."""
+    rng = cutter.rng
+    angle0 = cutter.long_axis(p)
+    # Split by the number of grids p will make, as _partition does (k // 2 of them on one side), so
+    # the grids come out near the target rather than halves of halves; the line wanders a little.
+    k = max(2, round(area / target))
+    share = min(0.5, 1.02 * least / area)  # the least share of p's area either side may get
+    for attempt in range(8):
+        # Across the long axis first; after four misses, along it too.
+        angle = angle0 + rng.normal(0, math.radians(10)) + (math.pi / 2 if attempt >= 4 and attempt % 2 else 0)
+        want = min(max((k // 2) / k * rng.uniform(0.85, 1.15), share), 1 - share)
+        lo_s, hi_s = cutter.extent(p, angle)
+        t = lo_s + (hi_s - lo_s) * want
+        for _newton in range(3):
+            n_before = len(cutter.cuts)
+            low, high = cutter.cut(p, angle, t, "local")
+            pieces = _pieces(low) + _pieces(high)
+            if len(pieces) >= 2 and all(
+                    q.area >= _size_bounds(min(fld.place(q)[0], target * TARGET_DRIFT))[0] for q in pieces):
+                return pieces
+            chord = cutter.cuts[-1][0].length if len(cutter.cuts) > n_before else 0.0
+            del cutter.cuts[n_before:]
+            if chord <= 0:
+                break
+            # The low side grows by about the chord's length per metre the line moves (Newton).
+            t = min(max(t + (want * area - low.area) / chord, lo_s), hi_s)
+    return []
+
+
 # -- the outline -----------------------------------------------------------------------------
-def _outline(rng: np.random.Generator, radius: float) -> tuple[Polygon, LineString]:
-    """An irregular district outline with a bay in the south, and the river into the bay."""
-    th = np.linspace(0, 2 * np.pi, 181)[:-1]
-    r = np.ones_like(th)
+def _outline(rng: np.random.Generator, radius: float, grid: float = NODING_GRID_M) -> tuple[Polygon, LineString]:
+    """An irregular district outline with a bay in the south, and the river into the bay.
+
+    Drawn with math.cos/sin on scalars (NumPy's array kernels may differ in the last bit between
+    CPUs) and snapped to `grid` (1 cm; the sizing probe draws a unit outline with a finer grid).
+    """
+    th = [2 * math.pi * i / 180 for i in range(180)]
+    r = [1.0] * len(th)
     for k, amp in ((2, 0.08), (3, 0.06), (5, 0.035), (7, 0.02)):
-        r += amp * np.cos(k * th + rng.uniform(0, 2 * np.pi))
-    blob = Polygon(np.column_stack([1.15 * r * np.cos(th), r * np.sin(th)]))
+        phase = float(rng.uniform(0, 2 * np.pi))
+        r = [ri + amp * math.cos(k * a + phase) for ri, a in zip(r, th, strict=True)]
+    blob = Polygon([(1.15 * ri * math.cos(a) * radius, ri * math.sin(a) * radius)
+                    for ri, a in zip(r, th, strict=True)])
     bay_c = (0.1 + rng.uniform(-0.1, 0.1), -1.08)
-    bay = shapely.Point(bay_c).buffer(0.38, quad_segs=16)
-    outline = blob.difference(bay)
-    outline = shapely.affinity.scale(outline, radius, radius, origin=(0, 0))
+    bay = shapely.Polygon([((bay_c[0] + 0.38 * math.cos(a)) * radius, (bay_c[1] + 0.38 * math.sin(a)) * radius)
+                           for a in (2 * math.pi * i / 64 for i in range(64))])
+    outline = _on_grid(shapely.difference(blob, bay), grid)
     # The river enters from the north-west and meanders south-east into the bay.
-    s = np.linspace(0, 1, 60)
     x0, y0 = -0.75, 1.4
     x1, y1 = bay_c[0], bay_c[1] + 0.2
-    xs = x0 + (x1 - x0) * s
-    ys = y0 + (y1 - y0) * s
-    wig = 0.07 * np.sin(s * np.pi * 5 + rng.uniform(0, 2 * np.pi)) * np.sin(s * np.pi)
     nx, ny = -(y1 - y0), (x1 - x0)
-    norm = math.hypot(nx, ny)
-    river = LineString(np.column_stack([xs + wig * nx / norm, ys + wig * ny / norm]) * radius)
-    return shapely.make_valid(outline), river
+    norm = math.sqrt(nx * nx + ny * ny)
+    phase = float(rng.uniform(0, 2 * np.pi))
+    pts = []
+    for i in range(60):
+        s = i / 59
+        wig = 0.07 * math.sin(s * math.pi * 5 + phase) * math.sin(s * math.pi)
+        pts.append(((x0 + (x1 - x0) * s + wig * nx / norm) * radius,
+                    (y0 + (y1 - y0) * s + wig * ny / norm) * radius))
+    river = _on_grid(LineString(pts), grid)
+    return outline, river
 
 
 # -- generation ------------------------------------------------------------------------------
@@ -451,17 +584,18 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     pool = nm.NamePool(name_rng)
 
     # Size the outline so the expected number of grids matches the scale.
-    unit_outline, _ = _outline(np.random.default_rng(seed), 1.0)
+    unit_outline, _ = _outline(np.random.default_rng(seed), 1.0, grid=1e-6)
     probe = _Field(1.0, (-0.15, 0.12), sc)
     unit_samples = _Samples(unit_outline, probe, 0.01)
     expected_per_r2 = float((unit_samples.w).sum())
-    radius = math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))
+    # Whole metres: everything below is drawn from the radius, so it must not carry last bits.
+    radius = float(round(math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))))
     outline, river = _outline(np.random.default_rng(seed), radius)
     fld = _Field(radius, (-0.15 * radius, 0.12 * radius), sc)
     samples = _Samples(outline, fld, radius / 160)
 
     cutter = _Cutter(geo_rng, pool)
-    halves = _pieces(split(outline, river))
+    halves = _pieces(_on_grid(split(outline, river)))
     river_in = river.intersection(outline)
     cutter.cuts.append((river_in, "river", "幸福河"))
 
@@ -483,7 +617,7 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
             comm_polys.append((si, cp))
 
     # Grids: cut every community down to the local grid size; some get a special grid.
-    leaves: list[tuple[Polygon, int, str | None]] = []
+    leaves: list[tuple[Polygon, int, str | None, float, str]] = []
     for ci, (_si, cp) in enumerate(comm_polys):
         rp = cp.representative_point()
         zone = fld.zone(rp.x, rp.y)
@@ -491,8 +625,8 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
         if geo_rng.random() < 0.22:
             pick = ["school", "hospital", "market"] if zone != "suburb" else ["park", "industrial", "school", "park"]
             special = str(geo_rng.choice(pick))
-        for p, kind in _subdivide(cp, fld, cutter, special):
-            leaves.append((p, ci, kind))
+        for p, kind, target, zone in _subdivide(cp, fld, cutter, special):
+            leaves.append((p, ci, kind, target, zone))
 
     faces = _node(np.array([leaf[0] for leaf in leaves], dtype=object))
 
@@ -500,18 +634,20 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     areas, grids = _hierarchy(faces, leaves, comm_polys, fld, pool)
     roads = _roads(faces, outline, cutter.cuts)
     to_ll = _plane_to_lonlat()
-    for a in areas:
-        a.geom = _multi(shapely.transform(a.geom_m, to_ll))
-    for g in grids:
-        g.geom = _multi(shapely.transform(g.geom_m, to_ll))
-    for rd in roads:
-        rd.geom = shapely.transform(rd.geom_m, to_ll)
+    # One projection call per layer: PROJ transforms each point on its own, so batching changes
+    # no coordinate, only the per-call overhead (seconds on a city).
+    for items in (areas, grids, roads):
+        projected = shapely.transform(np.array([it.geom_m for it in items], dtype=object), to_ll)
+        for it, geom in zip(items, projected, strict=True):
+            it.geom = geom if items is roads else _multi(geom)
 
     buildings = _buildings(grids, roads, bld_rng, pool)
     cats = categories if categories is not None else read_categories()
     events, hotspots = _events(grids, buildings, sc, evt_rng, as_of, cats, to_ll, pool)
     cadres, contracts = _cadres(areas, grids, sc, cad_rng, as_of)
-    return DemoDistrict(sc, seed, as_of, areas, grids, roads, buildings, events, cadres, contracts, hotspots)
+    district = DemoDistrict(sc, seed, as_of, areas, grids, roads, buildings, events, cadres, contracts, hotspots)
+    check_invariants(district)
+    return district
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:
@@ -539,7 +675,7 @@ def _node(polys: np.ndarray) -> np.ndarray:
 def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
     """Number streets, communities and grids west→east, north→south and name them."""
     comm_faces: dict[int, list[int]] = {}
-    for i, (_p, ci, _k) in enumerate(leaves):
+    for i, (_p, ci, *_rest) in enumerate(leaves):
         comm_faces.setdefault(ci, []).append(i)
     comm_geom = {ci: shapely.coverage_union_all(faces[idx]) for ci, idx in comm_faces.items()}
     street_comms: dict[int, list[int]] = {}
@@ -590,8 +726,7 @@ def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
             grow = math.sqrt(np.median(shapely.area(faces[idx])))
             for seq, g_order in enumerate(reading_order(shapely.get_x(gp), shapely.get_y(gp), grow), start=1):
                 li = idx[g_order]
-                kind = leaves[li][2]
-                zone = fld.zone(gp[g_order].x, gp[g_order].y)
+                _p, _ci, kind, target, zone = leaves[li]
                 if kind:
                     options = nm.SPECIAL_GRIDS[kind]
                     gname = pool.word() + options[len(grids) % len(options)] + "网格"
@@ -600,7 +735,7 @@ def _hierarchy(faces, leaves, comm_polys, fld: _Field, pool: nm.NamePool):
                     gname = f"{cname}第{nm.chinese_number(seq) if seq < 100 else seq}网格"
                     use = zone
                 grids.append(GridRec(grid_code(ccode, seq), gname, "special" if kind else "basic", ccode, use,
-                                     faces[li]))
+                                     faces[li], zone=zone, target_m2=target))
     return areas, grids
 
 
@@ -666,24 +801,17 @@ def _land_use(grid: GridRec, rng: np.random.Generator) -> str:
 
 def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator, pool: nm.NamePool) -> Buildings:
     """Footprints inside each grid, clear of every road, aligned with the grid's long axis."""
-    road_geoms = np.array([r.geom_m for r in roads], dtype=object)
-    widths = np.array([r.width_m for r in roads])
-    road_zone = shapely.buffer(road_geoms, widths / 2 + BUILDING_GAP_M, quad_segs=4)
-    tree = shapely.STRtree(road_geoms)
-    cols: dict[str, list] = {k: [] for k in ("cx", "cy", "w", "h", "theta", "floors", "hh", "pop", "grid")}
-    codes: list[str] = []
-    bnames: list[str] = []
+    cols: dict[str, list] = {k: [] for k in ("cx", "cy", "w", "h", "theta", "cos", "sin", "floors", "hh", "pop",
+                                             "grid")}
+    naming: dict[int, str | None] = {}  # grid index → estate name of its homes (None: numbered 号楼)
     for gi, g in enumerate(grids):
         use = _land_use(g, rng)
         g.use = use
         spec = USES[use]
-        near = tree.query(g.geom_m, predicate="intersects")
-        inner = g.geom_m.difference(shapely.union_all(road_zone[near])) if len(near) else g.geom_m
-        if inner.is_empty:
-            continue
         theta = _Cutter.long_axis(g.geom_m) + rng.normal(0, math.radians(3))
         origin = g.geom_m.centroid
-        rot = rotate(inner, -theta, origin=origin, use_radians=True)
+        # The lattice fills the grid; _clear_of_roads then drops what comes too close to a road.
+        rot = rotate(g.geom_m, -theta, origin=origin, use_radians=True)
         shapely.prepare(rot)
         px, py = spec["pitch"]
         minx, miny, maxx, maxy = rot.bounds
@@ -715,6 +843,8 @@ def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator
         cols["w"].append(w)
         cols["h"].append(h)
         cols["theta"].append(np.full(k, theta))
+        cols["cos"].append(np.full(k, c))
+        cols["sin"].append(np.full(k, s))
         lo, hi = spec["floors"]
         floors = rng.integers(lo, hi + 1, k)
         if spec["flat"]:
@@ -729,15 +859,40 @@ def _buildings(grids: list[GridRec], roads: list[Road], rng: np.random.Generator
         cols["pop"].append(pop)
         cols["grid"].append(np.full(k, gi))
         estate = pool.any() + str(rng.choice(nm.ESTATE_SUFFIXES))
-        for j in range(k):
-            codes.append(building_code(g.code, j + 1))
-            bnames.append(f"{estate}{j + 1}栋" if spec["flat"] else f"{g.name.removesuffix('网格')}{j + 1}号楼")
+        naming[gi] = estate if spec["flat"] else None
 
     def cat(key, dtype=float):
         return np.concatenate(cols[key]).astype(dtype) if cols[key] else np.zeros(0, dtype=dtype)
 
-    return Buildings(cat("cx"), cat("cy"), cat("w"), cat("h"), cat("theta"), cat("floors", int), cat("hh", int),
-                     cat("pop", int), cat("grid", int), codes, bnames)
+    drawn = Buildings(cat("cx"), cat("cy"), cat("w"), cat("h"), cat("theta"), cat("cos"), cat("sin"),
+                      cat("floors", int), cat("hh", int), cat("pop", int), cat("grid", int), [], [])
+    b = drawn.subset(_clear_of_roads(drawn, roads))
+    # Numbered after the clearance check, so each grid's buildings run 00001, 00002, … without
+    # gaps (they come grid by grid, in the order of the grids).
+    counts = np.bincount(b.grid, minlength=len(grids))
+    for gi in np.flatnonzero(counts).tolist():
+        g, estate = grids[gi], naming[gi]
+        stem = g.name.removesuffix("网格")
+        for j in range(1, int(counts[gi]) + 1):
+            b.code.append(building_code(g.code, j))
+            b.name.append(f"{estate}{j}栋" if estate else f"{stem}{j}号楼")
+    return b
+
+
+def _clear_of_roads(b: Buildings, roads: list[Road]) -> np.ndarray:
+    """Which footprints, as stored (corners snapped to 1 cm), keep BUILDING_GAP_M from every road corridor.
+
+    Every road counts, not only the grid's own edges: a wide road that ends a few metres beyond
+    a grid's corner still takes a bite out of it. Footprints of one grid keep BUILDING_GAP_M from
+    each other by the lattice's pitch, and from another grid's by the road between them.
+    """
+    corridors = shapely.buffer(np.array([r.geom_m for r in roads], dtype=object),
+                               np.array([r.width_m for r in roads]) / 2 + BUILDING_GAP_M, quad_segs=4)
+    keep = np.ones(len(b), dtype=bool)
+    # Each corridor asks the footprints' tree: 30 times fewer geometries to prepare than the other way.
+    _, hit = shapely.STRtree(_polygons(b.corners_m())).query(corridors, predicate="intersects")
+    keep[hit] = False
+    return keep
 
 
 def _without_overlaps(gx, gy, w, h):
@@ -803,7 +958,7 @@ def _category_weights(cats: list[dict]) -> tuple[np.ndarray, np.ndarray]:
         by_major.setdefault((c.get("kind", "event"), c.get("major_name", "")), []).append(i)
     for key, idx in by_major.items():
         share = MAJOR_MIX.get(key, 1.0)
-        decay = 0.7 ** np.arange(len(idx))
+        decay = np.array([0.7 ** k for k in range(len(idx))])  # scalar pow, not NumPy's SIMD kernels
         weights[idx] = share * decay / decay.sum()
     return codes, weights / weights.sum()
 
@@ -834,18 +989,20 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     n = sc.events
     start = np.datetime64(as_of.replace(tzinfo=None), "s") - np.timedelta64(DAYS * 86400, "s")
 
-    # Hotspots sit on buildings of a fitting land use.
     # Hotspots: first the kind of place (a fixed mix), then a building on land of a fitting use.
     n_hot = max(6, len(grids) // 25)
-    use_of = np.array([grids[gi].use for gi in b.grid])
+    use_of = np.array([g.use for g in grids])[b.grid]
     themes, shares = zip(*THEME_SHARES.items(), strict=True)
     hotspots = []
     taken: set[int] = set()
+    fitting: dict[str, np.ndarray] = {}  # theme → buildings on land of a fitting use, found once
     for rank in range(n_hot):
         theme = str(rng.choice(themes, p=np.array(shares) / sum(shares)))
-        uses = [u for u, ts in USE_THEMES.items() if theme in ts]
-        cand = np.flatnonzero(np.isin(use_of, uses))
-        cand = cand if len(cand) else np.arange(len(b))
+        if theme not in fitting:
+            uses = [u for u, ts in USE_THEMES.items() if theme in ts]
+            found = np.flatnonzero(np.isin(use_of, uses))
+            fitting[theme] = found if len(found) else np.arange(len(b))
+        cand = fitting[theme]
         bi = int(cand[rng.integers(0, len(cand))])
         if bi in taken:
             continue
@@ -874,6 +1031,9 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     home = rng.choice(len(b), int(bg.sum()), p=pw / pw.sum())
     x[bg] = b.cx[home] + rng.normal(0, 14, len(home))
     y[bg] = b.cy[home] + rng.normal(0, 14, len(home))
+    source = np.empty(n, dtype=int)  # the building each event was drawn around
+    source[is_hot], source[bg] = hb_arr[hs], home
+    x, y = _inside_grids(x, y, b.cx[source], b.cy[source], b.grid[source], grids)
     lonlat = to_ll(np.column_stack([x, y]))
 
     # Categories: the theme's own most of the time at a hotspot, else the district mix.
@@ -941,8 +1101,52 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     for j, i in enumerate(np.flatnonzero(resident)):
         contacts[i] = {"name": who[j][0] + honor[j], "phone": phones[j]}
     events = Events(lonlat[:, 0], lonlat[:, 1], cat, titles, descs, status.astype(str), occurred, reported, updated,
-                    accuracy, contacts, hot_idx)
+                    accuracy, contacts, hot_idx, source)
     return events, hotspots
+
+
+def _inside_grids(x: np.ndarray, y: np.ndarray, sx: np.ndarray, sy: np.ndarray, sg: np.ndarray,
+                  grids: list[GridRec]) -> tuple[np.ndarray, np.ndarray]:
+    """Event positions snapped to 1 cm and at least EVENT_EDGE_MARGIN_M inside a grid.
+
+    (sx, sy) is the centre of the building each event was drawn around and sg that building's
+    grid. A position in no grid (it fell in the bay, beyond the outline, or on a grid's edge) is
+    pulled halfway back towards its building, again if need be, and at last onto the building's
+    centre, which is always well inside its grid.
+    """
+    inner = shapely.buffer(np.array([g.geom_m for g in grids], dtype=object), -EVENT_EDGE_MARGIN_M)
+    x, y = _snap(x), _snap(y)
+    # Most stay in their building's grid: test those by grid, the rest against every grid.
+    todo = np.flatnonzero(~_contains_by_group(inner, sg, x, y))
+    tree = shapely.STRtree(inner)
+    for pull in range(EVENT_PULLS + 2):
+        inside, _ = tree.query(shapely.points(x[todo], y[todo]), predicate="within")
+        todo = np.delete(todo, inside)
+        if not len(todo):
+            return x, y
+        if pull > EVENT_PULLS:
+            break
+        keep = 0.5 if pull < EVENT_PULLS else 0.0
+        x[todo] = _snap(sx[todo] + (x[todo] - sx[todo]) * keep)
+        y[todo] = _snap(sy[todo] + (y[todo] - sy[todo]) * keep)
+    raise RuntimeError(f"{len(todo)} demo events lie outside every grid even on their building's centre")
+
+
+def _groups(group: np.ndarray, n: int):
+    """(g, indices of the items in group g) for each non-empty group g < n."""
+    order = np.argsort(group, kind="stable")
+    bounds = np.searchsorted(group[order], np.arange(n + 1))
+    for g in np.flatnonzero(np.diff(bounds)).tolist():
+        yield g, order[bounds[g]:bounds[g + 1]]
+
+
+def _contains_by_group(polys: np.ndarray, group: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Whether polys[group[i]] contains the point (x[i], y[i]), one prepared polygon at a time."""
+    out = np.zeros(len(x), dtype=bool)
+    for g, idx in _groups(group, len(polys)):
+        shapely.prepare(polys[g])
+        out[idx] = shapely.contains_xy(polys[g], x[idx], y[idx])
+    return out
 
 
 # -- cadres and contracts --------------------------------------------------------------------
@@ -1073,6 +1277,117 @@ def _cadres(areas: list[Area], grids: list[GridRec], sc: Scale, rng, as_of: dt.d
         c["name"], c["phone"] = name, phone
     assert set(c["type"] for c in cadres) == set(CADRE_TYPES)
     return cadres, contracts
+
+
+# -- the district's invariants ----------------------------------------------------------------
+class InvariantError(RuntimeError):
+    """The generated district breaks a rule of the domain (nothing has been written)."""
+
+    def __init__(self, broken: dict[str, list[str]]):
+        self.broken = broken
+        lines = [f"{rule}: {len(items):,} ({', '.join(items[:5])}{', …' if len(items) > 5 else ''})"
+                 for rule, items in broken.items()]
+        super().__init__("the demo district breaks its rules:\n  " + "\n  ".join(lines))
+
+
+def check_invariants(d: DemoDistrict) -> None:
+    """Raise InvariantError naming each broken rule and its offenders; checks what would be stored (WGS84)."""
+    broken: dict[str, list[str]] = {}
+
+    def rule(name: str, offenders) -> None:
+        offenders = [str(o) for o in offenders]
+        if offenders:
+            broken[name] = offenders
+
+    rule("codes nest (district → street → community → grid → building)", _misnested(d))
+    rule("children tile their parent (coverage_is_valid, areas add up)", _untiled(d))
+    grids = np.array([g.geom for g in d.grids], dtype=object)
+    basic = [g for g in d.grids if g.kind == "basic"]
+    area = _geodesic_m2(np.array([g.geom for g in basic], dtype=object))
+    rule(f"a basic grid is within ÷/× {GRID_AREA_TOLERANCE} of its place's target area (万米单元网格 in the "
+         "old town)", [f"{g.code} {a:,.0f} m² (target {g.target_m2:,.0f})" for g, a in zip(basic, area, strict=True)
+                       if not g.target_m2 / GRID_AREA_TOLERANCE <= a <= g.target_m2 * GRID_AREA_TOLERANCE])
+
+    b = d.buildings
+    footprints = d.footprints()
+    inside = np.zeros(len(b), dtype=bool)
+    for gi, of in _groups(b.grid, len(grids)):
+        shapely.prepare(grids[gi])
+        inside[of] = shapely.contains_properly(grids[gi], footprints[of])
+    rule("every building lies inside its grid", np.array(b.code, dtype=object)[~inside])
+    corridors = shapely.transform(shapely.buffer(np.array([r.geom_m for r in d.roads], dtype=object),
+                                                 np.array([r.width_m for r in d.roads]) / 2), _plane_to_lonlat())
+    tree = shapely.STRtree(footprints)
+    road, hit = tree.query(corridors, predicate="intersects")
+    rule("no building touches a road corridor (half the road's width either side)",
+         [f"{b.code[i]} on {d.roads[r].name}" for i, r in zip(hit.tolist(), road.tolist(), strict=True)])
+    one, other = tree.query(footprints, predicate="intersects")
+    pairs = one < other
+    rule("no building touches another", [f"{b.code[i]} and {b.code[j]}" for i, j in
+                                         zip(one[pairs].tolist(), other[pairs].tolist(), strict=True)])
+
+    e = d.events
+    # First in the grid of the building each was drawn around, the others in any grid.
+    covered = _contains_by_group(grids, b.grid[e.building], e.lon, e.lat)
+    rest = np.flatnonzero(~covered)
+    found, _ = shapely.STRtree(grids).query(shapely.points(e.lon[rest], e.lat[rest]), predicate="within")
+    covered[rest[found]] = True
+    rule("every event lies inside a grid", [f"event {i} at {e.lon[i]:.7f}, {e.lat[i]:.7f}"
+                                            for i in np.flatnonzero(~covered).tolist()])
+    if broken:
+        raise InvariantError(broken)
+
+
+def _misnested(d: DemoDistrict) -> list[str]:
+    """Codes that do not extend their parent's code, and communities whose grids do not number 1…n."""
+    bad = []
+    parent = {a.code: a.parent_code for a in d.areas}
+    digits = {"district": 6, "street": 9, "community": 12}
+    for a in d.areas:
+        ok = len(a.code) == digits[a.level] and a.code.isdigit()
+        if a.level != "district":
+            ok = ok and a.parent_code in parent and a.code[:-3] == a.parent_code
+        if not ok:
+            bad.append(a.code)
+    seqs: dict[str, list[int]] = {}
+    for g in d.grids:
+        if len(g.code) != 15 or g.code[:12] != g.community_code or parent.get(g.community_code) is None:
+            bad.append(g.code)
+        seqs.setdefault(g.community_code, []).append(int(g.code[12:]))
+    bad += [c for c, s in seqs.items() if sorted(s) != list(range(1, len(s) + 1))]
+    grid_code = np.array([g.code for g in d.grids], dtype=object)[d.buildings.grid]
+    bad += [c for c, gc in zip(d.buildings.code, grid_code, strict=True) if len(c) != 20 or c[:15] != gc]
+    if len(set(d.buildings.code)) != len(d.buildings):
+        bad.append("building codes repeat")
+    return bad
+
+
+def _untiled(d: DemoDistrict) -> list[str]:
+    """Parents whose children overlap, leave a gap or spill over (stored WGS84 geometries)."""
+    bad = []
+    geom = {a.code: a.geom for a in d.areas}
+    children: dict[str, list] = {}
+    for a in d.areas:
+        if a.parent_code:
+            children.setdefault(a.parent_code, []).append(a.geom)
+    for g in d.grids:
+        children.setdefault(g.community_code, []).append(g.geom)
+    for code, kids in children.items():
+        kids = np.array(kids, dtype=object)
+        parent = geom[code]
+        if not (shapely.is_valid(kids).all() and shapely.coverage_is_valid(kids)) or \
+                abs(shapely.area(kids).sum() - parent.area) > 1e-9 * parent.area or \
+                shapely.coverage_union_all(kids).symmetric_difference(parent).area > 1e-9 * parent.area:
+            bad.append(code)
+    return bad
+
+
+def _geodesic_m2(geoms: np.ndarray) -> np.ndarray:
+    """Areas on the WGS84 ellipsoid (what a grid measures on the ground)."""
+    from pyproj import Geod  # pyproj loads PROJ's database: only when a district is generated
+
+    geod = Geod(ellps="WGS84")
+    return np.array([abs(geod.geometry_area_perimeter(g)[0]) for g in geoms])
 
 
 # -- loading ---------------------------------------------------------------------------------

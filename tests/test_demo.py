@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import collections
+import copy
 import datetime as dt
+import math
 import os
 import subprocess
 import sys
@@ -10,10 +12,22 @@ import sys
 import numpy as np
 import pytest
 import shapely
-from pyproj import Geod
+from pyproj import Geod, Transformer
+from shapely.affinity import scale
 from sqlalchemy import text
 
-from data.demo import CENTER_LONLAT, DISTRICT_CODE, generate, read_categories
+import data.demo
+from data.demo import (
+    CENTER_LONLAT,
+    DISTRICT_CODE,
+    EVENT_EDGE_MARGIN_M,
+    GRID_AREA_TOLERANCE,
+    PLANE_CRS,
+    InvariantError,
+    check_invariants,
+    generate,
+    read_categories,
+)
 from gis.core.db import make_engine, session_factory
 from gis.core.models import CADRE_TYPES, EVENT_STATUSES
 
@@ -81,10 +95,15 @@ def test_placed_in_xiamen(district):
 
 def test_grid_sizes_follow_the_town(district):
     m2 = np.array([geodesic_m2(g.geom) for g in district.grids])
+    old_town = np.array([g.zone == "old" and g.kind == "basic" for g in district.grids])
     use = np.array([g.use for g in district.grids])
-    old = m2[use == "old"]
     suburb = m2[np.isin(use, ["village", "suburb_estate", "industrial", "farmland"])]
-    assert len(old) > 50 and 8_000 <= np.median(old) <= 13_000  # 万米单元网格 in the old town
+    # 万米单元网格: every basic grid of the old town is about 10,000 m², within the tolerance the
+    # demo takes for "about" (GRID_AREA_TOLERANCE either way), and they centre on it.
+    old = m2[old_town]
+    assert old_town.sum() > 50
+    assert (old >= 10_000 / GRID_AREA_TOLERANCE).all() and (old <= 10_000 * GRID_AREA_TOLERANCE).all()
+    assert 8_000 <= np.median(old) <= 12_000
     assert np.median(suburb) > 3 * np.median(old)
     special = [g for g in district.grids if g.kind == "special"]
     assert len(special) >= 3
@@ -163,6 +182,19 @@ def test_no_building_crosses_a_road_or_another_building(district):
     assert (a == c).all()
     sides = np.concatenate([b.w, b.h])
     assert sides.min() >= 10 and sides.max() <= 80
+
+
+def test_events_lie_inside_a_grid_clear_of_its_edges(district):
+    e = district.events
+    grids = np.array([g.geom for g in district.grids], dtype=object)
+    inside, _ = shapely.STRtree(grids).query(shapely.points(e.lon, e.lat), predicate="within")
+    assert len(set(inside.tolist())) == len(e)
+    # In metres, on the survey plane: at least the margin from every grid edge (1 cm of rounding).
+    x, y = Transformer.from_crs("EPSG:4326", PLANE_CRS, always_xy=True).transform(e.lon, e.lat)
+    edges = shapely.union_all(shapely.boundary(np.array([g.geom_m for g in district.grids], dtype=object)))
+    ox, oy = Transformer.from_crs("EPSG:4326", PLANE_CRS, always_xy=True).transform(*CENTER_LONLAT)
+    near = shapely.distance(edges, shapely.points(x - ox, y - oy))
+    assert near.min() >= EVENT_EDGE_MARGIN_M - 0.01
 
 
 def test_road_network_has_a_hierarchy(district):
@@ -254,6 +286,109 @@ def test_generation_is_deterministic():
     assert np.array_equal(a.events.lon, b.events.lon) and a.events.title == b.events.title
     assert a.cadres == b.cadres
     assert wkb != [shapely.to_wkb(g.geom) for g in c.grids]
+
+
+class _LastBitOff:
+    """The math module with cos, sin and atan2 one unit in the last place off, as another libm may round."""
+
+    def __init__(self, direction: float):
+        self.direction = direction
+
+    def __getattr__(self, name):
+        f = getattr(math, name)
+        if name not in ("cos", "sin", "atan2"):
+            return f
+        return lambda *args: float(np.nextafter(f(*args), self.direction * math.inf))
+
+
+@pytest.mark.parametrize("direction", [1, -1])
+def test_the_district_does_not_hang_on_the_last_bit_of_the_maths(monkeypatch, direction):
+    # Decisions are taken on coordinates snapped to 1 cm, so a kernel that rounds the other way
+    # (another CPU's libm; BLAS and NumPy's SIMD kernels are kept out altogether) changes nothing.
+    base = generate("tiny", seed=1, as_of=AS_OF)
+    monkeypatch.setattr(data.demo, "math", _LastBitOff(direction))
+    other = generate("tiny", seed=1, as_of=AS_OF)
+    assert [shapely.to_wkb(g.geom_m) for g in other.grids] == [shapely.to_wkb(g.geom_m) for g in base.grids]
+    assert [g.code for g in other.grids] == [g.code for g in base.grids]
+    assert np.array_equal(other.buildings.corners_m(), base.buildings.corners_m())
+    assert np.array_equal(other.events.lon, base.events.lon) and np.array_equal(other.events.lat, base.events.lat)
+
+
+# -- the generator checks its own rules ------------------------------------------------------
+@pytest.fixture(scope="module")
+def tiny():
+    """A small district to break by hand."""
+    return generate("tiny", seed=3, as_of=AS_OF)
+
+
+def _on_a_road(d):
+    """A building moved onto the middle of a road."""
+    b = d.buildings
+    road = d.roads[len(d.roads) // 2].geom_m.interpolate(0.5, normalized=True)
+    b.cx[7], b.cy[7] = road.x, road.y
+    return [b.code[7]], "no building touches a road corridor"
+
+
+def _onto_a_neighbour(d):
+    """A building moved onto the next one of its grid."""
+    b = d.buildings
+    b.cx[11], b.cy[11] = b.cx[10] + 1.0, b.cy[10]
+    return [b.code[10], b.code[11]], "no building touches another"
+
+
+def _into_the_bay(d):
+    """An event moved 5 km south, out of the district."""
+    d.events.lat[5] -= 0.05
+    return ["event 5"], "every event lies inside a grid"
+
+
+def _a_grid_shrunk(d):
+    """A grid drawn 20 % smaller about its centre: a gap in its community."""
+    g = d.grids[3]
+    g.geom = scale(g.geom, 0.8, 0.8)
+    return [g.community_code], "children tile their parent"
+
+
+def _a_code_off_by_one(d):
+    """A grid whose code does not start with its community's."""
+    g = d.grids[4]
+    g.code = str(int(g.code) + 1_000)
+    return [g.code], "codes nest"
+
+
+@pytest.mark.parametrize("breakage", [_on_a_road, _onto_a_neighbour, _into_the_bay, _a_grid_shrunk,
+                                      _a_code_off_by_one])
+def test_check_invariants_names_the_broken_rule_and_its_offenders(tiny, breakage):
+    check_invariants(tiny)  # the generator's own district holds
+    broken = copy.deepcopy(tiny)
+    offenders, rule = breakage(broken)
+    with pytest.raises(InvariantError) as raised:
+        check_invariants(broken)
+    [name] = [r for r in raised.value.broken if r.startswith(rule)]
+    assert all(any(o in item for item in raised.value.broken[name]) for o in offenders)
+    assert rule in str(raised.value)
+
+
+def test_grid_sizes_are_checked_against_the_tolerance(tiny):
+    broken = copy.deepcopy(tiny)
+    g = next(g for g in broken.grids if g.kind == "basic")
+    g.target_m2 = geodesic_m2(g.geom) / (GRID_AREA_TOLERANCE * 1.1)  # its area is now 1.1× the largest
+    with pytest.raises(InvariantError) as raised:
+        check_invariants(broken)
+    [items] = [v for k, v in raised.value.broken.items() if "target area" in k]
+    assert [i.split()[0] for i in items] == [g.code]
+
+
+def test_a_district_that_breaks_a_rule_is_never_written(db_url, monkeypatch):
+    # Without the repair that drops buildings too near a road, the check stops the load.
+    monkeypatch.setattr(data.demo, "_clear_of_roads", lambda b, roads: np.ones(len(b), dtype=bool))
+    engine = make_engine(db_url)
+    try:
+        with pytest.raises(InvariantError, match="no building touches a road corridor"):
+            data.demo.load(engine, "tiny", seed=3)
+    finally:
+        engine.dispose()
+    assert _counts(db_url) == (0, 0, 0, 0, 0, 0)
 
 
 # -- in the database -------------------------------------------------------------------------
