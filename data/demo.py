@@ -39,8 +39,9 @@ from shapely.affinity import rotate
 from shapely.ops import split
 
 from data import names as nm
-from gis.spatial.codes import building_code, grid_code, reading_order
+from gis.core import clock
 from gis.core.models import CADRE_TYPES, EVENT_STATUSES
+from gis.spatial.codes import building_code, grid_code, reading_order
 
 # The statuses the generator draws, one probability each below ('merged' needs a case to join).
 DEMO_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected")
@@ -987,7 +988,11 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     cat_major = {c["code"]: c.get("major_name", "") for c in cats}
     urgent = {c["code"]: bool(c.get("urgent")) for c in cats}
     n = sc.events
-    start = np.datetime64(as_of.replace(tzinfo=None), "s") - np.timedelta64(DAYS * 86400, "s")
+    # Days are the district's days: day 0 starts at local midnight DAYS - 1 days before today, so a
+    # market's morning and a night market's evening fall at those local hours (times stay UTC here).
+    tz = clock.zone(clock.DEFAULT_ZONE)
+    first_day = as_of.astimezone(tz).date() - dt.timedelta(days=DAYS - 1)
+    start = np.datetime64(clock.midnight(first_day, tz).astimezone(dt.UTC).replace(tzinfo=None), "s")
 
     # Hotspots: first the kind of place (a fixed mix), then a building on land of a fitting use.
     n_hot = max(6, len(grids) // 25)
@@ -1045,8 +1050,7 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
             cat[sel] = rng.choice(own, len(sel))
 
     # Times: recent days a little busier, weekends quieter, hours by the place's rhythm.
-    first_weekday = (start.astype("datetime64[D]").astype(np.int64) + 3) % 7  # 1970-01-01 was a Thursday
-    weekday = (first_weekday + np.arange(DAYS)) % 7  # 0 = Monday
+    weekday = (first_day.weekday() + np.arange(DAYS)) % 7  # 0 = Monday, of the local day
     per_day = (1 + 0.4 * np.arange(DAYS) / (DAYS - 1)) * np.where(weekday >= 5, 0.75, 1.0)
     day = rng.choice(DAYS, n, p=per_day / per_day.sum())
     for h_i, h in enumerate(hotspots):
@@ -1062,6 +1066,8 @@ def _events(grids, b: Buildings, sc: Scale, rng, as_of: dt.datetime, cats: list[
     secs = day.astype(np.int64) * 86400 + hour * 3600 + rng.integers(0, 3600, n)
     occurred = start + secs.astype("timedelta64[s]")
     end = np.datetime64(as_of.replace(tzinfo=None), "s")
+    # Today's hours still to come happened yesterday at the same hour instead (no pile-up at "now").
+    occurred = np.where(occurred > end - np.timedelta64(600, "s"), occurred - np.timedelta64(86400, "s"), occurred)
     occurred = np.minimum(occurred, end - np.timedelta64(600, "s"))
     delay = np.minimum(rng.exponential(25 * 60, n).astype(np.int64) + 60, 6 * 3600)
     reported = np.minimum(occurred + delay.astype("timedelta64[s]"), end)
@@ -1169,7 +1175,7 @@ def _cadres(areas: list[Area], grids: list[GridRec], sc: Scale, rng, as_of: dt.d
     grids_of: dict[str, list[GridRec]] = {}
     for g in grids:
         grids_of.setdefault(g.community_code, []).append(g)
-    today = as_of.date()
+    today = as_of.astimezone(clock.zone(clock.DEFAULT_ZONE)).date()  # the district's today
     cadres: list[dict] = []
     contracts: list[dict] = []
     counters: dict[str, int] = {}

@@ -227,6 +227,21 @@ def test_events_span_90_days_with_real_categories_and_statuses(district):
     assert (e.status[recent] == "closed").mean() < 0.3
 
 
+def test_events_keep_the_hours_of_their_place_in_local_time(district):
+    # A night market is busy in the Beijing evening, a school gate at Beijing's school run; in UTC
+    # (8 hours behind) both would fall in the small hours.
+    e = district.events
+    local_hour = ((e.occurred_at.astype("datetime64[h]").astype(np.int64) + 8) % 24)
+    theme = np.array([district.hotspots[h]["theme"] if h >= 0 else "" for h in e.hotspot])
+    night = local_hour[theme == "night_market"]
+    school = local_hour[theme == "school_gate"]
+    assert len(night) > 100 and np.isin(night, range(18, 24)).mean() > 0.5
+    assert len(school) > 50 and np.isin(school, [7, 8, 16, 17]).mean() > 0.4
+    assert np.isin(local_hour[theme == ""], range(1, 6)).mean() < 0.05  # little at night near homes
+    days = np.unique((e.occurred_at.astype("datetime64[h]") + np.timedelta64(8, "h")).astype("datetime64[D]"))
+    assert len(days) == 90  # the district's last 90 days, today included
+
+
 def test_category_mix_looks_like_a_city(district):
     cats = {c["code"]: c for c in read_categories()}
     majors = collections.Counter(cats[c]["major_name"] for c in district.events.category)
