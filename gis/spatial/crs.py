@@ -5,6 +5,9 @@ import functools
 import math
 import re
 
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
 from gis.core.errors import InvalidInput
 
 # x is always the easting or longitude and y the northing or latitude, whatever axis order a CRS
@@ -135,9 +138,6 @@ def normalise_crs(crs: str | None) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _transformer(code: str):
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError
-
     try:
         source = CRS.from_user_input(code)
     except CRSError:
