@@ -31,7 +31,7 @@ from sqlalchemy import text
 
 from api.cli import THREADS
 from bench.common import bench_database_url, percentile
-from gis.spatial.assign import _psycopg_sql
+from gis.spatial.assign.locate import _psycopg_sql
 from gis.core.db import make_engine, session_factory
 from gis.core.pgcluster import free_port
 
@@ -64,13 +64,13 @@ def _bare_bulk(url: str) -> tuple[float, dict]:
     """The statement gridgov assign --all runs, sent directly over psycopg."""
     import psycopg
 
-    from gis.spatial import assign
+    from gis.spatial.assign import bulk
 
-    sql = _psycopg_sql(assign._bulk_sql(None, assign._src_by_grids("true", scoped=False, ticks=False), False))
+    sql = _psycopg_sql(bulk._bulk_sql(None, bulk._src_by_grids("true", scoped=False, ticks=False), False))
     with psycopg.connect(_libpq(url)) as conn:
         conn.execute("SET LOCAL jit = off")
         start = time.perf_counter()
-        rows = conn.execute(sql, {"snap_m": assign.DEFAULT_SNAP_M}).fetchall()
+        rows = conn.execute(sql, {"snap_m": bulk.DEFAULT_SNAP_M}).fetchall()
         conn.commit()
         return time.perf_counter() - start, dict(rows)
 

@@ -254,9 +254,9 @@ def _hand_drawn_events(session, grids):
 
 @pytest.mark.parametrize("grid_driven", [True, False])
 def test_bulk_assigns_like_locate(session, grids, monkeypatch, grid_driven):
-    import gis.spatial.assign
+    import gis.spatial.assign.bulk
 
-    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
+    monkeypatch.setattr(gis.spatial.assign.bulk, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
     events = _hand_drawn_events(session, grids)
     counts = assign_events(session, scope="all")
     session.commit()
@@ -328,9 +328,9 @@ def test_bulk_scope_errors(session, grids):
 
 
 def test_bulk_progress_reports_while_running(session, grids, monkeypatch):
-    import gis.spatial.assign
+    import gis.spatial.assign.bulk
 
-    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
+    monkeypatch.setattr(gis.spatial.assign.bulk, "GRID_DRIVEN_MIN_EVENTS", 0)
     _hand_drawn_events(session, grids)
     seen = []
     assign_events(session, progress=lambda phase, done, total: seen.append((phase, done, total)))

@@ -8,7 +8,7 @@ import random
 import pytest
 from sqlalchemy import text
 
-import gis.spatial.assign
+import gis.spatial.assign.bulk
 from gis.spatial.assign import assign_events, locate_point
 
 UTC = dt.timezone.utc
@@ -55,7 +55,7 @@ def test_bulk_equals_single_on_the_demo_district(demo_session, monkeypatch):
         "RETURNING id"), {"rows": _json(rows)}).scalars().all()
     session.commit()
     # The grid-driven bulk statement, as `gridgov assign --all` runs it on a city.
-    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0)
+    monkeypatch.setattr(gis.spatial.assign.bulk, "GRID_DRIVEN_MIN_EVENTS", 0)
     counts = assign_events(session, scope="all")
     session.commit()
     assert counts["inside"] > 5000 and counts["edge"] > 100 and counts["ambiguous"] > 500
@@ -106,7 +106,7 @@ def test_imported_events_are_assigned_as_locate_places_them(demo_session, monkey
         for i, (lon, lat) in enumerate(points):
             at = now - dt.timedelta(seconds=rng.randrange(0, 90 * 86400))
             out.writerow(["21001", f"导入{i}", at.isoformat(), repr(lon), repr(lat)])
-    monkeypatch.setattr(gis.spatial.assign, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
+    monkeypatch.setattr(gis.spatial.assign.bulk, "GRID_DRIVEN_MIN_EVENTS", 0 if grid_driven else 10**9)
     before = session.scalar(text("SELECT max(id) FROM events"))
     done = import_file(session, "events", path)
     assert done.added == len(points)

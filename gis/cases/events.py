@@ -12,12 +12,13 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gis.cases.workflow import open_case
 from gis.core import clock
+from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, Category, Event, User
+from gis.core.users import user_grid_codes
 from gis.spatial.assign import DEFAULT_SNAP_M, CadreRef, Location, Ref, locate_point
 from gis.spatial.crs import normalise_crs, to_wgs84
-from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
-from gis.core.models import ASSIGN_STATUSES, EVENT_STATUSES, CADRE_TYPES, Category, Event, User
-from gis.core.users import user_grid_codes
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
@@ -87,8 +88,6 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
         return _replay(session, existing, source_crs, lon, lat, category, title)
     session.refresh(event, ["reported_at", "status", "updated_at"])
     # Issue #8: the case clock starts at the report (level and deadline from the category).
-    from gis.cases.workflow import open_case
-
     open_case(session, event)
     event.replayed = False
     return event, location

@@ -7,6 +7,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.cases.events import create_event
+from gis.cases.workflow import check_photo_ref, find_duplicates
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
 from gis.core.settings import get_settings
@@ -193,9 +195,6 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
     """A new request: created, located and assigned by gis.cases.events.create_event (as POST /api/v1/events
     does), its clock started, and the likely duplicates it may be; returns (event, duplicates, how many
     more duplicates were left out)."""
-    from gis.cases.events import create_event
-    from gis.cases.workflow import check_photo_ref, find_duplicates
-
     name = session.execute(text("SELECT name FROM categories WHERE code = :c AND active"), {"c": service_code}).scalar()
     if name is None:
         raise InvalidInput("Unknown service_code", f"No active service has code {service_code[:20]!r}; "

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from gis.core.clock import apply_district_zone
 from gis.core.errors import DatabaseUnavailable, SetupRequired
+from gis.core.pgcluster import Cluster
 
 MIN_POSTGIS = (3, 3)
 
@@ -34,8 +35,6 @@ def resolve_database_url(env: Mapping[str, str] | None = None) -> str:
     url = env.get("DATABASE_URL") or env.get("GRIDGOV_DATABASE_URL")
     if url:
         return normalise_url(url)
-    from gis.core.pgcluster import Cluster
-
     return Cluster().url()
 
 

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
+import psycopg
+
 from gis.core.clock import DEFAULT_ZONE
 from gis.core.errors import DatabaseUnavailable, SetupRequired
 
@@ -293,8 +295,6 @@ class Cluster:
 
     def ensure_database(self, name: str = DATABASE) -> None:
         """Create the database with PostGIS if it does not exist."""
-        import psycopg
-
         with psycopg.connect(self.url("postgres").replace("+psycopg", ""), autocommit=True) as conn:
             exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
             if not exists:

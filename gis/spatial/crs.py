@@ -5,6 +5,9 @@ import functools
 import math
 import re
 
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
 from gis.core.errors import InvalidInput
 
 # x is always the easting or longitude and y the northing or latitude, whatever axis order a CRS
@@ -13,7 +16,7 @@ from gis.core.errors import InvalidInput
 
 # The names a client may send for the systems phones and surveys report in.
 WGS84_NAMES = {"wgs84", "wgs-84", "epsg:4326", "crs84", "ogc:crs84"}
-# CGCS2000 and WGS84 differ by centimetres; gridgov stores them as equal (see gis/core/models.py SRID).
+# CGCS2000 and WGS84 differ by centimetres; gridgov stores them as equal (see gis/core/models/base.py SRID).
 CGCS2000_NAMES = {"cgcs2000", "epsg:4490"}
 GCJ02_NAMES = {"gcj02", "gcj-02", "gcj", "amap", "tencent"}
 BD09_NAMES = {"bd09", "bd-09", "bd09ll", "baidu"}
@@ -135,9 +138,6 @@ def normalise_crs(crs: str | None) -> str:
 
 @functools.lru_cache(maxsize=64)
 def _transformer(code: str):
-    from pyproj import CRS, Transformer
-    from pyproj.exceptions import CRSError
-
     try:
         source = CRS.from_user_input(code)
     except CRSError:

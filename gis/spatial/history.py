@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from gis.core import clock
 from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
-from gis.spatial.editing import grid_etag
+from gis.spatial.editing.parse import grid_etag
 from gis.core.errors import NotFound
 
 

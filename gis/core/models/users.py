@@ -1,0 +1,55 @@
+"""Who signs in (users and the grids a worker holds) and the audit log of what they changed."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import (BigInteger, Boolean, CheckConstraint, Column, ForeignKey, Index, Integer, String, Table, Text,
+                        func, text)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from gis.core.models.base import Base, check_in
+
+ROLES = ("admin", "planner", "commander", "worker", "viewer")
+
+
+class User(Base):
+    """A person or system that signs in: role, argon2 password hash, hashed API token."""
+
+    __tablename__ = "users"
+    __table_args__ = (CheckConstraint(check_in("role", ROLES), name="role"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str | None] = mapped_column(Text)
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str | None] = mapped_column(Text)
+    # sha256 of the bearer token: tokens are 256-bit random, so a fast hash is enough,
+    # and every API request can be checked without argon2's deliberate slowness.
+    token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+
+
+user_grids = Table(
+    "user_grids",
+    Base.metadata,
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    Column("grid_code", ForeignKey("grid_codes.code", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class AuditEntry(Base):
+    """Who changed what, when, with the before and after state."""
+
+    __tablename__ = "audit_log"
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    action: Mapped[str] = mapped_column(String(64))
+    entity: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[str | None] = mapped_column(Text)
+    before: Mapped[dict | None] = mapped_column(JSONB)
+    after: Mapped[dict | None] = mapped_column(JSONB)
