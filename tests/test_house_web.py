@@ -19,7 +19,8 @@ def modules() -> list[Path]:
 
 
 def test_eslint_finds_no_problem_in_the_page_scripts():
-    assert ESLINT.exists(), f"{ESLINT.relative_to(ROOT)} is missing: run `make test` (it runs npm ci from package-lock.json)"
+    assert ESLINT.exists(), \
+        f"{ESLINT.relative_to(ROOT)} is missing: run `make test` (it runs npm ci from package-lock.json)"
     done = subprocess.run([str(ESLINT), "--max-warnings", "0", str(SCRIPTS.relative_to(ROOT))],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"eslint (eslint.config.js) found problems:\n{done.stdout}{done.stderr}"

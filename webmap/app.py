@@ -26,13 +26,11 @@ PLUGIN_CSS = {
 
 
 class GridgovPage(JSCSSMixin, MacroElement):
-    """Calls <entry>(map, config) of our entry module once the map exists, after the plugins it needs.
+    """Calls <entry>(map, config) of our entry module once the map exists, after the plugins it needs."""
 
-    The entry is a module script in the head (deferred: it runs after the page is parsed) that
-    Folium's own script, which creates the map, imports again with import(): the browser runs
-    the module once, and the call waits for it, so the map variable exists when the page runs.
-    """
-
+    # The entry is a module script in the head (deferred: it runs after the page is parsed) that
+    # Folium's own script, which creates the map, imports again with import(): the browser runs
+    # the module once, and the call waits for it, so the map variable exists when the page runs.
     _template = Template("""
         {% macro script(this, kwargs) %}
             import({{ this.entry_js|tojson }}).then((gridgov) =>

@@ -7,8 +7,7 @@ import jinja2
 
 
 def when(iso: str | None) -> str:
-    """A time as the pages show it: the ISO text's own local date and minute (the API gives the
-    district's offset), e.g. 2026-12-02 14:30; "—" for none."""
+    """A time as pages show it, the ISO text's own date and minute (the API's district offset): 2026-12-02 14:30."""
     return iso[:16].replace("T", " ") if iso else "—"
 
 
