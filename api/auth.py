@@ -6,13 +6,14 @@ import hmac
 import secrets
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, g, redirect, render_template_string, request, session, url_for
+from flask import Blueprint, Flask, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from api import db
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
 from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
+from webmap.render import render
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 GUARD_ATTR = "_gridgov_roles"
@@ -167,15 +168,10 @@ def check_every_write_is_guarded(app: Flask) -> None:
         raise RuntimeError("Write routes without a role guard: " + ", ".join(unguarded))
 
 
-LOGIN_PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>gridgov — 登录 / Sign in</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml"><link rel="stylesheet" href="{{ url_for('static', filename='gridgov.css') }}"></head>
-<body class="login"><form method="post" action="{{ url_for('auth.login', next=next) }}">
-<h1>gridgov 网格化管理</h1>
-{% if error %}<p class="error" role="alert">{{ error }}</p>{% endif %}
-<label>用户名 Name <input name="name" autocomplete="username" required value="{{ name }}"></label>
-<label>密码 Password <input name="password" type="password" autocomplete="current-password" required></label>
-<button type="submit">登录 Sign in</button></form></body></html>"""
+def _login_page(error: str | None, name: str) -> str:
+    """The sign-in form (webmap/templates/login.html), posting back with the page's ?next=."""
+    action = url_for("auth.login", next=request.args.get("next", ""))
+    return render("login.html", error=error, name=name, action=action)
 
 
 def _safe_next(target: str | None) -> str:
@@ -188,7 +184,7 @@ def _safe_next(target: str | None) -> str:
 @bp.get("/login")
 def login_form():
     """The sign-in page."""
-    return render_template_string(LOGIN_PAGE, error=None, name="", next=request.args.get("next", ""))
+    return _login_page(None, "")
 
 
 @bp.post("/login")
@@ -198,8 +194,7 @@ def login():
     name = request.form.get("name", "")
     user = user_by_password(db.session(), name, request.form.get("password", ""))
     if user is None:
-        return render_template_string(LOGIN_PAGE, error="用户名或密码错误 — wrong name or password.",
-                                      name=name, next=request.args.get("next", "")), 401
+        return _login_page("用户名或密码错误 — wrong name or password.", name), 401
     session.clear()
     session["user_id"] = user.id
     csrf_token()

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import json
 
-from flask import Blueprint, Response, render_template_string, request
+from flask import Blueprint, Response, request
 
 from api import db
 from api.auth import current_user
@@ -15,6 +15,7 @@ from layers import ogc
 from layers.geojson import collection_text, count, feature_texts, fetch, json_value
 from layers.query import LayerQuery, parse_query
 from layers.registry import readable_layers
+from webmap.render import render
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -182,20 +183,6 @@ class _a(str):
         return obj
 
 
-PAGE = """<!doctype html>
-<html lang="zh-CN"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{{ title }} — gridgov OGC API</title><link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-<link rel="stylesheet" href="/static/gridgov.css"></head>
-<body class="ogc"><header><a href="/ogc?f=html">gridgov OGC API – Features</a> ·
-<a href="/ogc/collections?f=html">collections</a> · <a href="/ogc/api?f=html">API</a></header>
-<main><h1>{{ title }}</h1>{% if intro %}<p>{{ intro }}</p>{% endif %}
-{% if links %}<ul class="links">{% for l in links %}<li><a href="{{ l.href }}">{{ l.title or l.rel }}</a>
-<small>{{ l.rel }} · {{ l.type }}</small></li>{% endfor %}</ul>{% endif %}
-{% if rows %}<table><thead><tr>{% for k in rows[0].keys() %}<th>{{ k }}</th>{% endfor %}</tr></thead>
-<tbody>{% for r in rows %}<tr>{% for v in r.values() %}<td>{% if v.href is defined %}<a href="{{ v.href }}">{{ v }}</a>{% else %}{{ v if v is not none else '' }}{% endif %}</td>{% endfor %}</tr>{% endfor %}</tbody></table>{% endif %}
-</main></body></html>"""
-
-
 def _page(title: str, intro: str, *, rows: list[dict] | None = None, links: list[dict] | None = None) -> Response:
-    html = render_template_string(PAGE, title=title, intro=intro, rows=rows or [], links=links or [])
+    html = render("ogc.html", title=title, intro=intro, rows=rows or [], links=links or [])
     return Response(html, mimetype="text/html")

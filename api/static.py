@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import mimetypes
 
 from flask import Blueprint, current_app, send_from_directory
 
@@ -9,6 +10,10 @@ from gis.core.errors import NotFound
 from gis.core.pgcluster import project_root
 
 bp = Blueprint("vendor", __name__)
+
+# Our page scripts are ES modules, which browsers refuse unless they come as JavaScript: say
+# text/javascript (the HTML standard's name) for .js whatever the system's mime.types says.
+mimetypes.add_type("text/javascript", ".js")
 
 
 def _declared_packages() -> set[str]:

@@ -2,15 +2,16 @@
 from __future__ import annotations
 
 import folium
-from branca.element import MacroElement
+from branca.element import Element, MacroElement
 from folium.elements import JSCSSMixin
 from folium.template import Template
 
 from webmap.assets import render_page
 
-# Our page logic lives in static files (readable, cacheable, testable), not in Python strings;
-# Folium builds the page, the map and the asset list, and hands the config to the script.
-OWN_JS = "/static/gridgov-map.js"
+# Our page logic lives in static ES modules under webmap/static/js (readable, cacheable, linted),
+# not in Python strings; Folium builds the page, the map and the asset list, and hands the config
+# to the entry module, which imports the rest itself (no bundler).
+ENTRY_JS = "/static/js/gridgov-map.js"
 
 PLUGINS = {
     "cluster": [("markerclusterjs", "cdn:markercluster")],
@@ -25,21 +26,31 @@ PLUGIN_CSS = {
 
 
 class GridgovPage(JSCSSMixin, MacroElement):
-    """Calls gridgov.<entry>(map, config) once the map exists, after loading the plugins it needs."""
+    """Calls <entry>(map, config) of our entry module once the map exists, after the plugins it needs."""
 
+    # The entry is a module script in the head (deferred: it runs after the page is parsed) that
+    # Folium's own script, which creates the map, imports again with import(): the browser runs
+    # the module once, and the call waits for it, so the map variable exists when the page runs.
     _template = Template("""
         {% macro script(this, kwargs) %}
-            gridgov.{{ this.entry }}({{ this._parent.get_name() }}, {{ this.config|tojson }});
+            import({{ this.entry_js|tojson }}).then((gridgov) =>
+                gridgov.{{ this.entry }}({{ this._parent.get_name() }}, {{ this.config|tojson }}));
         {% endmacro %}
     """)
 
     def __init__(self, entry: str, config: dict, plugins: tuple[str, ...]):
         super().__init__()
         self._name = "GridgovPage"
-        self.entry, self.config = entry, config
+        self.entry, self.config, self.entry_js = entry, config, ENTRY_JS
         # The names are Folium's own asset names; webmap.assets.LOCAL maps each to /static.
-        self.default_js = [js for p in plugins for js in PLUGINS[p]] + [("gridgov_js", OWN_JS)]
+        self.default_js = [js for p in plugins for js in PLUGINS[p]]
         self.default_css = [css for p in plugins for css in PLUGIN_CSS.get(p, [])]
+
+    def render(self, **kwargs):
+        """Add the plugins' links, then our entry as a module script, to the page's head."""
+        super().render(**kwargs)
+        self.get_root().header.add_child(Element(f'<script type="module" src="{ENTRY_JS}"></script>'),
+                                         name="gridgov_js")
 
 
 def base_map(bounds: list[list[float]] | None) -> folium.Map:

@@ -1,0 +1,29 @@
+/* The case page (/cases/<id>): each move's form goes to the case's moves API as JSON; the page
+ * then reloads with the new state, or shows the API's problem. section.moves carries the URL
+ * and the page's CSRF token (webmap/templates/case_panel.html). */
+
+const moves = document.querySelector("section.moves");
+
+if (moves) {
+  const { url, csrf } = moves.dataset;
+  document.querySelectorAll("form.move").forEach((form) => {
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const body = { move: form.dataset.move };
+      new FormData(form).forEach((value, key) => {
+        if (value === "") return;
+        body[key] = key === "extra_hours" || key === "target" ? Number(value) : value;
+      });
+      const error = document.getElementById("move-error");
+      error.textContent = "";
+      const response = await fetch(url, { method: "POST", credentials: "same-origin",
+        headers: { "Content-Type": "application/json", "X-CSRF-Token": csrf }, body: JSON.stringify(body) });
+      if (response.ok) {
+        window.location.reload();
+        return;
+      }
+      const problem = await response.json().catch(() => ({ title: response.statusText }));
+      error.textContent = problem.title + (problem.detail ? ": " + problem.detail : "");
+    });
+  });
+}

@@ -1,0 +1,108 @@
+/* The layers of the registry's catalog on a Leaflet map: styles, vector tiles, GeoJSON fetched
+ * for the view, the optional basemap, and identify (what lies under a click). */
+
+import { bboxOf, getJSON, latestJSON, propsTable, withQuery } from "./core.js";
+import { mark, state } from "./state.js";
+
+function classColor(value, spec) {
+  // Choropleth classes: colour i for values from breaks[i] up to breaks[i + 1].
+  let i = 0;
+  while (i + 1 < spec.breaks.length && value >= spec.breaks[i + 1]) i++;
+  return spec.colors[Math.min(i, spec.colors.length - 1)];
+}
+
+// Leaflet path options for a feature of a layer, from the registry's style.
+export function pathStyle(layer, props) {
+  const s = layer.style || {};
+  const out = { color: s.color || "#1565c0", weight: s.weight ?? 1, opacity: 1, dashArray: s.dashArray, fill: s.fill !== false };
+  out.fillColor = s.fillColor || s.color || "#1565c0";
+  out.fillOpacity = s.fillOpacity ?? 0.2;
+  if (s.choropleth && props && props[s.choropleth.property] !== undefined) {
+    out.fillColor = classColor(props[s.choropleth.property], s.choropleth);
+  }
+  if (s.aggregate && props && props[s.aggregate.property] !== undefined) {
+    out.fillColor = classColor(props[s.aggregate.property], s.aggregate);
+    out.fill = true;
+    out.fillOpacity = 0.6;
+  }
+  return out;
+}
+
+// Vector tiles (Leaflet.VectorGrid). Not interactive: clicks go through map identify, which
+// avoids VectorGrid's canvas click handler (broken with Leaflet ≥ 1.8).
+export function tileLayer(map, layer, params, options) {
+  state.tilesLoaded[layer.name] = 0;
+  const styles = {};
+  styles[layer.name] = (props) => pathStyle(layer, props);
+  const vg = L.vectorGrid.protobuf(withQuery(layer.links.tiles, params || {}), Object.assign({
+    vectorTileLayerStyles: styles,
+    maxNativeZoom: 20,
+    maxZoom: 20,
+    fetchOptions: { credentials: "same-origin" },
+  }, options));
+  vg.on("tileload", () => {
+    state.tilesLoaded[layer.name] += 1;
+    mark(layer.name);
+  });
+  return vg;
+}
+
+// GeoJSON fetched for the view (bbox + zoom) and redrawn after every move; the server
+// simplifies for the zoom and answers with per-grid counts when too many features match.
+export function bboxLayer(map, layer, options) {
+  const opts = Object.assign({ params: {}, minZoom: 0, full: false }, options);
+  const group = L.geoJSON(null, {
+    pmIgnore: Boolean(opts.readOnly),
+    style: (f) => pathStyle(layer, f.properties),
+    pointToLayer: opts.pointToLayer,
+    onEachFeature: (f, lyr) => {
+      lyr.bindPopup(() => propsTable(f.properties, layer.title));
+      if (opts.onEachFeature) opts.onEachFeature(f, lyr);
+    },
+  });
+  const fetchLatest = latestJSON();
+  group.reload = async function () {
+    if (!map.hasLayer(group)) return;
+    if (map.getZoom() < opts.minZoom) {
+      group.clearLayers();
+      state.drawn[layer.name] = 0;
+      if (opts.onTooFar) opts.onTooFar();
+      return;
+    }
+    const params = Object.assign({ bbox: bboxOf(map), overflow: "aggregate" }, opts.params);
+    if (!opts.full) params.zoom = Math.round(map.getZoom());
+    const data = await fetchLatest(withQuery(layer.links.geojson, params));
+    if (!data) return;
+    if (data.problem) {
+      if (opts.notice) opts.notice(`${layer.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
+      return;
+    }
+    group.clearLayers();
+    group.addData(data);
+    state.drawn[layer.name] = data.features.length;
+    mark(layer.name);
+    if (opts.onData) opts.onData(data);
+  };
+  map.on("moveend", group.reload);
+  group.on("add", group.reload);
+  return group;
+}
+
+export function basemapLayers(config) {
+  if (!config.basemap) return {};
+  return { "底图 basemap": L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 20 }) };
+}
+
+// Point query: what lies under a click (current grid, building), from the layers themselves.
+export async function identify(map, latlng, layers) {
+  const d = 0.00001;
+  const bbox = [latlng.lng - d, latlng.lat - d, latlng.lng + d, latlng.lat + d].map((v) => v.toFixed(7)).join(",");
+  const parts = [];
+  for (const name of ["grids", "buildings", "communities"]) {
+    const layer = layers.find((l) => l.name === name);
+    if (!layer) continue;
+    const data = await getJSON(withQuery(layer.links.geojson, { bbox }));
+    if (data && data.features) data.features.slice(0, 2).forEach((f) => parts.push(propsTable(f.properties, layer.title)));
+  }
+  if (parts.length) L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(parts.join("<hr>")).openOn(map);
+}
