@@ -10,6 +10,7 @@ from flask import Blueprint, Flask, g, redirect, render_template_string, request
 from flask.sessions import SecureCookieSessionInterface
 
 from api import db
+from api.hub import hub
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
 from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
@@ -32,9 +33,7 @@ SCOPE_TABLES = ("users", "user_grids")
 
 
 def _memo():
-    from api.stream import hub  # the per-process listener and memo (stream imports this module)
-
-    return hub().memo
+    return hub().memo  # the per-process memo beside the listener that keeps it fresh (api/hub.py)
 
 
 class CookieSessions(SecureCookieSessionInterface):
