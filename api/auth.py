@@ -13,7 +13,7 @@ from api import db
 from api.hub import hub
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
-from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
+from gis.core.users import Principal, active_user, hash_token, principal_by_token, user_by_password, user_grid_codes
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 GUARD_ATTR = "_gridgov_roles"
@@ -94,8 +94,7 @@ def current_user() -> User | Principal | None:
             raise Unauthenticated("Invalid token",
                                   "The bearer token is unknown or revoked; ask an admin for a new one.")
     elif session.get("user_id"):
-        user = db.session().get(User, session["user_id"])
-        user = user if user is not None and user.active else None
+        user = active_user(db.session(), session["user_id"])
         via = "session"
     request_globals.user, request_globals.auth_via = user, via
     return user

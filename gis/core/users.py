@@ -135,3 +135,9 @@ def user_by_password(session: Session, name: str, password: str) -> User | None:
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user with this id if they are active; a disabled user is no one."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
