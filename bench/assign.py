@@ -29,7 +29,7 @@ from pathlib import Path
 
 from sqlalchemy import text
 
-from api.cli import THREADS
+from api.cli.serve import THREADS
 from bench.common import bench_database_url, percentile
 from gis.spatial.assign import _psycopg_sql
 from gis.core.db import make_engine, session_factory

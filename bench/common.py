@@ -23,7 +23,7 @@ def bench_database_url(scale: str | None = "city", seed: int = 1, *, name: str =
     given = os.environ.get(env)
     if given:
         return normalise_url(given)
-    from api.cli import migrate_to_head
+    from api.cli.schema import migrate_to_head
     from data.demo import load
     from gis.core.pgcluster import Cluster
 
