@@ -3,9 +3,10 @@ honours DATABASE_URL.
 
 Each group of commands is a module of this package that imports what it needs at its top. This
 group names them without importing them: a command's module is loaded when the command runs or
-its own help is asked for, so `gridgov --help` and a one-line command such as `gridgov db url` do
-not pay for SQLAlchemy, GeoPandas, Alembic and gunicorn, which every module together takes ~1 s
-to import. `python -m api.cli` runs api/cli/__main__.py, so no module is ever imported twice.
+its own help is asked for, so `gridgov --help` (0.08 s of CPU) does not pay for SQLAlchemy,
+GeoPandas, Alembic, gunicorn and the gis rooms, which the command modules together take ~2 s to
+import, nor does `gridgov db url` pay for GeoPandas. `python -m api.cli` runs api/cli/__main__.py,
+so no module is ever imported twice.
 """
 from __future__ import annotations
 

@@ -19,8 +19,8 @@ def overdue_cases(session: Session, now: dt.datetime, *, grids: Sequence[str] | 
     deadline_at, grid_code, lon, lat (WGS84), and `matched`, how many there are in all.
     """
     query = (select(Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at,
-                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"),
-                    func.count().over().label("matched"))
+                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"),
+                    func.ST_Y(Event.geom).label("lat"), func.count().over().label("matched"))
              .outerjoin(Grid, Grid.id == Event.grid_id)
              .where(Event.status.in_(OPEN_EVENT_STATUSES), Event.deadline_at < now)
              .order_by(Event.deadline_at, Event.id).limit(limit))
