@@ -1,89 +1,15 @@
-"""The Flask application: the only package that imports Flask."""
+"""The web API and pages: the only package that imports Flask. `create_app` builds the app (api/app.py)."""
 from __future__ import annotations
 
-import logging
-import os
-import secrets
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from flask import Flask
-
-from gis.core.errors import DatabaseUnavailable
-from gis.core.pgcluster import project_root, var_dir
-
-DEFAULTS = {
-    # JSON bodies are small; imports go through the CLI. Larger bodies get 413.
-    "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
-    "SESSION_COOKIE_HTTPONLY": True,
-    "SESSION_COOKIE_SAMESITE": "Strict",
-    # Optional XYZ basemap for the map pages, e.g. an intranet or Tianditu tile URL; none by default.
-    "BASEMAP_URL": None,
-    "BASEMAP_ATTRIBUTION": "",
-    # Live-map streams one server process keeps open at once (each holds a thread; see api/stream.py).
-    "MAX_STREAMS": 48,
-    # How often a map turned away from the live stream polls instead (seconds).
-    "STREAM_POLL_S": 30,
-    # How long a request waits for a pooled database connection before answering 503 (seconds).
-    "DB_POOL_TIMEOUT_S": 10,
-    # Answer plain bearer-token locate calls without Flask's request machinery (api/locate.py).
-    "LOCATE_FAST_PATH": True,
-}
+if TYPE_CHECKING:
+    from flask import Flask
 
 
 def create_app(test_config: dict | None = None) -> Flask:
-    """Build the app; configuration is read here and nowhere else."""
-    app = Flask(__name__, static_folder=str(Path(__file__).resolve().parent.parent / "webmap" / "static"))
-    app.config.update(DEFAULTS)
-    app.config["ASSETS_DIR"] = str(project_root() / "node_modules")
-    app.config.from_prefixed_env("GRIDGOV")
-    if test_config:
-        app.config.update(test_config)
-    if not app.config.get("DATABASE_URL"):
-        app.config["DATABASE_URL"] = _default_database_url()
-    if not app.config.get("SECRET_KEY"):
-        app.config["SECRET_KEY"] = _persistent_secret()
-    # JSON as the other endpoints write it: keys in the order the code builds them (the documented
-    # shapes), Chinese names as UTF-8 rather than \u escapes (a third of the bytes).
-    app.json.sort_keys = False
-    app.json.ensure_ascii = False
-    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    """Build the app (api.app.create_app); configuration is read there and nowhere else."""
+    # deferred: the app's modules load Flask, SQLAlchemy, layers and pages (~1 s); `gridgov …` imports this package
+    from api.app import create_app as build
 
-    from api import (auth, command, contracts, coverage, db, errors, events, grids, health, layers, locate, ogc, pages,
-                     static, stream, users)
-    from api import open311, stats, workflow  # issue #8
-
-    app.session_interface = auth.CookieSessions()
-    db.init_app(app, app.config["DATABASE_URL"], float(app.config["DB_POOL_TIMEOUT_S"]))
-    errors.register(app)
-    for blueprint in (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
-                      coverage.bp, contracts.bp,
-                      layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
-                      workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
-                      grids.bp):  # issue #7: boundary edits
-        app.register_blueprint(blueprint)
-    auth.check_every_write_is_guarded(app)
-    locate.install_fast_path(app)
-    return app
-
-
-def _default_database_url() -> str | None:
-    from gis.core.db import resolve_database_url
-
-    try:
-        return resolve_database_url()
-    except DatabaseUnavailable:
-        return None  # /healthz says 503 and what to run
-
-
-def _persistent_secret() -> str:
-    # Keep sessions valid across restarts of the demo server: one key per checkout, 0600.
-    path = var_dir() / "secret_key"
-    try:
-        return path.read_text().strip()
-    except OSError:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = secrets.token_hex(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(key)
-        return key
+    return build(test_config)

@@ -10,9 +10,10 @@ from flask import Blueprint, Flask, g, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from api import db
+from api.hub import hub
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
-from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
+from gis.core.users import Principal, active_user, hash_token, principal_by_token, user_by_password, user_grid_codes
 from webmap.render import render
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -33,9 +34,7 @@ SCOPE_TABLES = ("users", "user_grids")
 
 
 def _memo():
-    from api.stream import hub  # the per-process listener and memo (stream imports this module)
-
-    return hub().memo
+    return hub().memo  # the per-process memo beside the listener that keeps it fresh (api/hub.py)
 
 
 class CookieSessions(SecureCookieSessionInterface):
@@ -96,8 +95,7 @@ def current_user() -> User | Principal | None:
             raise Unauthenticated("Invalid token",
                                   "The bearer token is unknown or revoked; ask an admin for a new one.")
     elif session.get("user_id"):
-        user = db.session().get(User, session["user_id"])
-        user = user if user is not None and user.active else None
+        user = active_user(db.session(), session["user_id"])
         via = "session"
     request_globals.user, request_globals.auth_via = user, via
     return user

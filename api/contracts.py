@@ -5,7 +5,7 @@ from flask import Blueprint, jsonify, request
 
 from api import db
 from api.auth import current_user, requires
-from api.errors import problem
+from api.errors import PreconditionRequired
 from api.params import json_body
 from gis.cadres.contracts import (
     cadre_by_code,
@@ -123,9 +123,9 @@ def patch_contract(contract_id: int):
     """Change role, dates, polygon or flag; needs If-Match with the ETag last read."""
     if_match = request.headers.get("If-Match")
     if not if_match:
-        return problem(428, "Precondition required",
-                       f"Send If-Match with the ETag from GET /api/v1/contracts/{contract_id}, so a change "
-                       "made meanwhile by someone else is not overwritten.")
+        raise PreconditionRequired("Precondition required",
+                                   f"Send If-Match with the ETag from GET /api/v1/contracts/{contract_id}, so a "
+                                   "change made meanwhile by someone else is not overwritten.")
     body = json_body()
     session = db.session()
     changed = change_contract(session, contract_id, body, if_match=if_match, user_id=current_user().id)

@@ -5,10 +5,10 @@ import csv
 import io
 
 from flask import Blueprint, Response, jsonify, request
-from werkzeug.exceptions import NotAcceptable
 
 from api import db
 from api.auth import requires
+from api.errors import NotAcceptable
 from gis.cadres.coverage import CSV_COLUMNS, coverage_of
 from gis.core.errors import InvalidInput
 
@@ -29,7 +29,8 @@ def wants_csv() -> bool:
         return False
     best = request.accept_mimetypes.best_match([JSON, CSV])
     if best is None:
-        raise NotAcceptable(f"This resource is available as {JSON} or {CSV}; send one of them in Accept.")
+        raise NotAcceptable("Not Acceptable",
+                            f"This resource is available as {JSON} or {CSV}; send one of them in Accept.")
     return best == CSV
 
 

@@ -1,4 +1,9 @@
-"""The one table from domain errors to HTTP statuses, and problem+json responses (RFC 9457)."""
+"""The one table from errors to HTTP statuses, and problem+json responses (RFC 9457).
+
+Routes never choose an error status themselves: they raise a domain error (gis/core/errors.py), or
+one of the two errors of the HTTP exchange below, and STATUS decides. The handlers at the end turn
+what the database driver and werkzeug raise into problems too.
+"""
 from __future__ import annotations
 
 import logging
@@ -24,6 +29,19 @@ from gis.core.errors import (
 
 log = logging.getLogger(__name__)
 
+
+class NotAcceptable(GridgovError):
+    """None of the media types the client accepts is one this resource comes in."""
+
+    title = "Not Acceptable"
+
+
+class PreconditionRequired(GridgovError):
+    """A change that must be conditional came without If-Match (RFC 6585), so it could overwrite another's."""
+
+    title = "Precondition required"
+
+
 # Most specific first; the first class an error is an instance of decides its status.
 STATUS: list[tuple[type[GridgovError], int]] = [
     (InvalidGeometry, 422),
@@ -31,8 +49,10 @@ STATUS: list[tuple[type[GridgovError], int]] = [
     (Unauthenticated, 401),
     (Forbidden, 403),
     (NotFound, 404),
+    (NotAcceptable, 406),
     (Conflict, 409),
     (PreconditionFailed, 412),
+    (PreconditionRequired, 428),
     (DatabaseUnavailable, 503),
     (AtCapacity, 503),
     (SetupRequired, 503),

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api import db
 from api.auth import current_user, requires
-from api.errors import problem
+from api.errors import PreconditionRequired
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
 from gis.spatial.editing import EditRejected, commit_edit, parse_edit, parse_if_match, validate_edit
@@ -125,10 +125,10 @@ def commit():
     """Commit an edit in one transaction; If-Match must list the ETag of every grid it changes."""
     if_match = parse_if_match(request.headers.get("If-Match"))
     if not if_match or "*" in if_match:
-        return problem(428, "Precondition required",
-                       "Send If-Match with the ETag of every grid the edit changes (GET /api/v1/grids/{code}, or "
-                       "`if_match` in the preview), so that an edit made meanwhile by someone else is never "
-                       "overwritten.")
+        raise PreconditionRequired("Precondition required",
+                                   "Send If-Match with the ETag of every grid the edit changes (GET "
+                                   "/api/v1/grids/{code}, or `if_match` in the preview), so that an edit made "
+                                   "meanwhile by someone else is never overwritten.")
     session = db.session()
     result = commit_edit(session, parse_edit(json_body()), user_id=current_user().id, if_match=if_match,
                          rules=rules(), snap_m=snap_m())

@@ -7,7 +7,7 @@ from flask import Blueprint, Response, jsonify, request
 
 from api import db
 from api.auth import current_user, scoped_grids
-from api.stream import hub
+from api.hub import hub
 from gis.core.errors import Forbidden, InvalidInput, Unauthenticated
 from layers import mvt
 from layers.cache import Tile

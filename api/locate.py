@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from api import db
 from api.auth import GUARD_ATTR, cached_principal, requires
+from api.hub import started_hub
 from api.params import number, optional, timestamp
 from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
 from gis.spatial.crs import to_wgs84
@@ -93,7 +94,7 @@ class LocateFastPath:
         return self.wsgi_app(environ, start_response)
 
     def _answer(self, environ) -> bytes | None:
-        hub = self.app.extensions.get("gridgov.hub")  # made by the first request through Flask
+        hub = started_hub(self.app)  # made by the first request through Flask
         if hub is None:
             return None
         user = cached_principal(hub.memo, environ.get("HTTP_AUTHORIZATION", ""))

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, request
 from api import db
 from api.auth import current_user
 from api.layers import caller_scope, readable
-from api.stream import hub
+from api.hub import hub
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
 from layers import ogc

@@ -4,15 +4,16 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import Blueprint, current_app, jsonify, redirect, request, url_for
-from sqlalchemy import func, select
 
 from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.params import json_body, number
-from gis.cases import workflow
+from gis.cases import queues, workflow
+from gis.cases.stats import rebuild
 from gis.core import clock
 from gis.core.errors import Forbidden, InvalidInput
-from gis.core.models import Event, Grid
+from gis.core.models import Event
+from webmap import case as case_pages
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
 pages_bp = Blueprint("case_pages", __name__)
@@ -57,8 +58,6 @@ def put_setting(key: str):
     session = db.session()
     value = workflow.set_setting(session, key, body["value"])
     if key == "timezone":
-        from gis.cases.stats import rebuild
-
         rebuild(session)
     session.commit()
     return jsonify(key=key, value=value)
@@ -160,16 +159,7 @@ def overdue_cases():
     session = db.session()
     limit = int(number(request.args, "limit", required=False, lo=1, hi=10_000) or 2000)
     now = clock.now(session)
-    query = (select(Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at,
-                    Grid.code.label("grid_code"), func.ST_X(Event.geom).label("lon"), func.ST_Y(Event.geom).label("lat"),
-                    func.count().over().label("matched"))
-             .outerjoin(Grid, Grid.id == Event.grid_id)
-             .where(Event.status.in_(workflow.OPEN_STATUSES), Event.deadline_at < now)
-             .order_by(Event.deadline_at, Event.id).limit(limit))
-    grids = scoped_grids(current_user())
-    if grids is not None:
-        query = query.where(Grid.code.in_(grids))
-    rows = session.execute(query).all()
+    rows = queues.overdue_cases(session, now, grids=scoped_grids(current_user()), limit=limit)
     features = [{"type": "Feature", "id": r.id, "geometry": {"type": "Point", "coordinates": [r.lon, r.lat]},
                  "properties": {"id": r.id, "title": r.title, "category": r.category, "status": r.status,
                                 "level": r.level, "grid_code": r.grid_code, "deadline_at": r.deadline_at.isoformat(),
@@ -183,8 +173,6 @@ def overdue_cases():
 @pages_bp.get("/cases/<int(max=9223372036854775807):event_id>")
 def case_page(event_id: int):
     """The case page: where it is, its state and timeline, and the moves the signed-in user may make."""
-    from webmap.case import case_page as render
-
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login_form", next=request.path))
@@ -195,21 +183,20 @@ def case_page(event_id: int):
     data = _case(event)
     duplicates = workflow.duplicates_of(session, event_id)[0] if "merge" in data["allowed_moves"] else []
     cfg = current_app.config
-    return render(data["case"], data["timeline"], data["allowed_moves"], lonlat=workflow.event_lonlat(session, event_id),
-                  move_labels=workflow.MOVE_LABELS, handlers=workflow.handler_choices(session, event),
-                  duplicates=duplicates, csrf_token=csrf_token(), user_name=user.display_name or user.name,
-                  basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
+    return case_pages.case_page(data["case"], data["timeline"], data["allowed_moves"],
+                                lonlat=workflow.event_lonlat(session, event_id), move_labels=workflow.MOVE_LABELS,
+                                handlers=workflow.handler_choices(session, event), duplicates=duplicates,
+                                csrf_token=csrf_token(), user_name=user.display_name or user.name,
+                                basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
 
 
 @pages_bp.get("/cases")
 def todo_page():
     """The signed-in person's to-do list of cases, each linking to its case page."""
-    from webmap.case import todo_page as render
-
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login_form", next=request.path))
     if user.role not in ("admin", "commander", "worker"):
         raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
     lists, omitted = workflow.todo(db.session(), user)
-    return render(lists, omitted, user_name=user.display_name or user.name)
+    return case_pages.todo_page(lists, omitted, user_name=user.display_name or user.name)

@@ -13,6 +13,7 @@ Prints, measured in one run on the `city` data set (10k grids, 1M events):
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import http.client
 import json
 import multiprocessing
@@ -27,13 +28,18 @@ import urllib.parse
 from contextlib import contextmanager
 from pathlib import Path
 
+import psycopg
+from flask import Flask, Response, request
 from sqlalchemy import text
 
-from api.cli import THREADS
+from api.cli.serve import THREADS
 from bench.common import bench_database_url, percentile
-from gis.spatial.assign.locate import _psycopg_sql
 from gis.core.db import make_engine, session_factory
 from gis.core.pgcluster import free_port
+from gis.core.users import create_user
+from gis.spatial import assign
+from gis.spatial.assign import bulk
+from gis.spatial.assign.locate import _psycopg_sql
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_BULK = 1.15
@@ -52,8 +58,6 @@ def _libpq(url: str) -> str:
 # -- bulk -------------------------------------------------------------------------------------
 def _reset(url: str) -> None:
     """Forget every assignment, then vacuum, so each timed run writes every row from the same state."""
-    import psycopg
-
     with psycopg.connect(_libpq(url), autocommit=True) as conn:
         conn.execute("UPDATE events SET grid_id = NULL, assign_status = NULL, assign_distance_m = NULL,"
                      " building_id = NULL, community_id = NULL, street_id = NULL, district_id = NULL")
@@ -62,10 +66,6 @@ def _reset(url: str) -> None:
 
 def _bare_bulk(url: str) -> tuple[float, dict]:
     """The statement gridgov assign --all runs, sent directly over psycopg."""
-    import psycopg
-
-    from gis.spatial.assign import bulk
-
     sql = _psycopg_sql(bulk._bulk_sql(None, bulk._src_by_grids("true", scoped=False, ticks=False), False))
     with psycopg.connect(_libpq(url)) as conn:
         conn.execute("SET LOCAL jit = off")
@@ -88,8 +88,6 @@ def _cli_bulk(url: str) -> tuple[float, str]:
 
 def _planner_default_covering(url: str) -> float:
     """For context: the covering join alone as the planner runs it by default (no decision, no write)."""
-    import psycopg
-
     with psycopg.connect(_libpq(url)) as conn:
         conn.execute("SET LOCAL jit = off")
         start = time.perf_counter()
@@ -127,12 +125,6 @@ _local = threading.local()
 
 def bare_app(environ, start_response):
     """WSGI app that runs only locate's prepared SQL and json.dumps the row (the floor)."""
-    import datetime as dt
-
-    import psycopg
-
-    from gis.spatial import assign
-
     conn = getattr(_local, "conn", None)
     if conn is None:
         # The same statement, prepared once per connection, run with a generic plan and executed
@@ -151,8 +143,6 @@ def bare_app(environ, start_response):
 
 def _flask_floor():
     """The same bare query behind a plain Flask route: how much of the gap is the framework."""
-    from flask import Flask, Response
-
     app = Flask("bench-floor")
 
     @app.get("/")
@@ -161,8 +151,6 @@ def _flask_floor():
 
         def start(status, headers):
             captured["status"] = status
-
-        from flask import request
 
         body = b"".join(bare_app({"QUERY_STRING": request.query_string.decode()}, start))
         return Response(body, mimetype="application/json")
@@ -252,8 +240,6 @@ def _throughput(pool, port: int, paths: list[str], headers: dict) -> float:
 
 def bench_locate(url: str) -> None:
     """p50/p99 for one client and req/s for several, ours against the bare endpoint."""
-    from gis.core.users import create_user
-
     engine = make_engine(url)
     with session_factory(engine)() as session:
         _, token = create_user(session, f"bench-{os.getpid()}-{int(time.time())}", "viewer")

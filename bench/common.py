@@ -8,7 +8,10 @@ from collections.abc import Callable
 
 from sqlalchemy import text
 
+from api.cli.schema import migrate_to_head
+from data.demo import load
 from gis.core.db import make_engine, normalise_url
+from gis.core.pgcluster import Cluster
 
 BENCH_DB = "gridgov_bench"
 
@@ -23,10 +26,6 @@ def bench_database_url(scale: str | None = "city", seed: int = 1, *, name: str =
     given = os.environ.get(env)
     if given:
         return normalise_url(given)
-    from api.cli import migrate_to_head
-    from data.demo import load
-    from gis.core.pgcluster import Cluster
-
     cluster = Cluster()
     cluster.up()
     cluster.ensure_database(name)

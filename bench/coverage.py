@@ -13,6 +13,9 @@ import statistics
 from sqlalchemy import text
 
 from bench.common import bench_database_url, report, timed
+from gis.cadres.coverage import coverage_of
+from gis.core.db import make_engine, session_factory
+from gis.spatial.areas import area_by_code, communities_of
 
 TARGET_S = {"demo": 0.3, "city": 1.5}
 
@@ -37,10 +40,6 @@ def demo_database_url(seed: int = 1) -> str:
 
 def run(scale: str, url: str) -> None:
     """Time coverage_of over each district of the database against the floor, and check the target."""
-    from gis.cadres.coverage import coverage_of
-    from gis.spatial.areas import area_by_code, communities_of
-    from gis.core.db import make_engine, session_factory
-
     engine = make_engine(url)
     try:
         with session_factory(engine)() as session:

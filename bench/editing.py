@@ -23,6 +23,8 @@ from sqlalchemy import text
 
 from bench.common import bench_database_url, percentile, report, timed
 from gis.core.db import make_engine, session_factory
+from gis.spatial.editing import commit_edit, parse_edit, validate_edit
+from gis.spatial.topology import Frame, Rules, validate_partition
 
 TARGET_EDIT_S = 0.100
 TARGET_PARTITION_S = 2.0
@@ -48,8 +50,6 @@ SELECT (SELECT bool_and(ST_IsValid(g)) FROM new),
 def _shared_vertex_edits(session, n: int) -> list[dict]:
     """n edits, each moving a vertex shared by two or more grids of one community 3 m north-east,
     chosen away from the community boundary so the edit is a valid one."""
-    from gis.spatial.topology import Frame
-
     rng = random.Random(SEED)
     communities = session.execute(text("SELECT id, code FROM admin_areas WHERE level = 'community' ORDER BY code")).all()
     edits = []
@@ -93,9 +93,6 @@ def _floor_partition(session) -> None:
 
 def main() -> None:
     """One edit, the whole partition and previews, on the city data set."""
-    from gis.spatial.editing import commit_edit, parse_edit, validate_edit
-    from gis.spatial.topology import Rules, validate_partition
-
     engine = make_engine(bench_database_url("city"))
     rules = Rules()
     try:

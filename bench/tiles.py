@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 import os
 import secrets
+import signal
 import statistics
 import subprocess
 import sys
@@ -16,12 +17,18 @@ import time
 import urllib.request
 from http.client import HTTPConnection
 
+import mapbox_vector_tile
 import psycopg
+from playwright.sync_api import sync_playwright
 from sqlalchemy import text
 
+from api import create_app
+from api.hub import hub
 from bench.common import bench_database_url, percentile, report, timed
 from gis.core.db import make_engine, session_factory
 from gis.core.pgcluster import free_port
+from gis.core.users import create_user
+from tests.conftest import CHROMIUM, CHROMIUM_ARGS
 
 Z = 15
 TARGET_RATIO = 1.25
@@ -75,9 +82,6 @@ def _serve(url: str) -> tuple[subprocess.Popen, int]:
 
 def main() -> None:
     """Print the tile ratio, the cached-tile latency and the /map paint time."""
-    from api import create_app
-    from gis.core.users import create_user
-
     url = bench_database_url()
     engine = make_engine(url)
     name, password = f"bench-{secrets.token_hex(3)}", secrets.token_urlsafe(12)
@@ -92,8 +96,6 @@ def main() -> None:
     app = create_app({"DATABASE_URL": url})
     client = app.test_client()
     with app.app_context():
-        from api.stream import hub
-
         the_hub = hub()
         the_hub.listener.wait_listening(5)
 
@@ -109,7 +111,7 @@ def main() -> None:
             return conn.execute(BARE, {"z": z, "x": x, "y": y}).fetchone()[0]
 
         size = len(bare())
-        features = len(__import__("mapbox_vector_tile").decode(ours())["buildings"]["features"])
+        features = len(mapbox_vector_tile.decode(ours())["buildings"]["features"])
         print(f"tile {tile_url}: {features} buildings, {size / 1024:.0f} KiB", flush=True)
         def bare_no_jit():
             conn.execute("SET jit = off")
@@ -171,8 +173,6 @@ def main() -> None:
 def _stop(proc: subprocess.Popen) -> None:
     # SIGINT: gunicorn's quick shutdown (SIGTERM would wait for open event streams); then make
     # sure no worker we started outlives it.
-    import signal
-
     try:
         with open(f"/proc/{proc.pid}/task/{proc.pid}/children") as f:
             workers = [int(p) for p in f.read().split()]
@@ -192,10 +192,6 @@ def _stop(proc: subprocess.Popen) -> None:
 
 
 def _paint(port: int, name: str, password: str) -> None:
-    from playwright.sync_api import sync_playwright
-
-    from tests.conftest import CHROMIUM, CHROMIUM_ARGS
-
     base = f"http://127.0.0.1:{port}"
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

@@ -14,7 +14,10 @@ import time
 from sqlalchemy import select, text
 
 from bench.common import bench_database_url, report, timed
+from gis.cases import stats, workflow
 from gis.core.db import make_engine, session_factory
+from gis.core.models import User
+from gis.core.users import create_user
 
 DB = "gridgov_bench_workflow"
 SIDE = 100  # grids per side: 100 × 100 = 10,000
@@ -54,8 +57,6 @@ AREAS = (
 
 def load(engine, events: int) -> None:
     """10,000 square grids in 100 communities and 10 streets, and `events` cases with workflow facts."""
-    from gis.cases import stats
-
     started = time.perf_counter()
     # Metres to degrees near 31°N (good enough for synthetic squares).
     params = {"dx": 100 / 95_400.0, "dy": 100 / 110_900.0, "x0": 121.3, "y0": 31.1, "n": events}
@@ -149,9 +150,6 @@ LIVE_COUNTERS = """
 
 def main() -> None:
     """Print our time, the floor's, and the ratio for each read path and for one move."""
-    from gis.cases import stats, workflow
-    from gis.core.models import User
-
     events = int(os.environ.get("BENCH_WORKFLOW_EVENTS", "300000"))
     engine = make_engine(database_url())
     with engine.connect() as conn:
@@ -193,8 +191,6 @@ def main() -> None:
 
         user = session.scalar(text("SELECT id FROM users WHERE name = 'bench-commander'"))
         if user is None:
-            from gis.core.users import create_user
-
             create_user(session, "bench-commander", "commander")
             session.commit()
         boss = session.scalar(select(User).where(User.name == "bench-commander"))

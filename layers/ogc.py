@@ -3,6 +3,7 @@ conformance, collections, item pages and a self-contained OpenAPI 3.0 definition
 from __future__ import annotations
 
 import datetime as dt
+from urllib.parse import urlencode
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
@@ -117,8 +118,6 @@ def schema(base: str, spec: LayerSpec) -> dict:
 def items_links(base: str, spec: LayerSpec, args: dict, offset: int, limit: int, returned: int,
                 matched: int) -> list[dict]:
     """self / alternate / next / prev links of an items page (next only while features remain)."""
-    from urllib.parse import urlencode
-
     url = f"{base}/ogc/collections/{spec.name}/items"
 
     def page(off: int, fmt: str | None = None) -> str:

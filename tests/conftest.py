@@ -158,7 +158,7 @@ def _app_on(url: str):
 
     application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
     yield application
-    hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/stream.py, if started
+    hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/hub.py, if started
     if hub is not None:
         hub.listener.stop()
     api_db.dispose(application)
@@ -203,7 +203,7 @@ def auth(token: str) -> dict[str, str]:
 
 def live_hub(app):
     """The app's hub once its listener hears table changes (so its caches are on)."""
-    from api.stream import hub
+    from api.hub import hub
 
     with app.app_context():
         the_hub = hub()

@@ -122,7 +122,7 @@ def test_ticker_stops_when_the_server_that_started_it_is_killed(db_url):
     from tests.test_serve import _alive
 
     # A stand-in server: starts the ticker as `gridgov serve` does, then dies without cleaning up.
-    parent = subprocess.Popen([sys.executable, "-c", "import sys, time; from api.cli_workflow import start_ticker;"
+    parent = subprocess.Popen([sys.executable, "-c", "import sys, time; from api.cli.workflow import start_ticker;"
                                " print(start_ticker(1.0).pid, flush=True); time.sleep(120)"],
                               env=dict(os.environ, DATABASE_URL=db_url), stdout=subprocess.PIPE, text=True)
     ticker_pid = int(parent.stdout.readline())

@@ -484,7 +484,7 @@ def test_load_demo_if_empty(demo_db_url, db_url):
 
 
 def test_demo_worker_is_scoped_to_one_community_and_linked_to_its_cadre(demo_db_url, monkeypatch, tmp_path):
-    from api.cli import _ensure_demo_users
+    from api.cli.demo import ensure_demo_users as _ensure_demo_users
     from gis.core.users import user_grid_codes
 
     monkeypatch.setenv("GRIDGOV_VAR", str(tmp_path))

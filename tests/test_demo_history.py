@@ -65,8 +65,8 @@ def test_histories_follow_the_state_table(session):
 
 def test_the_demo_district_opens_with_histories_counters_and_statistics(demo_db_url, monkeypatch, tmp_path):
     """What `gridgov run` does after loading the demo: users, then histories and one tick."""
-    from api.cli import _ensure_demo_users
-    from api.cli_workflow import demo_history
+    from api.cli.demo import ensure_demo_users as _ensure_demo_users
+    from api.cli.workflow import demo_history
     from gis.core.db import make_engine, session_factory
 
     monkeypatch.setenv("GRIDGOV_VAR", str(tmp_path))

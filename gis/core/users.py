@@ -135,3 +135,19 @@ def user_by_password(session: Session, name: str, password: str) -> User | None:
     except (VerificationError, InvalidHashError):
         return None
     return user
+
+
+def find_user(session: Session, name: str) -> User | None:
+    """The user with this name, active or not, or None."""
+    return session.scalar(select(User).where(User.name == name))
+
+
+def active_user(session: Session, user_id: int) -> User | None:
+    """The user with this id if they are active; a disabled user is no one."""
+    user = session.get(User, user_id)
+    return user if user is not None and user.active else None
+
+
+def list_users(session: Session) -> list[tuple[User, list[str]]]:
+    """Every user by name, with the grid codes each is scoped to."""
+    return [(user, user_grid_codes(session, user.id)) for user in session.scalars(select(User).order_by(User.name))]

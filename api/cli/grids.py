@@ -1,4 +1,4 @@
-"""`gridgov grids check|history` (issue 7); api/cli.py registers them."""
+"""`gridgov grids check|history`: is the partition whole, and a grid's versions (issue 7)."""
 from __future__ import annotations
 
 import json
@@ -7,8 +7,11 @@ import time
 
 import click
 
-from api.cli_contracts import _session
+from api.cli.common import new_session
 from api.listing import listed
+from gis.core.errors import GridgovError
+from gis.spatial.history import grid_history
+from gis.spatial.topology import Rules, validate_partition
 
 
 @click.group("grids")
@@ -22,10 +25,7 @@ def grids() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
 def check(area: str | None, limit: int, as_json: bool) -> None:
     """Do the current grids tile every community of AREA (default: all)? Exit status 1 on errors."""
-    from gis.core.errors import GridgovError
-    from gis.spatial.topology import Rules, validate_partition
-
-    with _session() as session:
+    with new_session() as session:
         start = time.perf_counter()
         try:
             report = validate_partition(session, area, Rules())
@@ -48,10 +48,7 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
 @click.argument("code")
 def history(code: str) -> None:
     """Every version of grid CODE: dates, area, the edit that opened it and its lineage."""
-    from gis.spatial.history import grid_history
-    from gis.core.errors import GridgovError
-
-    with _session() as session:
+    with new_session() as session:
         try:
             h = grid_history(session, code, geometry=False)
         except GridgovError as exc:

@@ -1,39 +1,28 @@
-"""`gridgov workflow …` and `gridgov stats …` (issue #8): the tick, settings, the calendar, the indicators.
-
-api/cli.py registers them; this module imports nothing of it at load time (python -m api.cli would
-otherwise import itself twice), and `gridgov`'s own group turns domain errors into one clear line.
-"""
+"""`gridgov workflow …` (issue #8): the tick and the ticker beside the server, settings, the working-hours
+calendar, deadlines, the demo's case histories."""
 from __future__ import annotations
 
+import atexit
 import csv
 import datetime as dt
 import json
+import os
+import subprocess
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from api.cli.common import engine, workflow_session
+from data.demo_history import simulate
+from gis.cases.holidays import calendar_days, store_calendar_days
+from gis.cases.stats import rebuild
+from gis.cases.workflow import get_settings, set_setting, settings_view, tick
+from gis.cases.workhours import load_calendar
 from gis.core import clock
-
-
-def _engine():
-    from gis.core.db import make_engine, resolve_database_url
-
-    return make_engine(resolve_database_url())
-
-
-def _session(engine=None):
-    from sqlalchemy import text
-
-    from gis.core.db import session_factory
-    from gis.core.errors import SetupRequired
-
-    session = session_factory(engine or _engine())()
-    if session.execute(text("SELECT to_regclass('workflow_settings')")).scalar() is None:
-        session.close()
-        raise SetupRequired("The database has no workflow schema", "Run `gridgov db migrate` first.")
-    return session
+from gis.core.db import session_factory
+from gis.core.errors import InvalidInput
 
 
 @click.group()
@@ -49,16 +38,12 @@ def workflow() -> None:
               help="Stop when this process (the server that started the ticker) is gone.")
 def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: int | None) -> None:
     """Flag newly overdue cases (escalating them if asked) and refresh the assessment summary."""
-    import os
-
-    from gis.cases.workflow import tick
-
-    engine = _engine()  # one engine (and connection) for the ticker's life, not one per tick
+    bind = engine()  # one engine (and connection) for the ticker's life, not one per tick
     zone = clock.zone(clock.DEFAULT_ZONE)  # the district's, once the database has told it
     while True:
         stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
         try:
-            with _session(engine) as session:
+            with workflow_session(bind) as session:
                 zone = clock.zone_of(session)
                 stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
                 result = tick(session, auto_escalate=auto_escalate)
@@ -81,9 +66,7 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
 @click.argument("value", required=False)
 def workflow_settings(key: str | None, value: str | None) -> None:
     """Show the settings, or set KEY to VALUE (JSON or plain text, e.g. work_periods 09:00-12:00,14:00-17:30)."""
-    from gis.cases.workflow import get_settings, set_setting, settings_view
-
-    with _session() as session:
+    with workflow_session() as session:
         if key is None:
             for k, v in settings_view(get_settings(session)).items():
                 click.echo(f"{k}\t{json.dumps(v, ensure_ascii=False)}")
@@ -96,8 +79,6 @@ def workflow_settings(key: str | None, value: str | None) -> None:
             parsed = value
         stored = set_setting(session, key, parsed)
         if key == "timezone":
-            from gis.cases.stats import rebuild
-
             rebuild(session)
         session.commit()
         click.echo(f"{key} = {json.dumps(stored, ensure_ascii=False)}")
@@ -105,10 +86,6 @@ def workflow_settings(key: str | None, value: str | None) -> None:
 
 def start_ticker(every: float = 60.0):
     """Run `gridgov workflow tick --every N` beside the server; it stops when this process ends."""
-    import atexit
-    import os
-    import subprocess
-
     owner = os.getpid()
     ticker = subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", str(every),
                                "--parent-pid", str(owner)])
@@ -128,12 +105,6 @@ def calendar() -> None:
 @click.option("--replace", is_flag=True, help="Drop every existing entry first.")
 def calendar_import(path: Path, replace: bool) -> None:
     """Load holidays (workday=false) and make-up workdays (workday=true); all rows or none."""
-    from sqlalchemy import delete
-    from sqlalchemy.dialects.postgresql import insert
-
-    from gis.core.errors import InvalidInput
-    from gis.core.models import WorkCalendarDay
-
     rows, errors = [], []
     with path.open(encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
@@ -152,13 +123,8 @@ def calendar_import(path: Path, replace: bool) -> None:
             rows.append({"day": day, "workday": flag in ("true", "1"), "note": (row.get("note") or "").strip()})
     if errors:
         raise InvalidInput("Bad calendar file", f"{len(errors)} rows are wrong; nothing was changed.", errors=errors)
-    with _session() as session:
-        if replace:
-            session.execute(delete(WorkCalendarDay))
-        if rows:
-            stmt = insert(WorkCalendarDay).values(rows)
-            session.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={
-                "workday": stmt.excluded.workday, "note": stmt.excluded.note}))
+    with workflow_session() as session:
+        store_calendar_days(session, rows, replace=replace)
         session.commit()
     click.echo(f"{len(rows)} calendar days loaded from {path}")
 
@@ -166,14 +132,10 @@ def calendar_import(path: Path, replace: bool) -> None:
 @calendar.command("export")
 def calendar_export() -> None:
     """Write the calendar as CSV to standard output."""
-    from sqlalchemy import select
-
-    from gis.core.models import WorkCalendarDay
-
     writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(["date", "workday", "note"])
-    with _session() as session:
-        for day in session.scalars(select(WorkCalendarDay).order_by(WorkCalendarDay.day)):
+    with workflow_session() as session:
+        for day in calendar_days(session):
             writer.writerow([day.day.isoformat(), "true" if day.workday else "false", day.note])
 
 
@@ -182,9 +144,7 @@ def calendar_export() -> None:
 @click.argument("hours", type=float)
 def workflow_deadline(start: str, hours: float) -> None:
     """Print the deadline HOURS working hours after START (ISO time; local time zone when no offset)."""
-    from gis.cases.workhours import load_calendar
-
-    with _session() as session:
+    with workflow_session() as session:
         cal = load_calendar(session)
     try:
         begin = dt.datetime.fromisoformat(start)
@@ -193,13 +153,9 @@ def workflow_deadline(start: str, hours: float) -> None:
     click.echo(clock.iso(cal.add_working_hours(clock.local(begin, cal.tz), hours), cal.tz))
 
 
-def demo_history(engine) -> None:
+def demo_history(bind) -> None:
     """Give the demo district's cases timelines, then run one tick (overdue flags, statistics, counters)."""
-    from data.demo_history import simulate
-    from gis.core.db import session_factory
-    from gis.cases.workflow import tick
-
-    with session_factory(engine)() as session:
+    with session_factory(bind)() as session:
         count = simulate(session)
         result = tick(session)
         session.commit()
@@ -212,48 +168,4 @@ def workflow_demo_history(yes: bool) -> None:
     """Invent timelines for events without a case clock — for a demo database only, never real data."""
     if not yes:
         raise click.UsageError("This invents who did what and when; on a demo database run it with --yes.")
-    demo_history(_engine())
-
-
-@click.group("stats", invoke_without_command=True)
-@click.option("--group", default="grid", show_default=True,
-              type=click.Choice(["district", "street", "community", "grid", "cadre"]))
-@click.option("--from", "date_from", help="First registration day (YYYY-MM-DD; default: 1st of this month).")
-@click.option("--to", "date_to", help="Last registration day, inclusive (default: today).")
-@click.option("--bucket", default="none", show_default=True, type=click.Choice(["none", "day", "week", "month"]))
-@click.option("--area", help="Only inside this district / street / community / grid code.")
-@click.option("--min-count", type=int, help="Rank only groups with at least this many cases.")
-@click.option("--rank-by", default="on_time_closure_ratio", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of CSV.")
-@click.pass_context
-def stats_cmd(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_json) -> None:
-    """The evaluation indicators as CSV (or JSON) on standard output."""
-    if ctx.invoked_subcommand:
-        return
-    from gis.cases import stats
-
-    def day(value, name):
-        try:
-            return dt.date.fromisoformat(value) if value else None
-        except ValueError:
-            raise click.BadParameter(f"{name} is YYYY-MM-DD") from None
-
-    query = stats.StatsQuery(group=group, date_from=day(date_from, "--from"), date_to=day(date_to, "--to"),
-                             bucket=bucket, area=area, rank_by=rank_by, min_count=min_count)
-    with _session() as session:
-        report = stats.indicators(session, query)
-    if as_json:
-        click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
-    else:
-        click.echo(stats.to_csv(report), nl=False)
-
-
-@stats_cmd.command("rebuild")
-def stats_rebuild() -> None:
-    """Recompute the whole assessment summary from the events."""
-    from gis.cases.stats import rebuild
-
-    with _session() as session:
-        keys = rebuild(session)
-        session.commit()
-    click.echo(f"{keys} summary rows rebuilt")
+    demo_history(engine())
