@@ -1,9 +1,10 @@
 """The one set-based statement that computes coverage over grid sets (its rules: gis/cadres/coverage.py)."""
 
+from gis.core import dated
+
 # Grid versions "in force at the end of :day" (or current, when no day is given).
-GRID_AT = ("(g.valid_from IS NULL OR g.valid_from < CAST(:day AS date) + 1)"
-           " AND (g.valid_to IS NULL OR g.valid_to >= CAST(:day AS date) + 1)")
-GRID_CURRENT = "g.valid_to IS NULL"
+GRID_AT = dated.in_force_just_before("g", "(CAST(:day AS date) + 1)")
+GRID_CURRENT = dated.current("g")
 
 # The grids of an area: its communities' grids. The community ids are looked up first and sent
 # as an array, so the planner knows how many grids to expect (a whole city takes parallel hash

@@ -6,6 +6,7 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core import clock
 from gis.cases.stats import counters
 
@@ -49,10 +50,10 @@ def search_places(session: Session, q: str, limit: int = 10) -> tuple[list[dict]
     if not q:
         return [], 0
     params = {"prefix": _like(q) + "%", "part": "%" + _like(q) + "%", "limit": limit}
-    sql = """
+    sql = f"""
       SELECT kind, code, name, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
         (SELECT 'grid' AS kind, code, name, ST_Envelope(geom) AS b, 0 AS rank FROM grids
-          WHERE valid_to IS NULL AND (code LIKE :prefix OR name LIKE :part) ORDER BY code LIMIT :limit)
+          WHERE {dated.current('grids')} AND (code LIKE :prefix OR name LIKE :part) ORDER BY code LIMIT :limit)
         UNION ALL
         (SELECT level, code, name, ST_Envelope(geom), 1 FROM admin_areas
           WHERE code LIKE :prefix OR name LIKE :part ORDER BY code LIMIT :limit)
@@ -64,8 +65,8 @@ def search_places(session: Session, q: str, limit: int = 10) -> tuple[list[dict]
             for r in session.execute(text(sql), params)]
     if len(hits) < limit:
         return hits, 0  # fewer than asked for: every match is listed
-    matched = session.execute(text("""
-      SELECT (SELECT count(*) FROM grids WHERE valid_to IS NULL AND (code LIKE :prefix OR name LIKE :part))
+    matched = session.execute(text(f"""
+      SELECT (SELECT count(*) FROM grids WHERE {dated.current('grids')} AND (code LIKE :prefix OR name LIKE :part))
            + (SELECT count(*) FROM admin_areas WHERE code LIKE :prefix OR name LIKE :part)
            + (SELECT count(*) FROM buildings WHERE code LIKE :prefix OR name LIKE :part)"""), params).scalar()
     return hits, matched - len(hits)

@@ -12,6 +12,7 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.cases.workflow import open_case
 from gis.core import clock
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
@@ -189,7 +190,7 @@ SELECT cd.code, cd.name, cd.type FROM cadres cd
 WHERE cd.id IN (
   SELECT ct.cadre_id FROM contracts ct
   WHERE (ct.grid_code = :grid_code OR (ct.geom IS NOT NULL AND ST_Covers(ct.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
-    AND ct.valid_from <= :day AND (ct.valid_to IS NULL OR :day < ct.valid_to))
+    AND {dated.in_force('ct', ':day', open_start=False)})
 ORDER BY array_position(ARRAY[{", ".join(f"'{t}'" for t in CADRE_TYPES)}]::text[], cd.type::text), cd.code"""
 
 

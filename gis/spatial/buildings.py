@@ -6,6 +6,7 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core.models import Grid
 
 # Why the point on surface: a footprint drawn a little over a grid edge (digitising slop, a
@@ -35,7 +36,7 @@ def footprint_grids_sql(source: str, where: str = "TRUE") -> str:
               AND ST_Covers(g.geom, ST_PointOnSurface(s.geom))
             OFFSET 0
         ) f
-        WHERE g.valid_to IS NULL
+        WHERE {dated.current('g')}
         ORDER BY f.id, g.code
     """
 
@@ -47,9 +48,9 @@ def grid_of_footprint(session: Session, footprint_wkb: bytes) -> Grid | None:
     an edge counts); when the point lies on an edge shared by several grids, the smallest
     grid code wins.
     """
-    grid_id = session.execute(text("""
+    grid_id = session.execute(text(f"""
         SELECT g.id FROM grids g
-        WHERE g.valid_to IS NULL
+        WHERE {dated.current('g')}
           AND ST_Covers(g.geom, ST_PointOnSurface(ST_GeomFromWKB(:wkb, 4326)))
         ORDER BY g.code LIMIT 1
     """), {"wkb": footprint_wkb}).scalar()
@@ -105,7 +106,7 @@ BUILDING_DRIVEN_MAX = 20_000
 
 def _assign_few(session: Session, ids: list[int]) -> int:
     """assign_buildings' rule for a short list of buildings, one index probe per footprint."""
-    result = session.execute(text("""
+    result = session.execute(text(f"""
         UPDATE buildings b SET grid_id = x.grid_id
         FROM (
             SELECT s.id, m.grid_id
@@ -113,7 +114,7 @@ def _assign_few(session: Session, ids: list[int]) -> int:
             CROSS JOIN LATERAL (SELECT ST_PointOnSurface(s.geom) AS p) pos
             LEFT JOIN LATERAL (
                 SELECT g.id AS grid_id FROM grids g
-                WHERE g.valid_to IS NULL AND ST_Covers(g.geom, pos.p)
+                WHERE {dated.current('g')} AND ST_Covers(g.geom, pos.p)
                 ORDER BY g.code LIMIT 1) m ON true
             WHERE s.id = ANY(CAST(:ids AS bigint[]))
         ) x
@@ -125,7 +126,7 @@ def _assign_few(session: Session, ids: list[int]) -> int:
 def refresh_grid_totals(session: Session, grid_ids: Iterable[int] | None = None) -> None:
     """Set grids' households and population to the sums over their buildings."""
     params: dict = {}
-    where = "g.valid_to IS NULL"
+    where = dated.current("g")
     if grid_ids is not None:
         params["gids"] = sorted(set(grid_ids))
         where += " AND g.id = ANY(:gids)"

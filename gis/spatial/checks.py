@@ -6,6 +6,8 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
+
 POLYGONAL = ("Polygon", "MultiPolygon")
 # Overlaps and parts outside a parent smaller than this are digitising noise, not errors.
 TOLERANCE_M2 = 1.0
@@ -137,7 +139,7 @@ def grid_overlaps(session: Session, stage: str, tolerance_m2: float = TOLERANCE_
             SELECT s.row, s.code, s.geom FROM {stage} s
             UNION ALL
             SELECT NULL, g.code, g.geom FROM grids g
-            WHERE g.valid_to IS NULL AND g.code NOT IN (SELECT code FROM {stage})
+            WHERE {dated.current('g')} AND g.code NOT IN (SELECT code FROM {stage})
         )
         SELECT a.row, a.code, o.row, o.code, ST_Area(ST_Intersection(a.geom, o.geom)::geography) AS m2
         FROM {stage} a JOIN others o

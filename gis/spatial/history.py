@@ -13,6 +13,7 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core import clock
 from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
 from gis.spatial.editing.parse import grid_etag
@@ -33,18 +34,18 @@ def _version_json(r, geometry: bool = True) -> dict:
 _VERSION_COLUMNS = """g.id, g.code, g.version, g.name, g.kind, g.area_m2, g.households, g.population, g.valid_from,
        g.valid_to, a.code AS community_code, ST_AsGeoJSON(g.geom, 15)::json AS geometry"""
 
-_VALID_AT = ("(g.valid_from IS NULL OR g.valid_from <= :at) AND (g.valid_to IS NULL OR :at < g.valid_to)")
+_VALID_AT = dated.in_force("g", ":at")
 
 
 def grid_version(session: Session, code: str, at: dt.datetime | None = None) -> dict:
     """The version of grid `code` in force at `at` (default: the current one), or NotFound saying why."""
-    where = _VALID_AT if at is not None else "g.valid_to IS NULL"
+    where = _VALID_AT if at is not None else dated.current("g")
     row = session.execute(text(f"""
         SELECT {_VERSION_COLUMNS} FROM grids g JOIN admin_areas a ON a.id = g.community_id
         WHERE g.code = :code AND {where}
     """), {"code": code, "at": clock.aware(at, session) if at else None}).first()
     if row is None:
-        known = session.execute(text("SELECT min(valid_from), max(valid_to), bool_or(valid_to IS NULL) FROM grids "
+        known = session.execute(text(f"SELECT min(valid_from), max(valid_to), bool_or({dated.current('grids')}) FROM grids "
                                      "WHERE code = :c"), {"c": code}).one()
         if known[2] is None:
             raise NotFound("No such grid", f"There is no grid {code}.")
@@ -62,7 +63,7 @@ def community_grids(session: Session, community_code: str, at: dt.datetime | Non
                          {"c": community_code})
     if cid is None:
         raise NotFound("No such community", f"There is no community with code {str(community_code)[:40]!r}.")
-    where = _VALID_AT if at is not None else "g.valid_to IS NULL"
+    where = _VALID_AT if at is not None else dated.current("g")
     rows = session.execute(text(f"""
         SELECT {_VERSION_COLUMNS} FROM grids g JOIN admin_areas a ON a.id = g.community_id
         WHERE g.community_id = :cid AND {where} ORDER BY g.code

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.cases.stats.summary import COUNTS, KEY, local_today
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
@@ -93,8 +94,7 @@ def _group_sql(group: str, rows: str) -> tuple[str, str]:
                         SELECT c.cadre_id, g.id, c.valid_from, c.valid_to FROM contracts c JOIN grids g
                             ON c.geom IS NOT NULL AND ST_Intersects(c.geom, g.geom)
                             AND ST_Area(ST_Intersection(c.geom, g.geom)::geography) > 0.5 * g.area_m2
-                    ) cg ON cg.grid_id = s.grid_id AND s.day >= cg.valid_from
-                        AND (cg.valid_to IS NULL OR s.day < cg.valid_to)) s""",
+                    ) cg ON cg.grid_id = s.grid_id AND {dated.in_force('cg', 's.day', open_start=False)}) s""",
                 "SELECT id, code, name FROM cadres WHERE id = ANY(:ids)")
     if group == "grid":
         return (f"(SELECT coalesce(gr.code, '') AS g, s.* FROM {rows} s LEFT JOIN grids gr ON gr.id = s.grid_id) s",

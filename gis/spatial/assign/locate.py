@@ -13,6 +13,7 @@ from psycopg.adapt import Transformer
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core import clock
 from gis.core.errors import DatabaseUnavailable, InvalidInput
 from gis.core.models import CADRE_TYPES
@@ -32,10 +33,10 @@ contracted AS (
   -- its zone, gis.core.clock): on the grid's code, or by a drawn area covering the point.
   SELECT ct.cadre_id FROM placed x JOIN grids g ON g.id = x.grid_id
   JOIN contracts ct ON ct.grid_code = g.code
-  WHERE ct.valid_from <= x.at::date AND (ct.valid_to IS NULL OR x.at::date < ct.valid_to)
+  WHERE {dated.in_force('ct', 'x.at::date', open_start=False)}
   UNION
   SELECT ct.cadre_id FROM placed x JOIN contracts ct ON ct.geom IS NOT NULL AND ST_Covers(ct.geom, x.geom)
-  WHERE ct.valid_from <= x.at::date AND (ct.valid_to IS NULL OR x.at::date < ct.valid_to)
+  WHERE {dated.in_force('ct', 'x.at::date', open_start=False)}
 )
 SELECT x.status, x.distance_m, x.nearest_d,
        x.grid_id, g.code AS grid_code, g.name AS grid_name,

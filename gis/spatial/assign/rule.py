@@ -1,6 +1,8 @@
 """The rule that places a point — grid, status, building, areas — as SQL the single and the bulk path share."""
 from __future__ import annotations
 
+from gis.core import dated
+
 DEFAULT_SNAP_M = 30.0
 # The building of an event: the footprint covering it, else the nearest within this distance.
 BUILDING_NEAR_M = 15.0
@@ -17,7 +19,7 @@ EXACT_NEAREST_M = 10_000.0
 
 def valid_at(g: str, t: str) -> str:
     """SQL: grid version `g` is valid at time `t` — [valid_from, valid_to), NULL meaning unbounded."""
-    return f"({g}.valid_from IS NULL OR {g}.valid_from <= {t}) AND ({g}.valid_to IS NULL OR {t} < {g}.valid_to)"
+    return dated.in_force(g, t)
 
 
 def deg_radius(metres: str, abs_lat: str) -> str:

@@ -11,6 +11,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core.errors import Conflict, InvalidInput, NotFound
 from gis.spatial.editing.parse import Edit, grid_etag
 from gis.spatial.topology import Frame
@@ -51,10 +52,10 @@ class Context:
     has_buildings: bool
 
 
-_GRIDS_OF_COMMUNITY = """
+_GRIDS_OF_COMMUNITY = f"""
     SELECT g.id, g.code, g.name, g.kind, g.version, g.households, g.population, g.valid_from,
            ST_AsBinary(g.geom) AS wkb
-    FROM grids g WHERE g.community_id = :cid AND g.valid_to IS NULL ORDER BY g.code"""
+    FROM grids g WHERE g.community_id = :cid AND {dated.current('g')} ORDER BY g.code"""
 
 
 def community_of(session: Session, edit: Edit) -> int:
@@ -69,8 +70,8 @@ def community_of(session: Session, edit: Edit) -> int:
     if not codes and edit.op == "move_vertices":
         # The community of the current grid nearest the first vertex moved.
         lon, lat = edit.moves[0][0]
-        cid = session.scalar(text("""
-            SELECT community_id FROM grids WHERE valid_to IS NULL
+        cid = session.scalar(text(f"""
+            SELECT community_id FROM grids WHERE {dated.current('grids')}
               AND geom && ST_Expand(ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), 0.001)
             ORDER BY geom <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326), code LIMIT 1
         """), {"lon": lon, "lat": lat})

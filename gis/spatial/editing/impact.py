@@ -16,6 +16,7 @@ import shapely
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.core.models import AuditEntry
 from gis.spatial.assign import assign_events, grids_at
 from gis.spatial.editing.plan import Plan
@@ -109,10 +110,10 @@ def flag_contracts(session: Session, plan: Plan, lineage: list[dict], edit_id: i
         flag = (f"网格 {code} 已于 {at.date().isoformat()} 撤销（{children}）— grid {code} was "
                 f"{_RELATION_WORDS.get(relation, 'retired into')} {children} by edit {edit_id}; re-assign this contract")
         # The contracts.flag column (issue #5) exists for this: a person must re-assign the contract.
-        rows = session.execute(text("""
+        rows = session.execute(text(f"""
             WITH old AS (
                 SELECT k.id, k.flag FROM contracts k
-                WHERE k.grid_code = :code AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
+                WHERE k.grid_code = :code AND {dated.not_ended('k', 'CURRENT_DATE')}
                 FOR UPDATE
             )
             UPDATE contracts k SET flag = :flag
@@ -126,9 +127,9 @@ def flag_contracts(session: Session, plan: Plan, lineage: list[dict], edit_id: i
             session.add(AuditEntry(user_id=user_id, action="contract.flag", entity="contract", entity_id=str(r.id),
                                    before={"flag": r.old_flag}, after={"flag": flag, "grid_edit": edit_id}))
     kept = [o.label for o in plan.opening if o.successor]
-    for r in session.execute(text("""
+    for r in session.execute(text(f"""
         SELECT k.id, c.code AS cadre, k.grid_code, k.role FROM contracts k JOIN cadres c ON c.id = k.cadre_id
-        WHERE k.grid_code = ANY(CAST(:codes AS text[])) AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
+        WHERE k.grid_code = ANY(CAST(:codes AS text[])) AND {dated.not_ended('k', 'CURRENT_DATE')}
         ORDER BY k.grid_code, k.id
     """), {"codes": kept}):
         out.append({"id": r.id, "cadre": r.cadre, "grid_code": r.grid_code, "role": r.role,

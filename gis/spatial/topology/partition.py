@@ -9,6 +9,7 @@ from shapely.geometry.base import BaseGeometry
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.core import dated
 from gis.spatial.areas import area_by_code, communities_of
 from gis.spatial.topology.checks import Candidate, check_grids, part_problems, pieces, shape_problem
 from gis.spatial.topology.frame import Frame
@@ -97,14 +98,14 @@ def validate_partition(session: Session, area_code: str | None = None, rules: Ru
     """
     rules = rules or Rules()
     ids = communities_of(session, area_by_code(session, area_code)) if area_code else None
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         SELECT a.id, a.code, ST_AsBinary(a.geom) AS wkb,
                array_agg(g.code ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL) AS codes,
                array_agg(ST_AsBinary(g.geom) ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL) AS geoms,
                array_agg(g.kind ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL) AS kinds,
                array_agg(g.households ORDER BY g.code) FILTER (WHERE g.id IS NOT NULL) AS households
         FROM admin_areas a
-        LEFT JOIN grids g ON g.community_id = a.id AND g.valid_to IS NULL
+        LEFT JOIN grids g ON g.community_id = a.id AND {dated.current('g')}
         WHERE a.level = 'community' AND (CAST(:ids AS integer[]) IS NULL OR a.id = ANY(CAST(:ids AS integer[])))
         GROUP BY a.id ORDER BY a.code
     """), {"ids": ids}).all()
