@@ -522,12 +522,12 @@ def test_naive_times_in_files_are_the_districts_own_zone():
     assert list(berlin) == [np.datetime64("2026-05-01T06:00:00"), np.datetime64("2026-05-01T00:00:00")]
 
 
-def test_readme_documents_every_field():
+def test_the_import_export_page_documents_every_field():
     from gis.core.pgcluster import project_root
 
-    readme = (project_root() / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Importing and exporting layers", 1)[1].split("\n## ", 1)[0]
+    page = (project_root() / "docs" / "import-export.md").read_text(encoding="utf-8")
+    section = page.split("\n## Layers and their fields\n", 1)[1].split("\n## ", 1)[0]
     rows = {line.split("|")[1].strip(" `"): line for line in section.splitlines() if line.startswith("| `")}
     for name, layer in LAYERS.items():
         for f in layer.fields:
-            assert f"`{f.name}`" in rows[name], f"README does not document {name}.{f.name}"
+            assert f"`{f.name}`" in rows[name], f"docs/import-export.md does not document {name}.{f.name}"

@@ -325,10 +325,10 @@ def test_two_people_moving_one_case_at_once_are_serialised(engine, session, town
     assert session.get(Event, e.id).status == "closed" and session.get(Event, e.id).rework_count == 0
 
 
-def test_state_table_markdown_lists_every_row_and_the_readme_shows_it():
+def test_state_table_markdown_lists_every_row_and_the_workflow_page_shows_it():
     from gis.core.pgcluster import project_root
 
     table = workflow.state_table_markdown()
     assert table.count("\n") == len(workflow.TRANSITIONS) + 1
     assert "| handled | verify | closed | worker, commander | by someone other than the handler |" in table
-    assert table in (project_root() / "README.md").read_text(encoding="utf-8")
+    assert table in (project_root() / "docs" / "workflow.md").read_text(encoding="utf-8")
