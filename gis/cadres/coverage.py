@@ -1,6 +1,6 @@
 """Coverage of an area by cadres' contracts (包片联网): what is covered, twice, by nobody, and the load.
 
-The rules (README "Contracts and coverage" says the same):
+The rules (docs/coverage.md says the same):
 
 - **When.** `at` is a date. Contracts count when in force that day (valid_from <= at < valid_to);
   grids are the versions in force at the end of that day (an edit made that day counts), midnight

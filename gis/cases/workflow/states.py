@@ -76,7 +76,7 @@ def transition(status: str, move: str) -> Transition | None:
 
 
 def state_table_markdown() -> str:
-    """The state table as a Markdown table (the README shows it)."""
+    """The state table as a Markdown table (docs/workflow.md shows it)."""
     lines = ["| from | move | to | roles | rule |", "|---|---|---|---|---|"]
     for t in TRANSITIONS:
         lines.append(f"| {t.from_status} | {t.move} | {t.to_status} | {', '.join(t.roles)} | {t.rule} |")

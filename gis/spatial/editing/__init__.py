@@ -2,7 +2,7 @@
 
 The phases, one module each: parse (the request) → context (the community as stored) → plan (what
 closes and opens, every problem) → commit (dated versions, lineage, audit) with impact (buildings,
-open events, contracts). README "Editing grid boundaries" says the rules.
+open events, contracts). docs/editing.md says the rules.
 """
 from gis.spatial.editing.commit import EditRejected, EditResult, commit_edit
 from gis.spatial.editing.context import SEQUENCE_MAX, Context, Current, GridRetired, issue_codes, load_context

@@ -1,6 +1,6 @@
 """The topology rules for grids, their tolerances and bounds, and the problems a check reports.
 
-The rules (README "Editing grid boundaries" says the same):
+The rules (docs/editing.md says the same):
 
 - **Metres, not degrees.** Every check runs in a Lambert azimuthal equal-area frame on the WGS84
   ellipsoid centred on the data (`Frame`): areas there are the geodesic areas (the projection is
