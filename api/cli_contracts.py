@@ -47,7 +47,8 @@ def contract() -> None:
 def add(cadre_code: str, grid_code: str | None, polygon: str | None, role: str, valid_from: str | None,
         valid_to: str | None) -> None:
     """Contract a grid or a drawn polygon to a cadre."""
-    from gis.cadres.contracts import create_contract, read_contract_file
+    from data.io import read_contract_file
+    from gis.cadres.contracts import create_contract
     from gis.core.errors import InvalidInput
 
     geometry = None
@@ -101,7 +102,8 @@ def list_(cadre_code: str | None, grid_code: str | None, at: str | None, include
 @click.option("--dry-run", is_flag=True, help="Check every row and say what would change; change nothing.")
 def import_(path: str, dry_run: bool) -> None:
     """Import contracts from a CSV (cadre_code, grid_code, role, valid_from, valid_to) or a polygon file."""
-    from gis.cadres.contracts import import_contracts, read_contract_file
+    from data.io import read_contract_file
+    from gis.cadres.contracts import import_contracts
 
     rows = read_contract_file(path)
     with _session() as session:

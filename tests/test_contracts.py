@@ -10,6 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from data.io import read_contract_file
 from gis.cadres.contracts import (
     change_contract,
     contract_etag,
@@ -17,7 +18,6 @@ from gis.cadres.contracts import (
     end_contract,
     import_contracts,
     list_contracts,
-    read_contract_file,
     rows_from_csv,
     rows_from_geojson,
     today,
