@@ -1,24 +1,34 @@
-"""Importing many contracts at once: rows from a CSV or GeoJSON body, all checked, then all written or none."""
+"""The one contracts importer, set-based over the staging table of gis.cadres.contracts.rows, audited.
+
+Two ways in, one importer: `import_contracts` takes rows as dicts (`gridgov contract import` and
+POST /api/v1/contracts/import; rows_from_csv and rows_from_geojson read request bodies), and
+`gridgov import contracts` (data.io) checks a layer file its own way and hands over ContractRows to
+`plan_import`. Both then check the same rules (gis.cadres.contracts.rows), write in two statements,
+audit every contract made or changed (`contract.import`) and take "today" from the district's clock.
+They differ in one option, what a row that names a stored contract means:
+- append (sync=False, the API and `gridgov contract import`): every row is a new contract; a row
+  overlapping a stored contract of the same cadre and grid is refused ("already holds").
+- sync (sync=True, the layer import): a row with the same cadre, grid (or equal drawn area) and
+  valid_from is that contract: its role and end are updated (unchanged ones are left alone), the
+  other rows are added — an unedited export imports back as "unchanged".
+"""
 from __future__ import annotations
 
 import csv
 import io
 import json
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from geoalchemy2.shape import from_shape
-from shapely.geometry import mapping
-from sqlalchemy import insert
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.cadres.contracts.rows import ContractRow, check_rows, parse_row
+from gis.cadres.contracts.rows import STAGE, ContractRow, check_rows, parse_row
 from gis.cadres.contracts.rules import CSV_COLUMNS, MAX_ERRORS, today
 from gis.cadres.contracts.writes import raise_overlap
 from gis.core.errors import InvalidInput
-from gis.core.models import SRID, AuditEntry, Contract
 
 
 @dataclass
@@ -29,43 +39,109 @@ class ImportReport:
     created: int
     dry_run: bool
     ids: list[int]
+    updated: int = 0  # sync only: stored contracts whose role or end the rows changed
+    unchanged: int = 0  # sync only: rows that name a stored contract as it is
 
     def to_dict(self) -> dict:
         """JSON-ready values."""
         return {"rows": self.rows, "created": self.created, "dry_run": self.dry_run, "ids": self.ids}
 
 
+@dataclass
+class ContractImport:
+    """Checked rows in the staging table, what writing them would do, and the write itself."""
+
+    session: Session
+    rows: list[ContractRow]
+    sync: bool
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    ids: list[int] = field(default_factory=list)
+
+    @property
+    def problems(self) -> bool:
+        """Whether any row has a problem (then nothing may be written)."""
+        return any(r.problems for r in self.rows)
+
+    def write(self, user_id: int | None = None) -> list[int]:
+        """Update the matched contracts that change (sync), add the others; ids added, in row order."""
+        if self.problems:
+            raise RuntimeError("contract rows with problems are never written")
+        session = self.session
+        if self.sync:
+            session.execute(text(f"""
+                WITH changed AS (
+                    UPDATE contracts k SET role = s.role, valid_to = s.valid_to FROM {STAGE} s
+                    WHERE k.id = s.kid AND (s.old_role, s.old_valid_to) IS DISTINCT FROM (s.role, s.valid_to)
+                    RETURNING k.id, s.old_role, s.old_valid_to, k.role, k.valid_to
+                )
+                INSERT INTO audit_log (user_id, action, entity, entity_id, before, after)
+                SELECT CAST(:user_id AS int), 'contract.import', 'contract', id::text,
+                       jsonb_build_object('role', old_role, 'valid_to', old_valid_to),
+                       jsonb_build_object('role', role, 'valid_to', valid_to)
+                FROM changed ORDER BY id
+            """), {"user_id": user_id})
+        try:
+            self.ids = list(session.scalars(text(f"""
+                WITH made AS (
+                    INSERT INTO contracts (cadre_id, grid_code, geom, role, valid_from, valid_to)
+                    SELECT cadre_id, grid_code, geom, role, valid_from, valid_to FROM {STAGE}
+                    WHERE kid IS NULL ORDER BY row
+                    RETURNING id, cadre_id, grid_code, geom, role, valid_from, valid_to
+                ), audited AS (
+                    INSERT INTO audit_log (user_id, action, entity, entity_id, after)
+                    SELECT CAST(:user_id AS int), 'contract.import', 'contract', id::text,
+                           jsonb_build_object('cadre_id', cadre_id, 'grid_code', grid_code, 'role', role,
+                                              'geometry', ST_AsGeoJSON(geom)::jsonb, 'valid_from', valid_from,
+                                              'valid_to', valid_to)
+                    FROM made ORDER BY id
+                )
+                SELECT id FROM made ORDER BY id
+            """), {"user_id": user_id}))
+        except IntegrityError as exc:
+            raise_overlap(session, exc, "Contracts not imported",
+                          "Another change added an overlapping contract meanwhile; nothing was imported. "
+                          "Run the import again.")
+        return self.ids
+
+
+def plan_import(session: Session, rows: list[ContractRow], *, sync: bool = False) -> ContractImport:
+    """Stage and check parsed rows (their problems are added to them) and count what writing would do."""
+    check_rows(session, rows, match=sync)
+    plan = ContractImport(session, rows, sync)
+    if sync:
+        plan.added, plan.updated, plan.unchanged = session.execute(text(f"""
+            SELECT count(*) FILTER (WHERE kid IS NULL),
+                   count(*) FILTER (WHERE kid IS NOT NULL
+                                      AND (old_role, old_valid_to) IS DISTINCT FROM (role, valid_to)),
+                   count(*) FILTER (WHERE kid IS NOT NULL
+                                      AND (old_role, old_valid_to) IS NOT DISTINCT FROM (role, valid_to))
+            FROM {STAGE}
+        """)).one()
+    else:
+        plan.added = len(rows)
+    return plan
+
+
 def import_contracts(session: Session, rows: Iterable[Mapping[str, Any]], *, user_id: int | None = None,
-                     dry_run: bool = False) -> ImportReport:
+                     dry_run: bool = False, sync: bool = False) -> ImportReport:
     """Check every row (CSV columns, or a polygon `geometry`), then write them all or none.
 
-    Each row may carry `_row`, the label its errors are reported under (e.g. "line 7")."""
+    Each row may carry `_row`, the label its errors are reported under (e.g. "line 7"). `sync`: see
+    the module's docstring (append by default)."""
     day = today(session)
     parsed = [parse_row(raw, str(raw.get("_row") or f"row {i}"), day) for i, raw in enumerate(rows, start=1)]
     if not parsed:
         raise InvalidInput("Empty import", "The file has no contract rows.")
-    check_rows(session, parsed)
+    plan = plan_import(session, parsed, sync=sync)
     _errors_or_raise(parsed, "Contracts not imported")
-    if dry_run:
-        return ImportReport(rows=len(parsed), created=0, dry_run=True, ids=[])
-    values = [{"cadre_id": r.cadre_id, "grid_code": r.grid_code, "role": r.role,
-               "geom": from_shape(r.geom, srid=SRID) if r.geom is not None else None,
-               "valid_from": r.valid_from, "valid_to": r.valid_to} for r in parsed]
-    try:
-        ids = list(session.scalars(insert(Contract).returning(Contract.id, sort_by_parameter_order=True),
-                                   values))
-    except IntegrityError as exc:
-        raise_overlap(session, exc, "Contracts not imported",
-                       "Another change added an overlapping contract meanwhile; nothing was imported. "
-                       "Run the import again.")
-    session.execute(insert(AuditEntry), [
-        {"user_id": user_id, "action": "contract.import", "entity": "contract", "entity_id": str(i),
-         "after": {"cadre_id": v["cadre_id"], "grid_code": v["grid_code"], "role": v["role"],
-                   "geometry": mapping(r.geom) if r.geom is not None else None,
-                   "valid_from": str(v["valid_from"]),
-                   "valid_to": str(v["valid_to"]) if v["valid_to"] else None}}
-        for i, v, r in zip(ids, values, parsed)])
-    return ImportReport(rows=len(parsed), created=len(ids), dry_run=False, ids=ids)
+    report = ImportReport(rows=len(parsed), created=0, dry_run=dry_run, ids=[], updated=plan.updated,
+                          unchanged=plan.unchanged)
+    if not dry_run:
+        report.ids = plan.write(user_id)
+        report.created = len(report.ids)
+    return report
 
 
 def _errors_or_raise(rows: list[ContractRow], title: str) -> None:

@@ -10,7 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, contains_eager
 
-from gis.cadres.contracts.rules import check_cadre_type, in_force
+from gis.cadres.contracts.rules import check_cadre_type, in_force, today
 from gis.core.errors import NotFound
 from gis.core.models import Cadre, Contract
 
@@ -36,7 +36,7 @@ def contract_by_id(session: Session, contract_id: int, *, for_update: bool = Fal
 
 def list_cadres(session: Session, cadre_type: str | None = None) -> list[tuple[Cadre, int]]:
     """Cadres (of one type, or all) by code, each with the number of contracts in force today."""
-    live = (select(Contract.cadre_id, func.count().label("n")).where(in_force(func.current_date()))
+    live = (select(Contract.cadre_id, func.count().label("n")).where(in_force(today(session)))
             .group_by(Contract.cadre_id).subquery())
     query = (select(Cadre, func.coalesce(live.c.n, 0)).outerjoin(live, live.c.cadre_id == Cadre.id)
              .order_by(Cadre.code))
@@ -55,7 +55,7 @@ def list_contracts(session: Session, *, cadre_code: str | None = None, grid_code
     if grid_code:
         query = query.where(Contract.grid_code == grid_code)
     if not include_ended:
-        query = query.where(in_force(at if at is not None else func.current_date()))
+        query = query.where(in_force(at if at is not None else today(session)))
     return list(session.scalars(query))
 
 

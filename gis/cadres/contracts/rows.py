@@ -1,4 +1,5 @@
-"""A contract row on its way in: parsed on its own, then checked against the database with the others."""
+"""A contract row on its way in: parsed on its own, then checked against the database with every other
+row at once (set-based, over a staging table), for one write or a whole import alike."""
 from __future__ import annotations
 
 import datetime as dt
@@ -7,19 +8,24 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from shapely.geometry import MultiPolygon
-from sqlalchemy import select, text
+from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cadres.contracts.rules import ROLE_MAX, parse_date, polygon_from_geojson
 from gis.core.errors import Conflict, InvalidGeometry, InvalidInput
-from gis.core.models import Cadre, Contract, Grid, grid_codes
+
+# The rows being checked or imported, in a temp table dropped at commit: `row` is the row's index,
+# cadre_id its cadre, and with matching (an import that syncs) kid the stored contract it updates,
+# whose role and end were old_role and old_valid_to.
+STAGE = "stage_contract_rows"
+Problem = tuple[str, type[InvalidInput] | type[Conflict]]
 
 
 @dataclass
 class ContractRow:
-    """One contract to write, after parsing; `errors` collects what is wrong with it."""
+    """One contract to write, after parsing; `problems` collects what is wrong with it."""
 
-    label: str
+    label: str  # what its errors are reported under: "line 7", "feature 2", "row 3 (line 4)", "contract"
     cadre_code: str = ""
     grid_code: str | None = None
     geom: MultiPolygon | None = None
@@ -27,14 +33,17 @@ class ContractRow:
     valid_from: dt.date | None = None
     valid_to: dt.date | None = None
     cadre_id: int | None = None
-    errors: list[str] = field(default_factory=list)
-    # The kind of the first problem decides the error a single create/change raises.
-    kinds: list[type[InvalidInput] | type[Conflict]] = field(default_factory=list)
+    # (message, kind): the kind of the first problem decides the error a single create/change raises.
+    problems: list[Problem] = field(default_factory=list)
 
     def fail(self, message: str, kind: type[InvalidInput] | type[Conflict] = InvalidInput) -> None:
         """Note a problem with this row."""
-        self.errors.append(f"{self.label}: {message}")
-        self.kinds.append(kind)
+        self.problems.append((message, kind))
+
+    @property
+    def errors(self) -> list[str]:
+        """Its problems under its label, e.g. "line 7: role is missing"."""
+        return [f"{self.label}: {message}" for message, _ in self.problems]
 
 
 def parse_row(raw: Mapping[str, Any], label: str, day: dt.date) -> ContractRow:
@@ -76,80 +85,107 @@ def parse_row(raw: Mapping[str, Any], label: str, day: dt.date) -> ContractRow:
     return row
 
 
-def check_rows(session: Session, rows: list[ContractRow], *, ignore_id: int | None = None) -> None:
-    """Cadres exist, grids exist and are in force during the contract, polygons overlap a grid,
-    and no cadre would hold the same grid twice at once (within the rows or with stored contracts)."""
-    codes = {r.cadre_code for r in rows if r.cadre_code}
-    cadres = dict(session.execute(select(Cadre.code, Cadre.id).where(Cadre.code.in_(codes))).all()) if codes else {}
-    for r in rows:
-        if r.cadre_code and r.cadre_code not in cadres:
+def stage_rows(session: Session, rows: list[ContractRow]) -> None:
+    """(Re)create the staging table and put the rows in it, one statement for all of them."""
+    session.execute(text(f"DROP TABLE IF EXISTS {STAGE}"))
+    session.execute(text(f"""
+        CREATE TEMP TABLE {STAGE} (row int PRIMARY KEY, cadre_code text, grid_code text, role text,
+            valid_from date, valid_to date, geom geometry(MultiPolygon, 4326), cadre_id int, kid int,
+            old_role text, old_valid_to date) ON COMMIT DROP
+    """))
+    session.execute(text(f"""
+        INSERT INTO {STAGE} (row, cadre_code, grid_code, role, valid_from, valid_to, geom)
+        SELECT x.row, x.cadre_code, x.grid_code, x.role, x.valid_from, x.valid_to,
+               ST_Multi(ST_GeomFromWKB(x.wkb, 4326))
+        FROM unnest(CAST(:row AS int[]), CAST(:cadre_code AS text[]), CAST(:grid_code AS text[]),
+                    CAST(:role AS text[]), CAST(:valid_from AS date[]), CAST(:valid_to AS date[]),
+                    CAST(:wkb AS bytea[])) AS x(row, cadre_code, grid_code, role, valid_from, valid_to, wkb)
+    """), {"row": list(range(len(rows))), "cadre_code": [r.cadre_code for r in rows],
+           "grid_code": [r.grid_code for r in rows], "role": [r.role for r in rows],
+           "valid_from": [r.valid_from for r in rows], "valid_to": [r.valid_to for r in rows],
+           "wkb": [r.geom.wkb if r.geom is not None else None for r in rows]})
+    if len(rows) > 100:
+        session.execute(text(f"ANALYZE {STAGE}"))
+
+
+def check_rows(session: Session, rows: list[ContractRow], *, match: bool = False,
+               ignore_id: int | None = None) -> None:
+    """Stage the rows and check them against the database, adding what is wrong to each row.
+
+    Cadres exist; a grid code was issued and the grid has a version in force at some time during
+    the contract; a polygon overlaps some grid; no cadre would hold the same grid twice at once,
+    within the rows or with stored contracts (but `ignore_id`, the contract being changed). With
+    `match`, each row is first matched to the stored contract it updates — same cadre, grid (or
+    an equal drawn area) and valid_from — and may overlap that one. A check that needs a sound row
+    skips rows with a problem already.
+    """
+    stage_rows(session, rows)
+    cadre_ids = dict(session.execute(text(f"""
+        UPDATE {STAGE} s SET cadre_id = c.id FROM cadres c WHERE c.code = s.cadre_code RETURNING s.row, c.id
+    """)).all())
+    for i, r in enumerate(rows):
+        r.cadre_id = cadre_ids.get(i)
+        if r.cadre_code and r.cadre_id is None:
             r.fail(f"unknown cadre_code {r.cadre_code[:40]!r}")
-        r.cadre_id = cadres.get(r.cadre_code)
 
-    grid_rows = [r for r in rows if r.grid_code and r.valid_from and not r.errors]
-    gcodes = sorted({r.grid_code for r in grid_rows})
-    versions: dict[str, list[tuple]] = {}
-    known: set[str] = set()
-    if gcodes:
-        known = set(session.scalars(select(grid_codes.c.code).where(grid_codes.c.code.in_(gcodes))))
-        for code, start, end in session.execute(
-                select(Grid.code, Grid.valid_from, Grid.valid_to).where(Grid.code.in_(gcodes))):
-            versions.setdefault(code, []).append((start, end))
-    for r in grid_rows:
-        if r.grid_code not in known:
-            r.fail(f"unknown grid_code {r.grid_code}")
-        elif not any(_overlaps(v, r.valid_from, r.valid_to) for v in versions.get(r.grid_code, [])):
-            r.fail(f"grid {r.grid_code} has no version in force between {r.valid_from} and "
-                   f"{r.valid_to or 'open end'} (it was retired, or not yet drawn)")
+    grid_rows = [i for i, r in enumerate(rows) if r.grid_code and r.valid_from and not r.problems]
+    if grid_rows:
+        # A grid version [from, to) (timestamps, NULL = unbounded) against a contract's [start, end)
+        # (dates, compared by the district's calendar day: a version retired during a day still counts).
+        for i, issued, drawn in session.execute(text(f"""
+            SELECT s.row, EXISTS (SELECT 1 FROM grid_codes c WHERE c.code = s.grid_code),
+                   EXISTS (SELECT 1 FROM grids g WHERE g.code = s.grid_code
+                             AND (g.valid_from IS NULL OR s.valid_to IS NULL OR g.valid_from::date < s.valid_to)
+                             AND (g.valid_to IS NULL OR g.valid_to::date >= s.valid_from))
+            FROM {STAGE} s WHERE s.row = ANY(:rows) ORDER BY s.row
+        """), {"rows": grid_rows}):
+            r = rows[i]
+            if not issued:
+                r.fail(f"unknown grid_code {r.grid_code}")
+            elif not drawn:
+                r.fail(f"grid {r.grid_code} has no version in force between {r.valid_from} and "
+                       f"{r.valid_to or 'open end'} (it was retired, or not yet drawn)")
 
-    poly_rows = [r for r in rows if r.geom is not None and not r.errors]
+    poly_rows = [i for i, r in enumerate(rows) if r.geom is not None and not r.problems]
     if poly_rows:
-        values = [{"i": i, "wkb": r.geom.wkb} for i, r in enumerate(poly_rows)]
-        hits = set(session.scalars(text(
-            "SELECT x.i FROM unnest(CAST(:idx AS int[]), CAST(:wkbs AS bytea[])) AS x(i, wkb) "
-            "WHERE EXISTS (SELECT 1 FROM grids g "
-            "              WHERE ST_Intersects(g.geom, ST_GeomFromWKB(x.wkb, 4326)))"),
-            {"idx": [v["i"] for v in values], "wkbs": [v["wkb"] for v in values]}))
-        for i, r in enumerate(poly_rows):
-            if i not in hits:
-                r.fail("the polygon overlaps no grid (check its coordinates and CRS)")
+        for i in session.scalars(text(f"""
+            SELECT s.row FROM {STAGE} s
+            WHERE s.row = ANY(:rows) AND NOT EXISTS (SELECT 1 FROM grids g WHERE ST_Intersects(g.geom, s.geom))
+            ORDER BY s.row
+        """), {"rows": poly_rows}):
+            rows[i].fail("the polygon overlaps no grid (check its coordinates and CRS)")
+
+    if match:
+        session.execute(text(f"""
+            UPDATE {STAGE} s SET kid = m.id, old_role = m.role, old_valid_to = m.valid_to
+            FROM (SELECT DISTINCT ON (r.row) r.row, k.id, k.role, k.valid_to
+                  FROM {STAGE} r JOIN contracts k ON k.cadre_id = r.cadre_id AND k.valid_from = r.valid_from
+                   AND (k.grid_code = r.grid_code
+                        OR r.geom IS NOT NULL AND k.geom IS NOT NULL AND ST_Equals(k.geom, r.geom))
+                  ORDER BY r.row, k.id) m
+            WHERE m.row = s.row
+        """))
 
     # Same cadre, same grid, overlapping dates: within the rows, then against stored contracts.
-    pending = [r for r in grid_rows if not r.errors and r.cadre_id]
-    by_key: dict[tuple, list[ContractRow]] = {}
-    for r in pending:
-        by_key.setdefault((r.cadre_id, r.grid_code), []).append(r)
-    for group in by_key.values():
-        for i, a in enumerate(group):
-            for b in group[:i]:
-                if _dates_overlap(a.valid_from, a.valid_to, b.valid_from, b.valid_to):
-                    a.fail(f"repeats {b.label}: cadre {a.cadre_code} on grid {a.grid_code} over overlapping dates")
-    if pending:
-        stored = session.execute(
-            select(Contract.id, Contract.cadre_id, Contract.grid_code, Contract.valid_from, Contract.valid_to)
-            .where(Contract.cadre_id.in_({r.cadre_id for r in pending}),
-                   Contract.grid_code.in_({r.grid_code for r in pending}))).all()
-        held: dict[tuple, list] = {}
-        for s in stored:
-            if s.id != ignore_id:
-                held.setdefault((s.cadre_id, s.grid_code), []).append(s)
-        for r in pending:
-            for s in held.get((r.cadre_id, r.grid_code), []):
-                if _dates_overlap(r.valid_from, r.valid_to, s.valid_from, s.valid_to):
-                    r.fail(f"cadre {r.cadre_code} already holds grid {r.grid_code} from {s.valid_from} "
-                           f"to {s.valid_to or 'open end'} (contract {s.id}); change or end that one",
-                           Conflict)
-                    break
-
-
-def _dates_overlap(a0: dt.date, a1: dt.date | None, b0: dt.date, b1: dt.date | None) -> bool:
-    return (a1 is None or b0 < a1) and (b1 is None or a0 < b1)
-
-
-def _overlaps(version: tuple, start: dt.date, end: dt.date | None) -> bool:
-    # A grid version [from, to) (timestamps, NULL = unbounded) against a contract's [start, end)
-    # (dates, compared by calendar day: a version retired during a day still counts for that day).
-    v0, v1 = version
-    d0 = v0.date() if v0 is not None else None
-    d1 = v1.date() if v1 is not None else None
-    return (d0 is None or end is None or d0 < end) and (d1 is None or d1 >= start)
+    pending = [i for i in grid_rows if not rows[i].problems]
+    if not pending:
+        return
+    for later, earlier in session.execute(text(f"""
+        SELECT b.row, a.row FROM {STAGE} a
+        JOIN {STAGE} b ON b.cadre_id = a.cadre_id AND b.grid_code = a.grid_code AND a.row < b.row
+        WHERE a.row = ANY(:rows) AND b.row = ANY(:rows)
+          AND daterange(a.valid_from, a.valid_to) && daterange(b.valid_from, b.valid_to)
+        ORDER BY b.row, a.row
+    """), {"rows": pending}):
+        r = rows[later]
+        r.fail(f"repeats {rows[earlier].label}: cadre {r.cadre_code} on grid {r.grid_code} over overlapping dates")
+    for i, kid, start, end in session.execute(text(f"""
+        SELECT DISTINCT ON (s.row) s.row, k.id, k.valid_from, k.valid_to
+        FROM {STAGE} s JOIN contracts k ON k.cadre_id = s.cadre_id AND k.grid_code = s.grid_code
+        WHERE s.row = ANY(:rows) AND k.id IS DISTINCT FROM s.kid AND k.id IS DISTINCT FROM CAST(:ignore AS int)
+          AND daterange(s.valid_from, s.valid_to) && daterange(k.valid_from, k.valid_to)
+        ORDER BY s.row, k.id
+    """), {"rows": pending, "ignore": ignore_id}):
+        r = rows[i]
+        r.fail(f"cadre {r.cadre_code} already holds grid {r.grid_code} from {start} to {end or 'open end'} "
+               f"(contract {kid}); change or end that one", Conflict)

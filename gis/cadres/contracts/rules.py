@@ -5,7 +5,8 @@ Rules, in one place:
   grid through its versions) or a drawn polygon (a 包片 cutting across grids). Never both.
 - Its dates are a half-open range [valid_from, valid_to): it is in force on day D when
   valid_from <= D < valid_to; valid_to NULL means open-ended. "Ending" a contract on day E sets
-  valid_to = E: it no longer holds on E. Today is the database's CURRENT_DATE (one clock).
+  valid_to = E: it no longer holds on E. Today is the district's today (gis.core.clock, one clock
+  for every contract rule and both importers; CURRENT_DATE on gridgov's connections is the same day).
 - A cadre holds a grid at most once at any time (an exclusion constraint enforces it, so two
   planners adding the same contract at once cannot both succeed). Different cadres may share a
   grid: coverage reports that as a shared grid, it is not an error.
@@ -28,9 +29,10 @@ from typing import Any
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
+from gis.core import clock
 from gis.core.errors import InvalidGeometry, InvalidInput
 from gis.core.models import CADRE_TYPES, Contract
 
@@ -48,8 +50,8 @@ def in_force(day: Any) -> Any:
 
 
 def today(session: Session) -> dt.date:
-    """The database's CURRENT_DATE: the one clock contract dates are compared with."""
-    return session.scalar(select(func.current_date()))
+    """The district's today (gis.core.clock.today): the one clock contract dates are compared with."""
+    return clock.today(session)
 
 
 def parse_date(value: Any, name: str = "date", *, required: bool = False) -> dt.date | None:

@@ -70,11 +70,11 @@ def create_contract(session: Session, cadre_code: str, *, role: str, grid_code: 
 
 def _raise_single(row: ContractRow) -> None:
     # One contract: the first problem's kind decides the error; the detail lists them all.
-    if row.errors:
-        kind = row.kinds[0]
+    if row.problems:
+        kind = row.problems[0][1]
         title = {InvalidGeometry: "Invalid contract geometry", Conflict: "Contract exists"}.get(kind,
                                                                                              "Invalid contract")
-        raise kind(title, "; ".join(e.split(": ", 1)[1] for e in row.errors))
+        raise kind(title, "; ".join(message for message, _ in row.problems))
 
 
 CHANGEABLE = ("role", "valid_from", "valid_to", "geometry", "flag")
