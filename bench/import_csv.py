@@ -54,7 +54,7 @@ def main() -> None:
     assigning: list[float] = []
     copied: dict[str, list[float]] = {"ours": [], "floor": []}  # from the start to the rows being in PostgreSQL
     started = [0.0]
-    insert_assigned = data.io.insert_assigned
+    insert_assigned = data.io.import_events.insert_assigned
 
     def timed_insert(*args, **kwargs):
         start = time.perf_counter()
@@ -64,7 +64,7 @@ def main() -> None:
         finally:
             assigning.append(time.perf_counter() - start)
 
-    data.io.insert_assigned = timed_insert
+    data.io.import_events.insert_assigned = timed_insert
     with tempfile.TemporaryDirectory() as tmp:
         csv = Path(tmp) / "events.csv"
         write_csv(csv, rows)
@@ -104,7 +104,7 @@ def main() -> None:
                 start = time.perf_counter()
                 fn()
                 times[name].append(time.perf_counter() - start)
-    data.io.insert_assigned = insert_assigned
+    data.io.import_events.insert_assigned = insert_assigned
     engine.dispose()
     load = [t - a for t, a in zip(times["ours"], assigning)]
     ratio = report(f"import {rows:,}-row point CSV, load only", load, times["floor"])

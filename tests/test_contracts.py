@@ -10,6 +10,7 @@ from shapely.geometry import mapping
 from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 
+from data.io import read_contract_file
 from gis.cadres.contracts import (
     change_contract,
     contract_etag,
@@ -17,7 +18,6 @@ from gis.cadres.contracts import (
     end_contract,
     import_contracts,
     list_contracts,
-    read_contract_file,
     rows_from_csv,
     rows_from_geojson,
     today,
@@ -416,8 +416,51 @@ def test_coverage_after_api_writes(client, make_user, base, session):
     assert [g["code"] for g in cov.uncovered_grids] == []
 
 
+def test_one_importer_appends_or_syncs(session, base, tmp_path):
+    """import_contracts appends by default; with sync (as `gridgov import contracts` runs it) a row
+    naming a stored contract (cadre, grid, valid_from) updates its role and end, audited."""
+    import_contracts(session, rows_from_csv(CSV_OK.format(**base)), user_id=None)
+    session.commit()
+    edited = CSV_OK.format(**base).replace("B,{g1},包片领导,2024-01-01,2025-01-01".format(**base),
+                                           "B,{g1},联系干部,2024-01-01,2024-07-01".format(**base))
+    with pytest.raises(InvalidInput) as caught:  # appending the same contracts again: held already
+        import_contracts(session, rows_from_csv(edited))
+    assert all("already holds" in e for e in caught.value.extra["errors"][:2])
+    session.rollback()
+    dry = import_contracts(session, rows_from_csv(edited), sync=True, dry_run=True)
+    assert (dry.rows, dry.created, dry.updated, dry.unchanged) == (3, 0, 1, 2)
+    synced = import_contracts(session, rows_from_csv(edited), sync=True)
+    session.commit()
+    assert (synced.created, synced.updated, synced.unchanged, synced.ids) == (0, 1, 2, [])
+    stored = {(c.cadre.code, c.grid_code): (c.role, c.valid_to) for c in list_contracts(session, include_ended=True)}
+    assert stored[("B", base["g1"])] == ("联系干部", dt.date(2024, 7, 1)) and len(stored) == 3
+    changed = session.scalars(select(AuditEntry).where(AuditEntry.action == "contract.import",
+                                                       AuditEntry.before.is_not(None))).all()
+    assert [(e.before, e.after) for e in changed] == [({"role": "包片领导", "valid_to": "2025-01-01"},
+                                                       {"role": "联系干部", "valid_to": "2024-07-01"})]
+
+
+def test_layer_import_of_contracts_keeps_the_contract_rules(session, base, tmp_path):
+    """`gridgov import contracts` checks what every contract write checks: a grid in force, a drawn area on a grid."""
+    from data.io import import_file
+
+    far = rect(50_000, 50_000, 50_100, 50_100).wkt
+    path = tmp_path / "contracts.csv"
+    path.write_text("cadre_code,grid_code,role,valid_from,valid_to,wkt\n"
+                    f"A,{base['retired']},网格长,2025-01-01,,\n"  # the grid was retired at the start of 2024
+                    "B,,包片领导,2025-01-01,,\"" + far + "\"\n"
+                    f"B,{base['g1']},包片领导,2025-01-01,,\n", encoding="utf-8")
+    with pytest.raises(InvalidInput) as caught:
+        import_file(session, "contracts", path)
+    errors = caught.value.extra["errors"]
+    assert len(errors) == 2 and errors[0].startswith("row 1 (line 2): grid") and "no version in force" in errors[0]
+    assert errors[1] == "row 2 (line 3): the polygon overlaps no grid (check its coordinates and CRS)"
+    session.rollback()
+    assert _count(session) == 0
+
+
 def test_layer_import_of_contracts_reports_a_cadre_holding_a_grid_twice(session, base, tmp_path):
-    """`gridgov import contracts` (data/io.py) meets the one-holding-at-a-time rule with row errors."""
+    """`gridgov import contracts` (data/io) meets the one-holding-at-a-time rule with row errors."""
     from data.io import import_file
 
     create_contract(session, "A", grid_code=base["g1"], role="网格长", valid_from="2024-01-01")

@@ -4,14 +4,8 @@ from __future__ import annotations
 import click
 
 from api.cli.common import new_session
-from gis.cadres.contracts import (
-    create_contract,
-    end_contract,
-    import_contracts,
-    list_contracts,
-    parse_date,
-    read_contract_file,
-)
+from data.io import read_contract_file
+from gis.cadres.contracts import create_contract, end_contract, import_contracts, list_contracts, parse_date
 from gis.core.errors import InvalidInput
 
 
