@@ -7,9 +7,9 @@ from api import db
 from api.auth import current_user, requires
 from api.locate import MAX_ACCURACY_M, snap_m
 from api.params import bbox, json_body, number, timestamp
-from gis.core.errors import InvalidInput
 from gis.cases.events import EventFilter, create_event, event_json, event_row, get_event, list_events
 from gis.cases.workflow import duplicates_of
+from gis.core.errors import InvalidInput
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1")
 

@@ -8,6 +8,7 @@ from api.auth import current_user, requires
 from api.errors import PreconditionRequired
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
+from gis.core.errors import InvalidInput, SetupRequired
 from gis.spatial.editing import EditRejected, commit_edit, parse_edit, parse_if_match, validate_edit
 from gis.spatial.history import (
     building_grids,
@@ -18,7 +19,6 @@ from gis.spatial.history import (
     grid_version,
     list_edits,
 )
-from gis.core.errors import InvalidInput, SetupRequired
 from gis.spatial.topology import Rules, validate_partition
 
 bp = Blueprint("grids", __name__, url_prefix="/api/v1")

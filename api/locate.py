@@ -9,9 +9,9 @@ from api import db
 from api.auth import GUARD_ATTR, cached_principal, requires
 from api.hub import started_hub
 from api.params import number, optional, timestamp
+from gis.core.errors import SetupRequired
 from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
 from gis.spatial.crs import to_wgs84
-from gis.core.errors import SetupRequired
 
 bp = Blueprint("locate", __name__, url_prefix="/api/v1")
 

@@ -7,8 +7,8 @@ from flask import Blueprint, Response, request
 
 from api import db
 from api.auth import current_user
-from api.layers import caller_scope, readable
 from api.hub import hub
+from api.layers import caller_scope, readable
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
 from layers import ogc
@@ -81,7 +81,8 @@ def api_definition():
     """The OpenAPI 3.0 definition (self-contained) of the collections the caller may read."""
     doc = ogc.openapi(_base(), readable_layers(_role()))
     if _wants_html():
-        rows = [{"path": "/ogc" + path.rstrip("/"), "summary": op["get"]["summary"]} for path, op in doc["paths"].items()]
+        rows = [{"path": "/ogc" + path.rstrip("/"), "summary": op["get"]["summary"]}
+                for path, op in doc["paths"].items()]
         return _page("API definition", "OpenAPI 3.0; the JSON form is at /ogc/api?f=json.", rows=rows,
                      links=[ogc.link(f"{_base()}/ogc/api?f=json", "alternate", ogc.OPENAPI, "OpenAPI JSON")])
     return _json(doc, ogc.OPENAPI)

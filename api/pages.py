@@ -16,10 +16,10 @@ from werkzeug.exceptions import HTTPException
 
 from api import db
 from api.auth import csrf_token, current_user
-from gis.spatial.areas import district_bounds
 from gis.cases.dashboard import report_categories
 from gis.core.errors import Forbidden
 from gis.core.users import user_grid_codes
+from gis.spatial.areas import district_bounds
 from layers.registry import describe, readable_layers
 from webmap.command import command_page
 from webmap.planner import planner_page

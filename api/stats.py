@@ -28,7 +28,8 @@ def _date(name: str) -> dt.date | None:
 @bp.get("/stats")
 @requires("commander")
 def get_stats():
-    """结案率, 按期结案率, 返工率, 延期率 and handling time: ?group=&from=&to=&bucket=&area=&rank_by=&min_count=&format=csv."""
+    """结案率, 按期结案率, 返工率, 延期率 and handling time:
+    ?group=&from=&to=&bucket=&area=&rank_by=&min_count=&format=csv."""
     args = request.args
     min_count = number(args, "min_count", required=False, lo=0, hi=1_000_000)
     query = stats.StatsQuery(group=args.get("group", "grid"), date_from=_date("from"), date_to=_date("to"),

@@ -99,7 +99,8 @@ def _replay(last_id: str | None, scope: list[str] | None) -> tuple[list[tuple[in
     where, params = q.where()
     params = {**params, "last": int(last_id)}
     since = f"FROM {spec.source} AS t WHERE {where} AND t.id > :last"
-    ids = db.session().execute(text(f"SELECT t.id {since} ORDER BY t.id LIMIT {REPLAY_MAX + 1}"), params).scalars().all()
+    ids = db.session().execute(text(f"SELECT t.id {since} ORDER BY t.id LIMIT {REPLAY_MAX + 1}"),
+                               params).scalars().all()
     if len(ids) > REPLAY_MAX:
         return [], db.session().execute(text(f"SELECT count(*) {since}"), params).scalar()
     rows = fetch(db.session(), q, ids=list(ids))

@@ -110,7 +110,8 @@ def make_move(event_id: int):
 @bp.get("/cases/mine")
 @requires("commander", "worker")
 def my_cases():
-    """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue (a commander)."""
+    """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue
+    (a commander)."""
     lists, omitted = workflow.todo(db.session(), current_user())
     return jsonify(lists | {f"{name}_omitted": n for name, n in omitted.items()})
 

@@ -134,7 +134,7 @@ def bare_app(environ, start_response):
         assign.prepare_locate(conn)
     query = urllib.parse.parse_qs(environ.get("QUERY_STRING", ""))
     params = {"lon": float(query["lon"][0]), "lat": float(query["lat"][0]), "accuracy_m": None,
-              "at": dt.datetime.now(dt.timezone.utc), "snap_m": assign.DEFAULT_SNAP_M}
+              "at": dt.datetime.now(dt.UTC), "snap_m": assign.DEFAULT_SNAP_M}
     row = assign.execute_locate(conn, params)
     body = json.dumps(row._asdict(), ensure_ascii=False, default=str).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
@@ -172,7 +172,7 @@ def _server(args: list[str], env: dict, port: int, ready_path: str):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(f"server did not start: {proc.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.2)
         yield
     finally:
@@ -254,8 +254,8 @@ def bench_locate(url: str) -> None:
     ours_cmd = [sys.executable, "-m", "api.cli", "serve", "--workers", "2", "--no-tick", "--port", str(ours_port)]
     # The floors run under the same server settings as `gridgov serve` (gthread, its threads,
     # access log on), so the comparison is of the endpoint's code alone.
-    server = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread", "--threads", str(THREADS),
-              "--access-logfile", "-", "--reuse-port"]
+    server = [sys.executable, "-m", "gunicorn", "--workers", "2", "--worker-class", "gthread",
+              "--threads", str(THREADS), "--access-logfile", "-", "--reuse-port"]
     bare_cmd = [*server, "--bind", f"127.0.0.1:{bare_port}", "bench.assign:bare_app"]
     flask_cmd = [*server, "--bind", f"127.0.0.1:{flask_port}", "bench.assign:_flask_floor()"]
     auth = {"Authorization": f"Bearer {token}"}
@@ -270,12 +270,12 @@ def bench_locate(url: str) -> None:
         # The load clients, started (and this module imported in each) before any measuring.
         pool = stack.enter_context(multiprocessing.get_context("spawn").Pool(CLIENTS, initializer=_client_ready))
         pool.map(_client_ready, range(CLIENTS))
-        for name, cmd, port, prefix, headers, ready in servers:
+        for _name, cmd, port, prefix, headers, ready in servers:
             stack.enter_context(_server(cmd, env, port, ready))
             _sequential(port, _paths(points, prefix)[:300], headers)  # warm up: connections, plans, caches
         for round_ in range(ROUNDS):
             # Each round starts with a different server, so none always meets a cold cache first.
-            for name, cmd, port, prefix, headers, ready in servers[round_ % 3:] + servers[:round_ % 3]:
+            for name, _cmd, port, prefix, headers, _ready in servers[round_ % 3:] + servers[:round_ % 3]:
                 paths = _paths(points, prefix)
                 random.Random(len(latencies[name])).shuffle(paths)
                 latencies[name] += _sequential(port, (paths * 2)[:SINGLE_REQUESTS // ROUNDS], headers)
@@ -298,7 +298,8 @@ def bench_locate(url: str) -> None:
           f"p99 {p99:.2f} ms (target ≤ {TARGET_P99_MS} ms: {'ok' if p99 <= TARGET_P99_MS else 'MISSES'}), "
           f"throughput {ratio:.2f}× bare (target ≥ {TARGET_THROUGHPUT}×: "
           f"{'ok' if ratio >= TARGET_THROUGHPUT else 'MISSES'})", flush=True)
-    print(f"  context: the same query behind a plain Flask route reaches {results['flask'][2] / results['bare'][2]:.2f}× "
+    print(f"  context: the same query behind a plain Flask route reaches "
+          f"{results['flask'][2] / results['bare'][2]:.2f}× "
           f"bare, and gridgov {rate / results['flask'][2]:.2f}× that (its locate answers a cached bearer token's "
           "GET without Flask's request machinery: api/locate.py)", flush=True)
 

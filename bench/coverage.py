@@ -47,8 +47,8 @@ def run(scale: str, url: str) -> None:
             for code in session.scalars(text("SELECT code FROM admin_areas WHERE level = 'district' ORDER BY code")):
                 communities = communities_of(session, area_by_code(session, code))
                 result = coverage_of(session, code)
-                ours = timed(lambda: coverage_of(session, code), repeat=5)
-                floor = timed(lambda: session.execute(FLOOR_SQL, {"communities": communities}).scalar(),
+                ours = timed(lambda code=code: coverage_of(session, code), repeat=5)
+                floor = timed(lambda c=communities: session.execute(FLOOR_SQL, {"communities": c}).scalar(),
                               repeat=5)
                 session.rollback()
                 print(f"{scale} district {code}: {result.grids} grids, {len(result.cadres)} cadres holding, "

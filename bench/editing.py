@@ -51,7 +51,8 @@ def _shared_vertex_edits(session, n: int) -> list[dict]:
     """n edits, each moving a vertex shared by two or more grids of one community 3 m north-east,
     chosen away from the community boundary so the edit is a valid one."""
     rng = random.Random(SEED)
-    communities = session.execute(text("SELECT id, code FROM admin_areas WHERE level = 'community' ORDER BY code")).all()
+    communities = session.execute(text(
+        "SELECT id, code FROM admin_areas WHERE level = 'community' ORDER BY code")).all()
     edits = []
     for cid, code in rng.sample(communities, len(communities)):
         rows = session.execute(text("""
@@ -113,8 +114,8 @@ def main() -> None:
 
             ours, floor = [], []
             for edit, plan in zip(edits, plans):
-                ours += timed(lambda: validate_edit(session, parse_edit(edit["body"]), rules), repeat=3)
-                floor += timed(lambda: _floor_edit(session, edit, plan), repeat=3)
+                ours += timed(lambda edit=edit: validate_edit(session, parse_edit(edit["body"]), rules), repeat=3)
+                floor += timed(lambda edit=edit, plan=plan: _floor_edit(session, edit, plan), repeat=3)
                 session.rollback()
             report("validate one edit (median) vs bare SQL checks", ours, floor)
             p95 = percentile(ours, 95)
@@ -139,7 +140,7 @@ def main() -> None:
                 if not plan.valid:
                     continue
 
-                def preview():
+                def preview(edit=edit):
                     try:
                         commit_edit(session, parse_edit(edit["body"]), user_id=None, if_match=None, rules=rules,
                                     dry_run=True)
@@ -147,7 +148,8 @@ def main() -> None:
                         session.rollback()
 
                 previews += timed(preview, repeat=2)
-                validations += timed(lambda: validate_edit(session, parse_edit(edit["body"]), rules), repeat=2)
+                validations += timed(lambda edit=edit: validate_edit(session, parse_edit(edit["body"]), rules),
+                                     repeat=2)
                 session.rollback()
             report("preview / commit one edit (rolled back) vs validating it", previews, validations)
     finally:

@@ -31,25 +31,29 @@ def database_url() -> str:
 AREAS = (
     """
             INSERT INTO admin_areas (level, code, name, geom)
-            VALUES ('district', '310199', '基准区', ST_Multi(ST_MakeEnvelope(:x0, :y0, :x0 + 100 * :dx, :y0 + 100 * :dy, 4326)))
+            VALUES ('district', '310199', '基准区',
+                    ST_Multi(ST_MakeEnvelope(:x0, :y0, :x0 + 100 * :dx, :y0 + 100 * :dy, 4326)))
     """,
     """
             INSERT INTO admin_areas (level, code, name, parent_id, geom)
-            SELECT 'street', '310199' || lpad(s::text, 3, '0'), '街道' || s, (SELECT id FROM admin_areas WHERE code = '310199'),
+            SELECT 'street', '310199' || lpad(s::text, 3, '0'), '街道' || s,
+                   (SELECT id FROM admin_areas WHERE code = '310199'),
                    ST_Multi(ST_MakeEnvelope(:x0, :y0 + (s - 1) * 10 * :dy, :x0 + 100 * :dx, :y0 + s * 10 * :dy, 4326))
             FROM generate_series(1, 10) s
     """,
     """
             INSERT INTO admin_areas (level, code, name, parent_id, geom)
             SELECT 'community', st.code || lpad(c::text, 3, '0'), st.name || '社区' || c, st.id,
-                   ST_Multi(ST_MakeEnvelope(:x0 + (c - 1) * 10 * :dx, ST_YMin(st.geom), :x0 + c * 10 * :dx, ST_YMax(st.geom), 4326))
+                   ST_Multi(ST_MakeEnvelope(:x0 + (c - 1) * 10 * :dx, ST_YMin(st.geom),
+                                            :x0 + c * 10 * :dx, ST_YMax(st.geom), 4326))
             FROM admin_areas st, generate_series(1, 10) c WHERE st.level = 'street'
     """,
     """
             INSERT INTO grids (code, name, community_id, geom)
             SELECT com.code || lpad((gy * 10 + gx + 1)::text, 3, '0'), '网格' || (gy * 10 + gx + 1), com.id,
                    ST_Multi(ST_MakeEnvelope(ST_XMin(com.geom) + gx * :dx, ST_YMin(com.geom) + gy * :dy,
-                                            ST_XMin(com.geom) + (gx + 1) * :dx, ST_YMin(com.geom) + (gy + 1) * :dy, 4326))
+                                            ST_XMin(com.geom) + (gx + 1) * :dx, ST_YMin(com.geom) + (gy + 1) * :dy,
+                                            4326))
             FROM admin_areas com, generate_series(0, 9) gx, generate_series(0, 9) gy WHERE com.level = 'community'
     """,
 )
@@ -69,7 +73,8 @@ def load(engine, events: int) -> None:
             raw AS (
                 SELECT i, g.ids[1 + (hashint4(i) & 2147483647) % array_length(g.ids, 1)] AS grid_id,
                        cat.codes[1 + (hashint4(i + 7) & 2147483647) % array_length(cat.codes, 1)] AS category,
-                       now() - interval '90 days' * random() AS reported_at, random() AS r1, random() AS r2, random() AS r3
+                       now() - interval '90 days' * random() AS reported_at,
+                       random() AS r1, random() AS r2, random() AS r3
                 FROM generate_series(1, :n) i, cat, g),
             facts AS (
                 SELECT raw.*, gr.community_id, com.parent_id AS street_id, st.parent_id AS district_id,
@@ -77,17 +82,20 @@ def load(engine, events: int) -> None:
                        raw.reported_at + interval '1 hour' * c.time_limit_hours * 3 AS deadline
                 FROM raw JOIN grids gr ON gr.id = raw.grid_id JOIN admin_areas com ON com.id = gr.community_id
                 JOIN admin_areas st ON st.id = com.parent_id JOIN categories c ON c.code = raw.category)
-            INSERT INTO events (geom, category, title, status, occurred_at, reported_at, grid_id, community_id, street_id,
-                                district_id, assign_status, level, registered_at, dispatched_at, closed_at, first_deadline_at,
-                                deadline_at, postponed_count, rework_count, handling_work_hours, updated_at)
+            INSERT INTO events (geom, category, title, status, occurred_at, reported_at, grid_id, community_id,
+                                street_id, district_id, assign_status, level, registered_at, dispatched_at, closed_at,
+                                first_deadline_at, deadline_at, postponed_count, rework_count, handling_work_hours,
+                                updated_at)
             SELECT geom, category, '基准事件 ' || i,
                    CASE WHEN r1 < 0.05 THEN 'reported' WHEN r1 < 0.08 THEN 'rejected'
-                        WHEN r1 < 0.75 AND reported_at + interval '1 hour' * time_limit_hours * 4 * r2 < now() THEN 'closed'
+                        WHEN r1 < 0.75 AND reported_at + interval '1 hour' * time_limit_hours * 4 * r2 < now()
+                             THEN 'closed'
                         WHEN r1 < 0.85 THEN 'dispatched' ELSE 'in_progress' END,
                    reported_at, reported_at, grid_id, community_id, street_id, district_id, 'inside', 'grid',
                    CASE WHEN r1 >= 0.05 THEN reported_at + interval '10 minutes' END,
                    CASE WHEN r1 >= 0.08 THEN reported_at + interval '30 minutes' END,
-                   CASE WHEN r1 >= 0.08 AND r1 < 0.75 AND reported_at + interval '1 hour' * time_limit_hours * 4 * r2 < now()
+                   CASE WHEN r1 >= 0.08 AND r1 < 0.75
+                             AND reported_at + interval '1 hour' * time_limit_hours * 4 * r2 < now()
                         THEN reported_at + interval '1 hour' * time_limit_hours * 4 * r2 END,
                    deadline, CASE WHEN r3 < 0.05 THEN deadline + interval '2 days' ELSE deadline END,
                    CASE WHEN r3 < 0.05 THEN 1 ELSE 0 END, CASE WHEN r3 > 0.92 THEN 1 ELSE 0 END,
@@ -111,7 +119,8 @@ DIRECT = """
     WITH e AS (
         SELECT ev.grid_id, c.urgent, (ev.status = 'closed') AS closed_, ev.closed_at, ev.deadline_at,
                (ev.status = 'closed' OR ev.first_deadline_at <= now()) AS due_, ev.postponed_count > 0 AS postponed_,
-               ev.dispatched_at IS NOT NULL AS dispatched_, ev.rework_count > 0 AS reworked_, ev.handling_work_hours AS x
+               ev.dispatched_at IS NOT NULL AS dispatched_, ev.rework_count > 0 AS reworked_,
+               ev.handling_work_hours AS x
         FROM events ev JOIN categories c ON c.code = ev.category
         WHERE ev.registered_at >= :t0 AND ev.registered_at < :t1 AND ev.status NOT IN ('rejected', 'merged'))
     SELECT grid_id, count(*), count(*) FILTER (WHERE due_), count(*) FILTER (WHERE due_ AND postponed_),
@@ -141,8 +150,10 @@ SUMMARY_FLOOR = """
     SELECT * FROM c LEFT JOIN h USING (grid_id)
 """
 LIVE_COUNTERS = """
-    SELECT (SELECT count(*) FROM events WHERE status IN ('reported', 'registered', 'dispatched', 'in_progress', 'handled')),
-           (SELECT count(*) FROM events WHERE status IN ('reported', 'registered', 'dispatched', 'in_progress', 'handled')
+    SELECT (SELECT count(*) FROM events
+                WHERE status IN ('reported', 'registered', 'dispatched', 'in_progress', 'handled')),
+           (SELECT count(*) FROM events
+                WHERE status IN ('reported', 'registered', 'dispatched', 'in_progress', 'handled')
                 AND deadline_at < now()),
            (SELECT sum(due) FROM case_stats_daily WHERE day > current_date - 30)
 """
@@ -174,7 +185,8 @@ def main() -> None:
         # The same number of days shifted by one, so no whole month: day rows only.
         days_only = stats.StatsQuery(group="grid", date_from=last_month + dt.timedelta(days=1), date_to=first)
         session.execute(text("SET LOCAL jit = off"))
-        floor = timed(lambda: session.execute(text(SUMMARY_FLOOR), {"d0": d0, "d1": today + dt.timedelta(days=1)}).all())
+        floor = timed(lambda: session.execute(text(SUMMARY_FLOOR),
+                                              {"d0": d0, "d1": today + dt.timedelta(days=1)}).all())
         direct = timed(lambda: session.execute(text(DIRECT), {"t0": t0, "t1": t1}).all())
         report("stats per grid, 30 days (indicators() vs the same figures in raw SQL on the summary)", ours, floor)
         report("  for scale: the figures straight from events vs from the summary (raw SQL both)", direct, floor)

@@ -14,10 +14,10 @@ import random
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from gis.cases.workhours import load_calendar
 from gis.core import clock
 from gis.core.models import Cadre, Event, User
 from gis.core.users import create_user
-from gis.cases.workhours import load_calendar
 
 PATH = {  # the moves after the report that lead to each status
     "reported": [], "rejected": ["reject"], "registered": ["register"],

@@ -16,6 +16,7 @@ from gis.core.errors import InvalidInput
 from layers.query import LayerQuery
 from layers.registry import LayerSpec
 
+
 def pixel_degrees(zoom: int) -> float:
     """The width of one 256-px web-map pixel at `zoom`, in degrees of longitude."""
     return 360.0 / (256 * 2 ** zoom)

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import math
 
+from geoalchemy2.shape import from_shape
 from shapely import MultiPolygon, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from geoalchemy2.shape import from_shape
 from gis.core.models import AdminArea, Grid
 
 # An origin in Shanghai; hand-drawn shapes are given in metres east/north of it.
@@ -222,7 +222,8 @@ def reported_event(session, *, x: float = 50, y: float = 50, category: str = "16
     street = session.get(AdminArea, community.parent_id) if community is not None else None
     obj = Event(geom=from_shape(Point(lon, lat), srid=4326), category=category, title=title, status=status,
                 reported_at=reported_at or dt.datetime.now(dt.UTC), occurred_at=reported_at or dt.datetime.now(dt.UTC),
-                reporter_id=reporter.id if reporter is not None else None, grid_id=grid.id if grid is not None else None,
+                reporter_id=reporter.id if reporter is not None else None,
+                grid_id=grid.id if grid is not None else None,
                 community_id=community.id if community is not None else None,
                 street_id=street.id if street is not None else None,
                 district_id=street.parent_id if street is not None else None, assign_status="inside")

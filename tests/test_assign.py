@@ -7,12 +7,12 @@ import pytest
 from pyproj import Geod
 from sqlalchemy import text
 
-from gis.spatial.assign import assign_events, locate_point
 from gis.core.errors import InvalidInput, NotFound
 from gis.core.models import Event, Grid
+from gis.spatial.assign import assign_events, locate_point
 from tests.factories import building, cadre, contract, geodesic_offset, grid, lonlat, rect, three_grids
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 GEOD = Geod(ellps="WGS84")
 
 

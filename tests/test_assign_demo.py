@@ -11,7 +11,7 @@ from sqlalchemy import text
 import gis.spatial.assign.bulk
 from gis.spatial.assign import assign_events, locate_point
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _points(session, n_random: int = 8000, n_vertices: int = 1500, n_edges: int = 1500, seed: int = 4):

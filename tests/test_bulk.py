@@ -38,7 +38,7 @@ def test_binary_copy_round_trips_every_kind_of_value(session):
             enc_bytes([b"\x01" + '{"名字": "王女士"}'.encode(), None, b"\x01[]"])]
     assert copy_columns(session, "t", ["p", "r", "a", "at", "x", "n", "j"], [cols, [c for c in cols]]) == 6
     rows = session.execute(text("SELECT ST_AsText(p), ST_NPoints(r), a, at, x, n, j FROM t LIMIT 3")).all()
-    utc = dt.timezone.utc
+    utc = dt.UTC
     assert rows[0] == ("POINT(118.1 24.7)", 4, "幸福湾区", dt.datetime(2026, 5, 1, tzinfo=utc), 1.5, 7,
                        {"名字": "王女士"})
     assert rows[1] == ("POINT(-0.5 0)", 4, "", dt.datetime(2000, 1, 1, tzinfo=utc), None, 0, None)

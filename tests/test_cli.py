@@ -91,7 +91,7 @@ def test_assign_prints_progress_and_a_summary_by_status(db_url, session):
     points = [lonlat(100, 100), lonlat(300, 50), lonlat(200, 50), geodesic_offset(*lonlat(400, 50), 90, 500)]
     for p in points:
         session.add(Event(geom=from_shape(Point(*p), srid=4326), category="21001", title="t",
-                          occurred_at=dt.datetime(2025, 6, 1, tzinfo=dt.timezone.utc)))
+                          occurred_at=dt.datetime(2025, 6, 1, tzinfo=dt.UTC)))
     session.commit()
     result = gridgov(db_url, "assign", "--all")
     assert result.returncode == 0, result.stderr

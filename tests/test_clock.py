@@ -16,10 +16,10 @@ import psycopg
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from gis.core import clock
 from gis.cases.dashboard import command_counters
-from gis.core.db import make_engine
 from gis.cases.workflow import apply_move, set_setting
+from gis.core import clock
+from gis.core.db import make_engine
 from tests.conftest import auth, live_hub
 from tests.factories import four_grids, person, reported_event
 
@@ -70,8 +70,10 @@ def test_the_districts_zone_setting_moves_the_whole_clock(db_url, session):
     try:
         with other.connect() as conn:  # a new connection takes the stored zone
             assert conn.execute(text("SHOW TimeZone")).scalar() == "Europe/Berlin"
-            assert conn.execute(text("SELECT '2026-12-01T23:30:00Z'::timestamptz::date")).scalar() == dt.date(2026, 12, 2)
-            assert conn.execute(text("SELECT '2026-12-01T22:30:00Z'::timestamptz::date")).scalar() == dt.date(2026, 12, 1)
+            assert conn.execute(text("SELECT '2026-12-01T23:30:00Z'::timestamptz::date")).scalar() == \
+                dt.date(2026, 12, 2)
+            assert conn.execute(text("SELECT '2026-12-01T22:30:00Z'::timestamptz::date")).scalar() == \
+                dt.date(2026, 12, 1)
     finally:
         other.dispose()
 
@@ -114,7 +116,8 @@ def test_every_time_the_api_pages_and_open311_show_carries_the_districts_offset(
         **where, "category": "11001", "title": "路灯不亮", "occurred_at": "2026-12-01T23:30:00Z"})
     assert created.status_code == 201, created.get_data(as_text=True)
     event_id = created.get_json()["id"]
-    assert client.post(f"/api/v1/events/{event_id}/moves", headers=auth(token), json={"move": "register"}).status_code == 201
+    assert client.post(f"/api/v1/events/{event_id}/moves", headers=auth(token),
+                       json={"move": "register"}).status_code == 201
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=60)).replace(hour=2, minute=0, second=0, microsecond=0)
     assert client.post(f"/api/v1/events/{event_id}/moves", headers=auth(token),
                        json={"move": "postpone", "note": "等配件", "deadline": later.isoformat()}).status_code == 201

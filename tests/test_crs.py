@@ -9,8 +9,8 @@ import prcoords  # the reference implementation (PyPI, test-only): not our code
 import pytest
 from pyproj import Geod
 
-from gis.spatial import crs
 from gis.core.errors import InvalidInput
+from gis.spatial import crs
 
 GEOD = Geod(ellps="WGS84")
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from api.cli.demo import demo_sign_ins as _demo_sign_ins, demo_users, ensure_demo_users as _ensure_demo_users
+from api.cli.demo import demo_sign_ins as _demo_sign_ins
+from api.cli.demo import demo_users
+from api.cli.demo import ensure_demo_users as _ensure_demo_users
 from data.demo_history import _staff
 from gis.core.db import make_engine, session_factory
 from gis.core.models import User

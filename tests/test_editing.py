@@ -9,11 +9,11 @@ from geoalchemy2.shape import to_shape
 from shapely.geometry import mapping
 from sqlalchemy import select, text
 
+from gis.core.errors import InvalidInput, NotFound, PreconditionFailed
+from gis.core.models import AuditEntry, Grid
 from gis.spatial.assign import assign_events, locate_point
 from gis.spatial.editing import EditRejected, commit_edit, grid_etag, parse_edit, validate_edit
-from gis.core.errors import InvalidInput, NotFound, PreconditionFailed
 from gis.spatial.history import building_grids, event_grids, grid_history
-from gis.core.models import AuditEntry, Grid
 from gis.spatial.topology import Rules, validate_partition
 from tests.factories import (
     cadre,
@@ -380,7 +380,7 @@ def test_locate_building_and_event_on_any_date(session):
     ev = event(session, g[2], 110, 70, status="reported")
     session.execute(text("UPDATE events SET occurred_at = now() - interval '2 days' WHERE id = :id"), {"id": ev.id})
     session.commit()
-    before = dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=1)
+    before = dt.datetime.now(dt.UTC) - dt.timedelta(days=1)
     _commit(session, {"op": "move_vertices", "moves": [{"from": lonlat(100, 100), "to": lonlat(130, 100)},
                                                        {"from": lonlat(100, 0), "to": lonlat(130, 0)}]})
     west, east = g[1].code, g[2].code

@@ -9,8 +9,8 @@ from shapely.geometry import mapping
 from sqlalchemy import text
 
 from gis.core.db import session_factory
-from gis.spatial.editing import EditRejected, commit_edit, grid_etag, parse_edit
 from gis.core.errors import PreconditionFailed
+from gis.spatial.editing import EditRejected, commit_edit, grid_etag, parse_edit
 from gis.spatial.topology import Rules, validate_partition
 from tests.factories import four_squares, gapped_grids, lonlat, rect, two_grids
 

@@ -6,7 +6,6 @@ from api import db as api_db
 from tests.conftest import auth, problem
 
 
-
 def test_healthz_ok(client):
     response = client.get("/healthz")
     assert response.status_code == 200

@@ -91,7 +91,7 @@ def test_locate_at_selects_the_grid_version(client, make_user, session, grids):
 
     from tests.factories import grid, rect
 
-    cut = dt.datetime(2025, 1, 1, tzinfo=dt.timezone.utc)
+    cut = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
     grid(session, grids["community"], 4, rect(0, 300, 400, 400), valid_to=cut, name="旧")
     session.commit()
     lon, lat = lonlat(100, 350)

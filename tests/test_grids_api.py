@@ -195,7 +195,7 @@ def test_history_edits_and_where_things_stood(client, make_user, session):
     assert [(e["op"], e["buildings_moved"], e["open_events_moved"]) for e in listed] == [("move_vertices", 1, 1)]
     one = client.get(f"/api/v1/grid-edits/{done.json['edit']['id']}", headers=auth(token)).json
     assert len(one["lineage"]) == 2 and one["request"]["note"] == "新楼盘划入西网格"
-    two_days_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(days=2)).date().isoformat()
+    two_days_ago = (dt.datetime.now(dt.UTC) - dt.timedelta(days=2)).date().isoformat()
     b = client.get(f"/api/v1/buildings/{house.code}/grids?at={two_days_ago}", headers=auth(token)).json
     assert (b["grid_at"]["code"], b["grid"]["code"]) == (g[2].code, g[1].code)
     e = client.get(f"/api/v1/events/{ev.id}/grids?at={two_days_ago}", headers=auth(token)).json

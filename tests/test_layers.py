@@ -63,7 +63,8 @@ def test_coverage_layers_from_issue_5(client, commander, district, make_user):
     held = client.get("/layers/contracted_areas.geojson", headers=commander).json["features"]
     assert [(f["properties"]["cadre_code"], f["properties"]["whole_grids"]) for f in held] == [("C001", 2)]
     north = shapely.union(*(shape(f["geometry"]) for f in
-                            client.get("/layers/grids.geojson?code=" + ",".join(g.code for g in district["grids"][:2])).json["features"]))
+                            client.get("/layers/grids.geojson?code="
+                                       + ",".join(g.code for g in district["grids"][:2])).json["features"]))
     assert shape(held[0]["geometry"]).symmetric_difference(north).area < 1e-12
     nobody = client.get("/layers/uncovered_grids.geojson", headers=commander).json["features"]
     assert {f["properties"]["code"]: f["properties"]["open_events"] for f in nobody} == \
@@ -197,7 +198,7 @@ def test_roles_and_worker_scope(client, make_user, district):
     viewer = auth(make_user("viewer"))
     assert client.get("/layers/buildings.geojson", headers=viewer).status_code == 200
     assert client.get("/layers/events.geojson", headers=viewer).status_code == 403
-    assert "events" not in [l["name"] for l in client.get("/layers", headers=viewer).json["layers"]]
+    assert "events" not in [layer["name"] for layer in client.get("/layers", headers=viewer).json["layers"]]
     nw, ne = district["grids"][0].code, district["grids"][1].code
     worker = auth(make_user("worker", grids=[nw]))
     events = client.get("/layers/events.geojson", headers=worker).json
@@ -210,7 +211,7 @@ def test_roles_and_worker_scope(client, make_user, district):
 
 
 def test_catalog_describes_each_readable_layer(client, commander):
-    layers = {l["name"]: l for l in client.get("/layers", headers=commander).json["layers"]}
+    layers = {layer["name"]: layer for layer in client.get("/layers", headers=commander).json["layers"]}
     assert set(layers) == set(REGISTRY)
     assert layers["buildings"]["min_zoom"] == 15 and layers["grids"]["versioned"] is True
     assert layers["grids"]["links"]["tiles"] == "/tiles/grids/{z}/{x}/{y}.mvt"
@@ -235,7 +236,8 @@ def decode(data: bytes) -> dict:
 def sql_count(session, table_sql: str, z: int, x: int, y: int) -> int:
     return session.execute(text(
         f"SELECT count(*) FROM {table_sql} t WHERE ST_Intersects(t.geom, "
-        "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 4326))"), {"z": z, "x": x, "y": y}).scalar_one()
+        "ST_Transform(ST_TileEnvelope(:z, :x, :y, margin => 64.0 / 4096), 4326))"),
+        {"z": z, "x": x, "y": y}).scalar_one()
 
 
 @pytest.mark.parametrize("name, table_sql, z", [
@@ -286,7 +288,8 @@ def test_big_tiles_are_gzipped_for_clients_that_accept_it(client, commander, ses
     assert packed.headers["Content-Encoding"] == "gzip" and "Accept-Encoding" in packed.headers["Vary"]
     assert gzip.decompress(packed.data) == plain.data and len(packed.data) < len(plain.data)
     assert packed.headers["ETag"] != plain.headers["ETag"]
-    assert client.get(url, headers={"Accept-Encoding": "gzip", "If-None-Match": packed.headers["ETag"]}).status_code == 304
+    assert client.get(url, headers={"Accept-Encoding": "gzip",
+                                    "If-None-Match": packed.headers["ETag"]}).status_code == 304
 
 
 @pytest.mark.parametrize("url", ["/tiles/grids/3/8/1.mvt", "/tiles/grids/25/0/0.mvt", "/tiles/grids/2/1/4.mvt"])

@@ -13,7 +13,7 @@ from api import db as api_db
 from api.locate import ENDPOINT, LocateFastPath
 from tests.conftest import auth, live_hub, problem
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 
 
 def _warm(app, client, token: str) -> None:

@@ -110,7 +110,8 @@ def test_a_requirement_the_lock_misses_or_pins_outside_its_range_is_reported():
 def test_every_supported_python_and_cpu_gets_one_version_of_each_locked_package():
     entries = parse_lock(LOCK.read_text())
     for minor, machine in TARGETS:
-        several = {name: [str(r) for r in reqs] for name, reqs in pins_for(entries, target_environment(minor, machine)).items()
+        several = {name: [str(r) for r in reqs]
+                   for name, reqs in pins_for(entries, target_environment(minor, machine)).items()
                    if len(reqs) > 1}
         assert not several, f"Python 3.{minor} {machine}: {several}"
 

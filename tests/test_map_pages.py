@@ -127,7 +127,8 @@ def test_worker_page_at_phone_width(live_server, browser, make_user, district):
     errors, outside = [], []
     page.on("console", lambda m: m.type == "error" and errors.append(m.text))
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: not r.url.startswith(live_server) and not r.url.startswith("data:") and outside.append(r.url))
+    page.on("request", lambda r: not r.url.startswith(live_server) and not r.url.startswith("data:")
+            and outside.append(r.url))
     browser_sign_in(page, live_server, "w2", "/map/worker")
     page.wait_for_function("() => gridgov.state.drawn.grids === 2 && gridgov.state.drawn.events === 2")
     assert page.locator("#gg-mine li").count() == 4  # two grids, their two open events
@@ -143,7 +144,8 @@ def test_worker_page_at_phone_width(live_server, browser, make_user, district):
     page.select_option("#gg-report select[name=category]", "11001")
     page.fill("#gg-report input[name=title]", "井盖缺失")
     page.click("#gg-report button[type=submit]")
-    page.wait_for_function("() => [...document.querySelectorAll('#gg-mine li')].some(li => li.textContent.includes('井盖缺失'))")
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-mine li')]"
+                           ".some(li => li.textContent.includes('井盖缺失'))")
     assert page.locator("#gg-mine li").count() == 5
     assert errors == [] and outside == []
     context.close()

@@ -39,7 +39,7 @@ def refs(node):
 
 def test_landing_conformance_and_a_self_contained_openapi(client):
     landing = client.get("/ogc").json
-    rels = {l["rel"]: l["href"] for l in landing["links"]}
+    rels = {link["rel"]: link["href"] for link in landing["links"]}
     assert {"self", "service-desc", "service-doc", "conformance", "data"} <= set(rels)
     assert CORE in client.get("/ogc/conformance").json["conformsTo"]
     api = client.get("/ogc/api")
@@ -60,10 +60,10 @@ def test_items_page_with_links_and_number_matched(client, make_user, district, s
     total = session.execute(text("SELECT count(*) FROM buildings")).scalar_one()
     first = client.get("/ogc/collections/buildings/items?limit=5", headers=token).json
     assert first["numberMatched"] == total and first["numberReturned"] == 5
-    links = {l["rel"]: l["href"] for l in first["links"]}
+    links = {link["rel"]: link["href"] for link in first["links"]}
     assert "prev" not in links and "offset=5" in links["next"]
     last = client.get(f"/ogc/collections/buildings/items?limit=5&offset={total - 2}", headers=token).json
-    rels = {l["rel"] for l in last["links"]}
+    rels = {link["rel"] for link in last["links"]}
     assert last["numberReturned"] == 2 and "next" not in rels and "prev" in rels
 
 
@@ -103,14 +103,14 @@ def test_owslib_reads_and_pages_through_every_layer(live_server, make_user, dist
     api = Features(live_server + "/ogc", headers={"Authorization": f"Bearer {token}"})
     ids = {c["id"] for c in api.collections()["collections"]}
     assert {"grids", "buildings", "events", "districts", "streets", "communities"} <= ids
-    counts = {"grids": "SELECT count(*) FROM grids WHERE valid_to IS NULL", "buildings": "SELECT count(*) FROM buildings",
-              "events": "SELECT count(*) FROM events"}
+    counts = {"grids": "SELECT count(*) FROM grids WHERE valid_to IS NULL",
+              "buildings": "SELECT count(*) FROM buildings", "events": "SELECT count(*) FROM events"}
     for name, sql in counts.items():
         seen, offset = [], 0
         while True:
             page = api.collection_items(name, limit=4, offset=offset)
             seen += [f["id"] for f in page["features"]]
-            if not any(l["rel"] == "next" for l in page["links"]):
+            if not any(link["rel"] == "next" for link in page["links"]):
                 break
             offset += 4
         assert len(seen) == len(set(seen)) == session.execute(text(sql)).scalar_one(), name
@@ -133,7 +133,8 @@ def test_gdal_reads_every_collection_through_ogc_api(live_server, make_user, dis
            "events": "SELECT id FROM events", "districts": "SELECT id FROM admin_areas WHERE level = 'district'",
            "streets": "SELECT id FROM admin_areas WHERE level = 'street'",
            "communities": "SELECT id FROM admin_areas WHERE level = 'community'",
-           "contracted_areas": "SELECT cadre_id FROM v_contracted_areas", "uncovered_grids": "SELECT id FROM v_uncovered_grids"}
+           "contracted_areas": "SELECT cadre_id FROM v_contracted_areas",
+           "uncovered_grids": "SELECT id FROM v_uncovered_grids"}
     for layer, query in sql.items():
         expected = sorted(session.execute(text(query)).scalars())
         assert expected and sorted(ogr_ids(live_server, layer, token)) == expected, layer

@@ -9,12 +9,12 @@ from sqlalchemy import text
 from api import stream as stream_api
 from api.listing import more_line
 from data.io import import_file
-from gis.cases import workflow
 from gis.cadres.coverage import coverage_of
+from gis.cases import workflow
+from gis.cases.open311 import find_requests
 from gis.core.db import make_engine, session_factory
 from gis.core.errors import InvalidInput
 from gis.core.models import User
-from gis.cases.open311 import find_requests
 from gis.core.users import create_user
 from tests.conftest import auth
 from tests.factories import cadre, feature_collection, four_grids, rect, two_grids
@@ -149,7 +149,8 @@ def test_search_says_how_many_places_it_left_out(demo_app, demo_db_url):
 def test_grid_edits_say_how_many_older_edits_were_left_out(demo_app, demo_db_url):
     engine = make_engine(demo_db_url)
     with engine.begin() as conn:
-        community = conn.execute(text("SELECT id FROM admin_areas WHERE level = 'community' ORDER BY code LIMIT 1")).scalar()
+        community = conn.execute(text(
+            "SELECT id FROM admin_areas WHERE level = 'community' ORDER BY code LIMIT 1")).scalar()
         for minutes in range(5):
             conn.execute(text("INSERT INTO grid_edits (op, community_id, at, request, impact) VALUES "
                               "('reshape', :c, now() - make_interval(mins => :m), '{}', '{}')"),

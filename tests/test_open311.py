@@ -25,12 +25,18 @@ def city(session):
     boss, _ = person(session, "commander", "boss")
     chief, chief_token = person(session, "commander", "chief")
     e = SimpleNamespace(g=g, token=chief_token)
-    e.open = reported_event(session, grid=g, title="路灯不亮", reported_at=NOW - dt.timedelta(days=2), category="01003")
-    e.closed = reported_event(session, grid=g, title="垃圾堆积", reported_at=NOW - dt.timedelta(days=3), category="11002")
-    e.rejected = reported_event(session, grid=g, title="重复来电", reported_at=NOW - dt.timedelta(days=4), category="11002")
-    e.merged = reported_event(session, grid=g, title="路灯坏了", reported_at=NOW - dt.timedelta(days=1), category="01003")
-    e.dispute = reported_event(session, grid=g, title="邻里吵架", reported_at=NOW - dt.timedelta(days=1), category="21001")
-    e.old = reported_event(session, grid=g, title="去年的事", reported_at=NOW - dt.timedelta(days=120), category="01003")
+    e.open = reported_event(session, grid=g, title="路灯不亮", reported_at=NOW - dt.timedelta(days=2),
+                            category="01003")
+    e.closed = reported_event(session, grid=g, title="垃圾堆积", reported_at=NOW - dt.timedelta(days=3),
+                              category="11002")
+    e.rejected = reported_event(session, grid=g, title="重复来电", reported_at=NOW - dt.timedelta(days=4),
+                                category="11002")
+    e.merged = reported_event(session, grid=g, title="路灯坏了", reported_at=NOW - dt.timedelta(days=1),
+                              category="01003")
+    e.dispute = reported_event(session, grid=g, title="邻里吵架", reported_at=NOW - dt.timedelta(days=1),
+                               category="21001")
+    e.old = reported_event(session, grid=g, title="去年的事", reported_at=NOW - dt.timedelta(days=120),
+                           category="01003")
     session.commit()
     workflow.apply_move(session, e.closed.id, boss, "register")
     workflow.apply_move(session, e.closed.id, boss, "dispatch", handler="w")
@@ -54,7 +60,8 @@ def test_service_list_and_definition(live_server, session):
     active = session.scalar(select(func.count()).select_from(Category).where(Category.active))
     assert len(services) == active
     lamp = next(s for s in services if s["service_code"] == "01003")
-    assert (lamp["service_name"], lamp["group"], lamp["metadata"], lamp["type"]) == ("路灯", "公用设施", False, "realtime")
+    assert (lamp["service_name"], lamp["group"], lamp["metadata"], lamp["type"]) == \
+        ("路灯", "公用设施", False, "realtime")
     assert client.get_service_definition("01003") == {"service_code": "01003", "attributes": []}
     # Without an extension the answer is JSON too.
     assert requests.get(f"{live_server}/open311/v2/services", timeout=10).json() == services

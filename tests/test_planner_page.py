@@ -66,7 +66,8 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
     total = session.scalar(text("SELECT sum(area_m2) FROM grids WHERE valid_to IS NULL"))
     assert total == pytest.approx(session.scalar(text("SELECT area_m2 FROM admin_areas WHERE level = 'community'")),
                                   rel=1e-9)
-    page.wait_for_function("() => [...document.querySelectorAll('#gg-planner tbody tr')].every(r => r.lastChild.textContent === '2')")
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-planner tbody tr')]"
+                           ".every(r => r.lastChild.textContent === '2')")
 
     # Dragging a corner of the community outwards: the preview lists the problems, saving stays off.
     _drag(page, lonlat(0, 100), lonlat(-20, 115))
@@ -79,7 +80,8 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
     # The grids as they were yesterday: version 1 of both.
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     page.fill("#gg-asof", yesterday)
-    page.wait_for_function("() => [...document.querySelectorAll('#gg-planner tbody tr')].every(r => r.lastChild.textContent === '1')")
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-planner tbody tr')]"
+                           ".every(r => r.lastChild.textContent === '1')")
     assert page.evaluate("() => gridgov.state.planner.handles") == 0  # the past is not editable
     assert page.console_errors == []
     assert page.outside_requests == []

@@ -12,8 +12,8 @@ from pyproj import Geod
 from sqlalchemy import text
 
 from data.io import import_file
-from gis.spatial.codes import reading_order
 from gis.core.errors import InvalidInput
+from gis.spatial.codes import reading_order
 from tests.test_io import snapshot
 
 COMMUNITY = "990101001001"  # made-up codes: Helsinki has no GB/T 2260 code

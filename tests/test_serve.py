@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import auth
 from gis.core.pgcluster import free_port
+from tests.conftest import auth
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -27,7 +27,8 @@ def day(d: int, h: int = 10, month: int = 11) -> dt.datetime:
 def case(session, g, *, registered, first_deadline, deadline=None, closed=None, status=None, postponed=0,
          rework=0, dispatched=True, hours=None, urgent=False):
     """A registered case with its workflow facts written directly (the formulas are under test, not the moves)."""
-    e = reported_event(session, grid=g, category="99002" if urgent else "99001", reported_at=registered - dt.timedelta(hours=1))
+    e = reported_event(session, grid=g, category="99002" if urgent else "99001",
+                       reported_at=registered - dt.timedelta(hours=1))
     e.registered_at, e.first_deadline_at, e.deadline_at = registered, first_deadline, deadline or first_deadline
     e.closed_at, e.postponed_count, e.rework_count = closed, postponed, rework
     e.status = status or ("closed" if closed else "dispatched" if dispatched else "registered")

@@ -217,7 +217,7 @@ def test_escalation_walks_the_levels_and_stops_at_the_ends(session, town):
     session.rollback()
     for expected in ("street", "community", "grid"):
         workflow.apply_move(session, e.id, town.commander, "deescalate")
-    assert session.get(Event, e.id).level == "grid"
+        assert session.get(Event, e.id).level == expected
     with pytest.raises(Conflict, match="grid"):
         workflow.apply_move(session, e.id, town.commander, "deescalate")
 

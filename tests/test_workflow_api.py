@@ -16,8 +16,10 @@ def setting(session, make_user):
     a = grid(session, community, 1, rect(0, 0, 200, 200))
     b = grid(session, community, 2, rect(200, 0, 400, 200))
     session.commit()
-    tokens = {"commander": make_user("commander", name="commander"), "h": make_user("worker", grids=[a.code], name="h"),
-              "w2": make_user("worker", grids=[a.code], name="w2"), "wx": make_user("worker", grids=[b.code], name="wx"),
+    tokens = {"commander": make_user("commander", name="commander"),
+              "h": make_user("worker", grids=[a.code], name="h"),
+              "w2": make_user("worker", grids=[a.code], name="w2"),
+              "wx": make_user("worker", grids=[b.code], name="wx"),
               "viewer": make_user("viewer"), "admin": make_user("admin")}
     case = reported_event(session, grid=a, title="井盖缺失", category="01001")
     session.commit()
@@ -95,7 +97,8 @@ def test_duplicates_endpoints(client, session, setting):
 
 def test_overdue_cases_as_geojson(client, session, setting):
     late = reported_event(session, grid=setting["a"], reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
-    elsewhere = reported_event(session, grid=setting["b"], x=300, reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
+    elsewhere = reported_event(session, grid=setting["b"], x=300,
+                               reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=30))
     session.commit()
     workflow.tick(session)
     session.commit()

@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from gis.cases import workflow
+from gis.cases.workhours import WorkCalendar, load_calendar, parse_periods
 from gis.core.errors import InvalidInput
 from gis.core.models import Category, Event, EventMove, WorkCalendarDay
-from gis.cases.workhours import WorkCalendar, load_calendar, parse_periods
 from tests.factories import grid, hierarchy, rect, reported_event
 
 BJ = ZoneInfo("Asia/Shanghai")

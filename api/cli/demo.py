@@ -19,7 +19,8 @@ from gis.core.users import create_user, find_user, set_password
 
 @click.command("demo")
 @click.option("--scale", type=click.Choice(["demo", "city"]), default="demo", show_default=True,
-              help="demo: ~600 grids, 30k buildings, 20k events; city: the benchmark set (~9,500 grids, ~950k buildings, 1M events)")
+              help="demo: ~600 grids, 30k buildings, 20k events; "
+                   "city: the benchmark set (~9,500 grids, ~950k buildings, 1M events)")
 @click.option("--seed", type=int, default=1, show_default=True, help="same seed, same district")
 def demo(scale: str, seed: int) -> None:
     """Load the demo district 幸福湾区 into an empty database."""

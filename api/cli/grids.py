@@ -36,7 +36,7 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
         click.echo(json.dumps(report.to_dict(limit), ensure_ascii=False, indent=1))
     else:
         for kind, items in (("error", report.errors), ("warning", report.warnings)):
-            for line in listed(items, limit, lambda p: f"{kind}: {p.detail}"):
+            for line in listed(items, limit, lambda p, kind=kind: f"{kind}: {p.detail}"):
                 click.echo(line)
         counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items())) or "no errors"
         click.echo(f"{report.communities} communities, {report.grids} grids checked in {seconds:.2f} s: {counts}; "

@@ -96,7 +96,7 @@ def run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: bo
         try:
             probe.bind((host, port))
         except OSError:
-            raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.")
+            raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.") from None
     if announce:
         # gunicorn's own "Listening at:" line stays empty: with SO_REUSEPORT its workers bind, not it.
         click.echo(f"gridgov serving http://{host}:{port}/ with {workers} workers, each on its own socket"

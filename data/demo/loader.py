@@ -144,7 +144,8 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
                            enc_rings(d.footprint_rings(sl)), enc_fixed(b.floors[sl], ">i4"),
                            enc_fixed(b.households[sl], ">i4"), enc_fixed(b.population[sl], ">i4")]
 
-            copy_columns(session, "stage_buildings", ["id", "code", "name", "geom", "floors", "households", "population"],
+            copy_columns(session, "stage_buildings",
+                         ["id", "code", "name", "geom", "floors", "households", "population"],
                          building_chunks(), progress=bar)
             session.execute(text("CREATE INDEX ON stage_buildings USING gist (geom)"))
             session.execute(text("ANALYZE stage_buildings"))
@@ -170,9 +171,11 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
                                for c in e.contact[sl]]
                     yield [enc_points(e.lon[sl], e.lat[sl]), enc_text(e.category[sl]), enc_text(e.title[sl]),
                            enc_text(e.description[sl]), enc_text(e.status[sl]),
-                           enc_fixed(pg_micros(e.occurred_at[sl]), ">i8"), enc_fixed(pg_micros(e.reported_at[sl]), ">i8"),
+                           enc_fixed(pg_micros(e.occurred_at[sl]), ">i8"),
+                           enc_fixed(pg_micros(e.reported_at[sl]), ">i8"),
                            enc_fixed(pg_micros(e.updated_at[sl]), ">i8"), enc_fixed(e.lon[sl], ">f8"),
-                           enc_fixed(e.lat[sl], ">f8"), enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
+                           enc_fixed(e.lat[sl], ">f8"),
+                           enc_fixed(e.accuracy_m[sl], ">f8", null=np.isnan(e.accuracy_m[sl])),
                            enc_bytes(contact)]
 
             # Events are staged and assigned there once the indexes are back (gis.spatial.assign.insert_assigned).

@@ -85,7 +85,8 @@ def export_layer(session: Session, layer_name: str, path: str | Path) -> ExportR
     if "occurred_at" in frame:
         # As a person reads it and an import takes it back: local time with the district's offset.
         tz = clock.zone_of(session)
-        frame["occurred_at"] = [clock.iso(pd.Timestamp(v).to_pydatetime(), tz) if not pd.isna(v) else "" for v in frame["occurred_at"]]
+        frame["occurred_at"] = [clock.iso(pd.Timestamp(v).to_pydatetime(), tz) if not pd.isna(v) else ""
+                                for v in frame["occurred_at"]]
     if layer_name == "events":
         geoms = shapely.points(frame.pop("lon").to_numpy(float), frame.pop("lat").to_numpy(float))
         if suffix == ".csv":

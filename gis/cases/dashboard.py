@@ -6,9 +6,8 @@ import datetime as dt
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.core import dated
-from gis.core import clock
 from gis.cases.stats import counters
+from gis.core import clock, dated
 
 # Open: the SQL function of migration 0004, also the predicate of ix_events_open_grid_id.
 _OPEN = "event_is_open(e.status)"

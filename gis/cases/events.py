@@ -12,9 +12,8 @@ from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.core import dated
 from gis.cases.workflow import open_case
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, Category, Event, User
 from gis.core.users import user_grid_codes
@@ -154,7 +153,8 @@ def _check_scope(session: Session, user: User, location: Location) -> None:
 
 # -- reading ----------------------------------------------------------------------------------
 _EVENT_COLUMNS = """
-  e.id, e.status, e.level, e.deadline_at, e.category, c.name AS category_name, e.title, e.description, e.occurred_at, e.reported_at,
+  e.id, e.status, e.level, e.deadline_at, e.category, c.name AS category_name, e.title, e.description,
+  e.occurred_at, e.reported_at,
   e.updated_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.source_crs, e.source_x, e.source_y, e.accuracy_m,
   e.assign_status, e.assign_distance_m, e.contact, e.reporter_id,
   e.grid_id, g.code AS grid_code, g.name AS grid_name,
@@ -189,7 +189,8 @@ _CADRES_AT = f"""
 SELECT cd.code, cd.name, cd.type FROM cadres cd
 WHERE cd.id IN (
   SELECT ct.cadre_id FROM contracts ct
-  WHERE (ct.grid_code = :grid_code OR (ct.geom IS NOT NULL AND ST_Covers(ct.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
+  WHERE (ct.grid_code = :grid_code
+         OR (ct.geom IS NOT NULL AND ST_Covers(ct.geom, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326))))
     AND {dated.in_force('ct', ':day', open_start=False)})
 ORDER BY array_position(ARRAY[{", ".join(f"'{t}'" for t in CADRE_TYPES)}]::text[], cd.type::text), cd.code"""
 
@@ -321,7 +322,8 @@ def list_events(session: Session, user: User, flt: EventFilter, *, limit: int = 
         where.append("(e.occurred_at, e.id) < (:after_time, :after_id)")
         params.update(after_time=after_time, after_id=after_id)
     condition = " AND ".join(where) or "true"
-    sql = f"SELECT {_EVENT_COLUMNS} {_EVENT_JOINS} WHERE {condition} ORDER BY e.occurred_at DESC, e.id DESC LIMIT :limit"
+    sql = (f"SELECT {_EVENT_COLUMNS} {_EVENT_JOINS} WHERE {condition} "
+           "ORDER BY e.occurred_at DESC, e.id DESC LIMIT :limit")
     rows = session.execute(text(sql), params).all()
     more = len(rows) > limit
     rows = rows[:limit]

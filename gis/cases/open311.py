@@ -113,7 +113,8 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
     else:
         codes = _split(service_code)
         if codes:
-            known = set(session.execute(text("SELECT code FROM categories WHERE code = ANY(:c)"), {"c": codes}).scalars())
+            known = set(session.execute(text("SELECT code FROM categories WHERE code = ANY(:c)"),
+                                        {"c": codes}).scalars())
             unknown = [c for c in codes if c not in known]
             if unknown:
                 raise InvalidInput("Unknown service_code", f"No service has code {', '.join(unknown)}; "

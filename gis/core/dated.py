@@ -31,4 +31,5 @@ def in_force(alias: str, at: str, *, open_start: bool = True) -> str:
 
 def in_force_just_before(alias: str, at: str) -> str:
     """SQL: the row `alias` held in the instant before `at` (e.g. at the end of a day: `at` = the next midnight)."""
-    return f"({alias}.valid_from IS NULL OR {alias}.valid_from < {at}) AND ({alias}.valid_to IS NULL OR {alias}.valid_to >= {at})"
+    return (f"({alias}.valid_from IS NULL OR {alias}.valid_from < {at}) "
+            f"AND ({alias}.valid_to IS NULL OR {alias}.valid_to >= {at})")

@@ -13,11 +13,10 @@ import json
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.core import dated
-from gis.core import clock
+from gis.core import clock, dated
+from gis.core.errors import NotFound
 from gis.spatial.assign import DEFAULT_SNAP_M, locate_point
 from gis.spatial.editing.parse import grid_etag
-from gis.core.errors import NotFound
 
 
 def _version_json(r, geometry: bool = True) -> dict:
@@ -45,8 +44,8 @@ def grid_version(session: Session, code: str, at: dt.datetime | None = None) -> 
         WHERE g.code = :code AND {where}
     """), {"code": code, "at": clock.aware(at, session) if at else None}).first()
     if row is None:
-        known = session.execute(text(f"SELECT min(valid_from), max(valid_to), bool_or({dated.current('grids')}) FROM grids "
-                                     "WHERE code = :c"), {"c": code}).one()
+        known = session.execute(text(f"SELECT min(valid_from), max(valid_to), bool_or({dated.current('grids')}) "
+                                     "FROM grids WHERE code = :c"), {"c": code}).one()
         if known[2] is None:
             raise NotFound("No such grid", f"There is no grid {code}.")
         when = f"at {clock.shown(clock.aware(at, session), clock.zone_of(session))}" if at else "now"

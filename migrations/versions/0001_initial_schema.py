@@ -1,15 +1,14 @@
 """initial schema: admin areas, grid codes and versions, buildings, events, cadres, contracts, users, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-26
 """
 import csv
 from pathlib import Path
 
-from alembic import op
 import sqlalchemy as sa
-import geoalchemy2
+from alembic import op
 from geoalchemy2 import Geometry
 from sqlalchemy.dialects import postgresql
 

@@ -8,8 +8,8 @@ import csv
 import json
 from pathlib import Path
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = '0006'

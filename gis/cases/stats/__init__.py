@@ -4,10 +4,29 @@ summary (the rows, kept current and rebuilt) ← indicators (read, ranked, CSV) 
 counters the tick refreshes).
 """
 from gis.cases.stats.command_center import counters, refresh_counters
-from gis.cases.stats.indicators import (BUCKETS, CSV_FIELDS, DEFINITIONS, GROUPS, RANKABLE, RATIOS, StatsQuery,
-                                        StatsReport, indicators, to_csv)
-from gis.cases.stats.summary import (BATCH, COUNTS, KEY, KEY_LIST, REST, local_today, mark_due_dirty, rebuild,
-                                     refresh_dirty)
+from gis.cases.stats.indicators import (
+    BUCKETS,
+    CSV_FIELDS,
+    DEFINITIONS,
+    GROUPS,
+    RANKABLE,
+    RATIOS,
+    StatsQuery,
+    StatsReport,
+    indicators,
+    to_csv,
+)
+from gis.cases.stats.summary import (
+    BATCH,
+    COUNTS,
+    KEY,
+    KEY_LIST,
+    REST,
+    local_today,
+    mark_due_dirty,
+    rebuild,
+    refresh_dirty,
+)
 
 __all__ = ["BATCH", "BUCKETS", "COUNTS", "CSV_FIELDS", "DEFINITIONS", "GROUPS", "KEY", "KEY_LIST", "RANKABLE",
            "RATIOS", "REST", "StatsQuery", "StatsReport", "counters", "indicators", "local_today", "mark_due_dirty",

@@ -10,9 +10,8 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from gis.core import dated
 from gis.cases.stats.summary import COUNTS, KEY, local_today
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.errors import InvalidInput, NotFound
 from gis.core.settings import get_settings
 
@@ -119,7 +118,8 @@ def _rows_sql(query: StatsQuery) -> tuple[str, dict]:
         m0 = m1 = end
     rows = (f"(SELECT day, {_ROW_COLUMNS} FROM case_stats_daily "
             f" WHERE (day >= :d0 AND day < :m0) OR (day >= :m1 AND day < :d1)"
-            f" UNION ALL SELECT month AS day, {_ROW_COLUMNS} FROM case_stats_monthly WHERE month >= :m0 AND month < :m1)")
+            f" UNION ALL SELECT month AS day, {_ROW_COLUMNS} FROM case_stats_monthly"
+            " WHERE month >= :m0 AND month < :m1)")
     return rows, {"d0": d0, "d1": end, "m0": m0, "m1": m1}
 
 

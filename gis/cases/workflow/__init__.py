@@ -4,12 +4,32 @@ states ← moves (and settings) ← timelines, to-do lists, the ticker, duplicat
 summary rows the moves and the tick mark.
 """
 from gis.cases.workflow.duplicates import duplicates_of, find_duplicates
-from gis.cases.workflow.moves import (allowed_moves, apply_move, check_move, check_photo_ref, event_grid_code,
-                                      event_lonlat, get_event, handler_choices, open_case)
+from gis.cases.workflow.moves import (
+    allowed_moves,
+    apply_move,
+    check_move,
+    check_photo_ref,
+    event_grid_code,
+    event_lonlat,
+    get_event,
+    handler_choices,
+    open_case,
+)
 from gis.cases.workflow.settings import set_setting, settings_view
-from gis.cases.workflow.states import (ACTIVE_STATUSES, FINAL_STATUSES, MOVE_LABELS, NEEDS_REASON, OPEN_STATUSES,
-                                       STATUS_LABELS, SYSTEM_MOVES, TRANSITIONS, USER_MOVES, Transition,
-                                       state_table_markdown, transition)
+from gis.cases.workflow.states import (
+    ACTIVE_STATUSES,
+    FINAL_STATUSES,
+    MOVE_LABELS,
+    NEEDS_REASON,
+    OPEN_STATUSES,
+    STATUS_LABELS,
+    SYSTEM_MOVES,
+    TRANSITIONS,
+    USER_MOVES,
+    Transition,
+    state_table_markdown,
+    transition,
+)
 from gis.cases.workflow.ticker import ADOPT_BATCH, TickResult, tick
 from gis.cases.workflow.timelines import case_summary, is_overdue, timeline
 from gis.cases.workflow.todo_lists import todo

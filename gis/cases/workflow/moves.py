@@ -132,14 +132,16 @@ def _resolve_handler(session: Session, event: Event, handler: int | str | None) 
         raise InvalidInput("Handler required",
                            f"Name the `handler`: grid {code or '(none)'} has "
                            + (f"several workers ({names})." if workers else "no worker."), parameter="handler")
-    query = select(User).where(User.id == int(handler)) if str(handler).isdigit() else select(User).where(User.name == handler)
+    query = (select(User).where(User.id == int(handler)) if str(handler).isdigit()
+             else select(User).where(User.name == handler))
     user = session.scalar(query)
     if user is None or not user.active:
         raise InvalidInput("Unknown handler", f"No active user {handler!r}.", parameter="handler")
     if user.role not in ("worker", "commander", "admin"):
         raise InvalidInput("Handler cannot handle", f"{user.name} is a {user.role}; dispatch to a worker or commander.",
                            parameter="handler")
-    if event.level == "grid" and user.role == "worker" and not _holds_grid(session, user, event_grid_code(session, event)):
+    if (event.level == "grid" and user.role == "worker"
+            and not _holds_grid(session, user, event_grid_code(session, event))):
         raise InvalidInput("Handler does not hold the grid",
                            f"{user.name} is not a worker of this event's grid; pick one who is, or escalate.",
                            parameter="handler")
@@ -159,7 +161,8 @@ def handler_choices(session: Session, event: Event, *, limit: int = 200) -> list
 
 def event_lonlat(session: Session, event_id: int) -> tuple[float, float]:
     """The event's WGS84 longitude and latitude."""
-    return tuple(session.execute(select(func.ST_X(Event.geom), func.ST_Y(Event.geom)).where(Event.id == event_id)).one())
+    return tuple(session.execute(select(func.ST_X(Event.geom), func.ST_Y(Event.geom))
+                                 .where(Event.id == event_id)).one())
 
 
 def _aware(value: dt.datetime | str | None, name: str) -> dt.datetime | None:

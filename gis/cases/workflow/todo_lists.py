@@ -26,7 +26,8 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None,
     columns = (Event.id, Event.title, Event.category, Event.status, Event.level, Event.deadline_at, Grid.code,
                func.count().over().label("matched"))
     base = select(*columns).outerjoin(Grid, Grid.id == Event.grid_id).order_by(Event.deadline_at, Event.id).limit(limit)
-    not_mine = ~Event.id.in_(select(EventMove.event_id).where(EventMove.move == "handle", EventMove.actor_id == user.id))
+    not_mine = ~Event.id.in_(select(EventMove.event_id)
+                             .where(EventMove.move == "handle", EventMove.actor_id == user.id))
     lists: dict[str, Any] = {}
     if user.role == "worker":
         my_grids = select(user_grids.c.grid_code).where(user_grids.c.user_id == user.id)

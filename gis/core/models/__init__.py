@@ -2,11 +2,36 @@
 migrations/ create it. Importing this package registers every table on Base.metadata."""
 from gis.core.models.base import NAMING, SRID, Base
 from gis.core.models.cadres import CADRE_TYPES, Cadre, Contract
-from gis.core.models.cases import (ASSIGN_STATUSES, CLOSED_EVENT_STATUSES, EVENT_STATUSES, LEVELS, MOVES,
-                                   OPEN_EVENT_STATUSES, CaseStatsDaily, CaseStatsMonthly, Category, Event, EventMove,
-                                   WorkCalendarDay, WorkflowSetting, case_stats_dirty, event_is_open)
-from gis.core.models.spatial import (AREA_CODE_LENGTH, AREA_LEVELS, GRID_EDIT_OPS, GRID_KINDS, LINEAGE_RELATIONS,
-                                     AdminArea, Building, Grid, GridEdit, GridLineage, grid_codes)
+from gis.core.models.cases import (
+    ASSIGN_STATUSES,
+    CLOSED_EVENT_STATUSES,
+    EVENT_STATUSES,
+    LEVELS,
+    MOVES,
+    OPEN_EVENT_STATUSES,
+    CaseStatsDaily,
+    CaseStatsMonthly,
+    Category,
+    Event,
+    EventMove,
+    WorkCalendarDay,
+    WorkflowSetting,
+    case_stats_dirty,
+    event_is_open,
+)
+from gis.core.models.spatial import (
+    AREA_CODE_LENGTH,
+    AREA_LEVELS,
+    GRID_EDIT_OPS,
+    GRID_KINDS,
+    LINEAGE_RELATIONS,
+    AdminArea,
+    Building,
+    Grid,
+    GridEdit,
+    GridLineage,
+    grid_codes,
+)
 from gis.core.models.users import ROLES, AuditEntry, User, user_grids
 
 __all__ = ["AREA_CODE_LENGTH", "AREA_LEVELS", "ASSIGN_STATUSES", "CADRE_TYPES", "CLOSED_EVENT_STATUSES",

@@ -16,7 +16,6 @@ from gis.core.errors import InvalidInput, NotFound
 from gis.core.models import ASSIGN_STATUSES
 from gis.spatial.assign.rule import DECIDE, DEFAULT_SNAP_M, deg_radius, frame_columns, near_ring, src_by_probe, valid_at
 
-
 # The time an event is assigned at: when it occurred — unless a boundary edit has since handed the
 # open case to the grid that covers it after the edit (issue 7, gis/spatial/editing/impact.py), which
 # records the edit's time in reassigned_at. A re-run of the assignment then keeps that grid.

@@ -13,12 +13,10 @@ from psycopg.adapt import Transformer
 from sqlalchemy.engine import Connection
 from sqlalchemy.orm import Session
 
-from gis.core import dated
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.errors import DatabaseUnavailable, InvalidInput
 from gis.core.models import CADRE_TYPES
 from gis.spatial.assign.rule import DECIDE, DEFAULT_SNAP_M, src_by_probe
-
 
 # One point: the covering grids from one index probe, then the shared decision.
 _LOCATE_SQL = f"""
@@ -46,7 +44,8 @@ SELECT x.status, x.distance_m, x.nearest_d,
        x.street_id, str.code AS street_code, str.name AS street_name,
        x.district_id, dis.code AS district_code, dis.name AS district_name,
        (SELECT COALESCE(json_agg(json_build_array(cd.code, cd.name, cd.type)
-                        ORDER BY array_position(ARRAY[{", ".join(f"'{t}'" for t in CADRE_TYPES)}]::text[], cd.type::text),
+                        ORDER BY array_position(ARRAY[{", ".join(f"'{t}'" for t in CADRE_TYPES)}]::text[],
+                                                cd.type::text),
                                  cd.code), '[]')
         FROM cadres cd WHERE cd.id IN (SELECT cadre_id FROM contracted)) AS cadres
 FROM placed x

@@ -144,7 +144,8 @@ placed AS (
 
 
 def src_by_probe(points: str) -> str:
-    """SQL, the `src` step: for each point of `points` (id, geom, at, accuracy_m), the covering grids by an index probe."""
+    """SQL, the `src` step: for each point of `points` (id, geom, at, accuracy_m), the covering grids by an
+    index probe."""
     return f"""
 src AS (
   SELECT p.id, p.geom, p.at, p.accuracy_m, {frame_columns('p.geom')}, c.id AS cover_grid_id, c.n AS cover_n,

@@ -31,8 +31,14 @@ from gis.core.models import AuditEntry, GridEdit
 from gis.spatial.assign import DEFAULT_SNAP_M
 from gis.spatial.buildings import assign_buildings, refresh_grid_totals
 from gis.spatial.editing.context import GridRetired, community_of, load_context
-from gis.spatial.editing.impact import (buildings_in_reach, edit_impact, flag_contracts, hand_over_events,
-                                        note_on_timelines, open_events_near)
+from gis.spatial.editing.impact import (
+    buildings_in_reach,
+    edit_impact,
+    flag_contracts,
+    hand_over_events,
+    note_on_timelines,
+    open_events_near,
+)
 from gis.spatial.editing.parse import Edit, grid_etag
 from gis.spatial.editing.plan import Plan, plan_edit
 from gis.spatial.topology import Problem, Rules
@@ -76,7 +82,8 @@ def _check_preconditions(plan: Plan, if_match: set[str] | None) -> None:
     # (a stale view of a neighbour is a stale edit even if the edit would not change it now).
     ctx = plan.ctx
     sent = {m.group(1) for tag in if_match if (m := re.fullmatch(r'"(\d{15})\.v\d+"', tag))}
-    stale = [ctx.grids[c] for c in sorted(set(plan.closing) | (sent & set(ctx.grids))) if ctx.grids[c].etag not in if_match]
+    stale = [ctx.grids[c] for c in sorted(set(plan.closing) | (sent & set(ctx.grids)))
+             if ctx.grids[c].etag not in if_match]
     if not stale:
         return
     current = [{"code": g.code, "version": g.version, "etag": g.etag, "name": g.name,
@@ -156,7 +163,8 @@ def _insert_versions(session: Session, plan: Plan, at: dt.datetime) -> dict[str,
         try:
             with session.begin_nested():
                 out[o.label] = session.scalar(text("""
-                    INSERT INTO grids (code, name, kind, community_id, geom, households, population, valid_from, version)
+                    INSERT INTO grids (code, name, kind, community_id, geom, households, population, valid_from,
+                                       version)
                     VALUES (:code, :name, :kind, :cid, ST_Multi(ST_GeomFromWKB(:wkb, 4326)), :hh, :pop, :at, :version)
                     RETURNING id
                 """), {"code": o.label, "name": o.name, "kind": o.kind, "cid": ctx.community_id,

@@ -108,7 +108,8 @@ def flag_contracts(session: Session, plan: Plan, lineage: list[dict], edit_id: i
         relation = heirs[0][1] if heirs else "retired"
         children = ", ".join(sorted({c for c, _ in heirs}))
         flag = (f"网格 {code} 已于 {at.date().isoformat()} 撤销（{children}）— grid {code} was "
-                f"{_RELATION_WORDS.get(relation, 'retired into')} {children} by edit {edit_id}; re-assign this contract")
+                f"{_RELATION_WORDS.get(relation, 'retired into')} {children} by edit {edit_id}; "
+                "re-assign this contract")
         # The contracts.flag column (issue #5) exists for this: a person must re-assign the contract.
         rows = session.execute(text(f"""
             WITH old AS (

@@ -250,7 +250,8 @@ def _plan_split(plan: Plan) -> None:
 def _not_crossing(ctx: Context, cur: Current, line: BaseGeometry) -> str:
     boundary = ctx.frame.to_local(shapely.boundary(cur.geom))
     inside = []
-    for end in (shapely.get_point(shapely.get_geometry(line, 0), 0), shapely.get_point(shapely.get_geometry(line, -1), -1)):
+    for end in (shapely.get_point(shapely.get_geometry(line, 0), 0),
+                shapely.get_point(shapely.get_geometry(line, -1), -1)):
         if shapely.covers(cur.geom, end):
             inside.append(shapely.distance(ctx.frame.to_local(end), boundary))
     if not shapely.intersects(cur.geom, line):

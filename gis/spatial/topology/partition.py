@@ -51,8 +51,8 @@ class PartitionReport:
 
 
 def check_partition(frame: Frame, community_code: str, community: BaseGeometry, community_m2: float,
-                    codes: list[str], grids: np.ndarray, areas_m2: np.ndarray, perimeters_m: np.ndarray, kinds: list[str],
-                    households: list[int | None], rules: Rules) -> list[Problem]:
+                    codes: list[str], grids: np.ndarray, areas_m2: np.ndarray, perimeters_m: np.ndarray,
+                    kinds: list[str], households: list[int | None], rules: Rules) -> list[Problem]:
     """Every problem of one community's grids (lon/lat): shape, outside, overlaps, gaps, slivers, bounds.
 
     The common case costs little: when GEOS finds the grids form a valid coverage (edges match,
