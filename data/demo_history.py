@@ -15,7 +15,7 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from gis.cases.workhours import load_calendar
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.models import Cadre, Event, User
 from gis.core.users import create_user
 
@@ -47,10 +47,10 @@ def _staff(session: Session) -> tuple[User, User]:
 
 def grid_workers(session: Session) -> dict[int, int]:
     """A user for every 网格员 cadre holding grids today (scoped to them); grid id → worker user id."""
-    rows = session.execute(text("""
+    rows = session.execute(text(f"""
         SELECT c.id, c.code, c.name, c.user_id, array_agg(DISTINCT k.grid_code ORDER BY k.grid_code) AS codes
         FROM cadres c JOIN contracts k ON k.cadre_id = c.id AND k.grid_code IS NOT NULL
-        WHERE c.type = '网格员' AND k.valid_from <= CURRENT_DATE AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
+        WHERE c.type = '网格员' AND {dated.in_force('k', 'CURRENT_DATE', open_start=False)}
         GROUP BY c.id ORDER BY c.code
     """)).all()
     for cadre_id, code, name, user_id, codes in rows:

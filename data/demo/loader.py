@@ -29,6 +29,7 @@ from data.bulk import (
 )
 from data.demo.generator import generate
 from data.demo.records import CITY_NAME, DISTRICT_NAME, SCALES, DemoDistrict
+from gis.core import dated
 from gis.core.db import session_factory
 from gis.core.errors import Conflict, InvalidInput
 from gis.core.models import Cadre, User
@@ -237,19 +238,20 @@ def attach_demo_worker(session, user_name: str = "worker") -> list[str]:
     current = user_grid_codes(session, user.id)
     if current:
         return current
-    row = session.execute(text("""
+    row = session.execute(text(f"""
         SELECT c.id, g.community_id
         FROM cadres c JOIN contracts k ON k.cadre_id = c.id
-        JOIN grids g ON g.code = k.grid_code AND g.valid_to IS NULL
+        JOIN grids g ON g.code = k.grid_code AND {dated.current('g')}
         WHERE c.type = '网格员' AND (c.user_id IS NULL OR c.user_id = :uid)
-          AND k.valid_from <= CURRENT_DATE AND (k.valid_to IS NULL OR k.valid_to > CURRENT_DATE)
+          AND {dated.in_force('k', 'CURRENT_DATE', open_start=False)}
         ORDER BY c.code, g.code LIMIT 1
     """), {"uid": user.id}).first()
     if row is None:
         return []
     cadre_id, community_id = row
     codes = list(session.scalars(text(
-        "SELECT code FROM grids WHERE community_id = :c AND valid_to IS NULL ORDER BY code"), {"c": community_id}))
+        f"SELECT code FROM grids WHERE community_id = :c AND {dated.current('grids')} ORDER BY code"),
+        {"c": community_id}))
     set_user_grids(session, user, codes)
     if session.scalar(select(Cadre.id).where(Cadre.user_id == user.id)) is None:
         session.get(Cadre, cadre_id).user_id = user.id

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from data.io.layers import LAYERS
 from data.io.read import OGR_SUFFIXES
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.errors import InvalidInput
 
 
@@ -42,10 +42,10 @@ EXPORT_SQL = {
         FROM admin_areas a LEFT JOIN admin_areas p ON p.id = a.parent_id
         ORDER BY array_position(ARRAY['district', 'street', 'community'], a.level::text), a.code
     """,
-    "grids": """
+    "grids": f"""
         SELECT g.code, g.name, a.code AS community_code, g.kind, g.households, g.population,
                round(g.area_m2::numeric, 1)::float8 AS area_m2, ST_AsBinary(g.geom) AS wkb
-        FROM grids g JOIN admin_areas a ON a.id = g.community_id WHERE g.valid_to IS NULL ORDER BY g.code
+        FROM grids g JOIN admin_areas a ON a.id = g.community_id WHERE {dated.current('g')} ORDER BY g.code
     """,
     "buildings": """
         SELECT b.code, b.name, b.floors, b.households, b.population, g.code AS grid_code, ST_AsBinary(b.geom) AS wkb

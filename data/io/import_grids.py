@@ -8,6 +8,7 @@ from sqlalchemy import text
 from data.io.check import RowErrors, grid_overlaps, outside_parent
 from data.io.read import Table
 from data.io.staging import ImportReport, geom_hex, ints, stage
+from gis.core import dated
 from gis.spatial.buildings import assign_buildings
 from gis.spatial.codes import code_problem
 
@@ -16,8 +17,8 @@ def import_grids(session, t: Table, parsed, errors: RowErrors, report: ImportRep
     """Grids by code: a new version when the boundary changes, the buildings of reshaped grids re-assigned."""
     v = t.values
     communities = set(session.scalars(text("SELECT code FROM admin_areas WHERE level = 'community'")))
-    current = dict(session.execute(text("""
-        SELECT g.code, a.code FROM grids g JOIN admin_areas a ON a.id = g.community_id WHERE g.valid_to IS NULL
+    current = dict(session.execute(text(f"""
+        SELECT g.code, a.code FROM grids g JOIN admin_areas a ON a.id = g.community_id WHERE {dated.current('g')}
     """)).all())
     issued = set(session.scalars(text("SELECT code FROM grid_codes")))
     for i in range(t.n):
@@ -55,7 +56,7 @@ def import_grids(session, t: Table, parsed, errors: RowErrors, report: ImportRep
                (g.id IS NOT NULL AND (g.name IS DISTINCT FROM s.name OR g.kind IS DISTINCT FROM s.kind
                   OR ({'g.households IS DISTINCT FROM s.households' if hh else 'false'})
                   OR ({'g.population IS DISTINCT FROM s.population' if pop else 'false'}))) AS renamed
-        FROM stage_grids s LEFT JOIN grids g ON g.code = s.code AND g.valid_to IS NULL
+        FROM stage_grids s LEFT JOIN grids g ON g.code = s.code AND {dated.current('g')}
     """
     session.execute(text(f"CREATE TEMP TABLE plan_grids ON COMMIT DROP AS {classify}"))
     added, reshaped, renamed, same = session.execute(text("""

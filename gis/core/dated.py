@@ -1,5 +1,10 @@
-"""Dated rows (grid versions, contracts): the one rule for "current" and "in force", as SQL."""
+"""Dated rows (grid versions, contracts): the one rule for "current" and "in force", as SQL (and as a
+SQLAlchemy clause for the ORM queries)."""
 from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import and_, or_
 
 # A dated row holds over [valid_from, valid_to): from its first moment (or day), up to but not
 # including the moment (or day) it stopped. valid_to NULL: it still holds — the current version.
@@ -33,3 +38,16 @@ def in_force_just_before(alias: str, at: str) -> str:
     """SQL: the row `alias` held in the instant before `at` (e.g. at the end of a day: `at` = the next midnight)."""
     return (f"({alias}.valid_from IS NULL OR {alias}.valid_from < {at}) "
             f"AND ({alias}.valid_to IS NULL OR {alias}.valid_to >= {at})")
+
+
+def in_force_during(alias: str, first: str, end: str) -> str:
+    """SQL: the timestamped row `alias` held on some day of the dates [`first`, `end`) (`end` NULL: no end),
+    by the calendar day: a version retired during a day still counts for that day."""
+    return (f"({alias}.valid_from IS NULL OR {end} IS NULL OR {alias}.valid_from::date < {end}) "
+            f"AND ({alias}.valid_to IS NULL OR {alias}.valid_to::date >= {first})")
+
+
+def in_force_clause(model: Any, day: Any) -> Any:
+    """SQLAlchemy clause: the row of `model` (one that always has a start, as contracts do) is in force on
+    `day` (a date or a SQL date expression) — `in_force(alias, day, open_start=False)` for the ORM."""
+    return and_(model.valid_from <= day, or_(model.valid_to.is_(None), model.valid_to > day))

@@ -12,6 +12,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cadres.contracts.rules import ROLE_MAX, parse_date, polygon_from_geojson
+from gis.core import dated
 from gis.core.errors import Conflict, InvalidGeometry, InvalidInput
 
 # The rows being checked or imported, in a temp table dropped at commit: `row` is the row's index,
@@ -135,8 +136,7 @@ def check_rows(session: Session, rows: list[ContractRow], *, match: bool = False
         for i, issued, drawn in session.execute(text(f"""
             SELECT s.row, EXISTS (SELECT 1 FROM grid_codes c WHERE c.code = s.grid_code),
                    EXISTS (SELECT 1 FROM grids g WHERE g.code = s.grid_code
-                             AND (g.valid_from IS NULL OR s.valid_to IS NULL OR g.valid_from::date < s.valid_to)
-                             AND (g.valid_to IS NULL OR g.valid_to::date >= s.valid_from))
+                             AND {dated.in_force_during('g', 's.valid_from', 's.valid_to')})
             FROM {STAGE} s WHERE s.row = ANY(:rows) ORDER BY s.row
         """), {"rows": grid_rows}):
             r = rows[i]

@@ -29,10 +29,9 @@ from typing import Any
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, shape
 from shapely.geometry.base import BaseGeometry
-from sqlalchemy import and_, or_
 from sqlalchemy.orm import Session
 
-from gis.core import clock
+from gis.core import clock, dated
 from gis.core.errors import InvalidGeometry, InvalidInput
 from gis.core.models import CADRE_TYPES, Contract
 
@@ -41,12 +40,12 @@ ROLE_MAX = 64
 MAX_ERRORS = 200  # report this many row errors at most; enough to fix a file in a few rounds
 
 # The rule "in force on :day" as SQL over a contracts alias `k` (used by coverage too).
-IN_FORCE_SQL = "k.valid_from <= :day AND (k.valid_to IS NULL OR k.valid_to > :day)"
+IN_FORCE_SQL = dated.in_force("k", ":day", open_start=False)
 
 
 def in_force(day: Any) -> Any:
     """SQLAlchemy clause: the contract is in force on `day` (a date or a SQL date expression)."""
-    return and_(Contract.valid_from <= day, or_(Contract.valid_to.is_(None), Contract.valid_to > day))
+    return dated.in_force_clause(Contract, day)
 
 
 def today(session: Session) -> dt.date:
