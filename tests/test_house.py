@@ -9,7 +9,8 @@ from pathlib import Path
 
 import grimp
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 BIN = Path(sys.executable).parent
 OURS = ("gis", "layers", "webmap", "api", "data")  # the packages of pyproject's [tool.importlinter]
 MAX_LINES = 400

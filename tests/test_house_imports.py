@@ -11,8 +11,8 @@ import click
 from click.testing import CliRunner
 
 from api.cli import COMMANDS, main
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 # The packages whose imports are all at module level.
 TOP_LEVEL_ONLY = ("gis", "layers", "webmap", "api", "data", "bench")
 DEFERRED = "# deferred:"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.paths import ROOT
+
 SCRIPTS = ROOT / "webmap" / "static" / "js"
 ESLINT = ROOT / "node_modules" / ".bin" / "eslint"
 MAX_LINES = 400

@@ -12,7 +12,7 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
-# The same rules as gis/cadres/coverage.py (tests/test_coverage.py checks the views agree with it):
+# The same rules as gis/cadres/coverage.py (tests/gis/cadres/test_coverage.py checks the views agree with it):
 # - a contract is in force on day D when valid_from <= D < valid_to (valid_to NULL: open-ended);
 # - "current" grids are the versions with valid_to NULL;
 # - a drawn polygon holds a grid when the union of one cadre's polygons overlaps the grid by at

@@ -137,8 +137,8 @@ class Event(Base):
 # What "open" means for an event, in one place: every status except the two that end a case.
 # Coverage ("uncovered grids by open events"), the map views and the workflow's counters all use
 # it. Migration 0004 creates the SQL function event_is_open(status) from this same list, so SQL
-# views can say it too; tests/test_coverage.py checks the two agree for every status. Changing
-# the list means a migration that replaces that function.
+# views can say it too; tests/gis/cadres/test_coverage.py checks the two agree for every status.
+# Changing the list means a migration that replaces that function.
 CLOSED_EVENT_STATUSES = ("closed", "rejected", "merged")  # merged (issue #8): part of another case
 OPEN_EVENT_STATUSES = tuple(s for s in EVENT_STATUSES if s not in CLOSED_EVENT_STATUSES)
 

@@ -14,7 +14,7 @@ from sqlalchemy import text
 from data.io import import_file
 from gis.core.errors import InvalidInput
 from gis.spatial.codes import reading_order
-from tests.test_io import snapshot
+from tests.data.test_io import snapshot
 
 COMMUNITY = "990101001001"  # made-up codes: Helsinki has no GB/T 2260 code
 CATEGORY_OF = {"restaurant": "14002", "cafe": "14002", "fast_food": "14002", "pub": "14002", "bar": "14002",

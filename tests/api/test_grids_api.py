@@ -283,7 +283,7 @@ def test_two_planners_over_http_never_overlap(live_server, app, make_user, sessi
 def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
     """After a commit the grids layer serves the new versions (and ?at= the old), and no cached tile
     keeps the old boundary: the grids table's change notification makes the cache forget it."""
-    from tests.test_layers import decode, tile_of
+    from tests.layers.test_layers import decode, tile_of
 
     g = two_grids(session)
     session.commit()

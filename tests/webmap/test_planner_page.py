@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from gis.spatial.topology import Frame, Rules, validate_partition
 from tests.factories import bent_pair, grid_building, lonlat, rect
-from tests.test_map_pages import PASSWORD, browser_sign_in
+from tests.webmap.test_map_pages import PASSWORD, browser_sign_in
 
 
 def _drag(page, frm, to):

@@ -14,8 +14,7 @@ import pytest
 
 from gis.core.pgcluster import free_port
 from tests.conftest import auth
-
-ROOT = Path(__file__).resolve().parent.parent
+from tests.paths import ROOT
 
 
 def _serve(url: str, port: int, *options: str) -> subprocess.Popen:

@@ -9,7 +9,7 @@ import pytest
 
 from gis.cadres.coverage import CSV_COLUMNS
 from tests.conftest import auth, problem
-from tests.test_coverage import build_scene
+from tests.gis.cadres.test_coverage import build_scene
 
 
 @pytest.fixture

@@ -412,7 +412,7 @@ def test_coverage_at_a_past_date_uses_the_old_versions(session):
 
 # -- the command line -----------------------------------------------------------------------------
 def test_gridgov_grids_check_and_history(db_url, session):
-    from tests.test_cli import gridgov
+    from tests.api.test_cli import gridgov
 
     g = three_grids(session)
     session.commit()

@@ -16,10 +16,10 @@ from gis.core.db import make_engine, session_factory
 from gis.core.errors import InvalidInput
 from gis.core.models import User
 from gis.core.users import create_user
+from tests.api.test_cli import gridgov
+from tests.api.test_stream import Stream, _insert
 from tests.conftest import auth
 from tests.factories import cadre, feature_collection, four_grids, rect, two_grids
-from tests.test_cli import gridgov
-from tests.test_stream import Stream, _insert
 
 DISTRICT = "350209"
 

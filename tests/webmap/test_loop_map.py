@@ -9,7 +9,7 @@ import pytest
 from gis.cases import workflow
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
-from tests.test_map_pages import PASSWORD, browser_sign_in
+from tests.webmap.test_map_pages import PASSWORD, browser_sign_in
 
 NOW = dt.datetime.now(dt.UTC)
 

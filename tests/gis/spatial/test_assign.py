@@ -196,7 +196,7 @@ def test_bad_point_is_invalid_input(session, lon, lat, acc):
 def test_prepared_locate_raises_the_servers_own_error_and_keeps_the_connection(db_url, grids):
     # execute_locate runs past psycopg's cursor: an error of the statement must still come out as
     # psycopg's class for it (here a lock timeout), not as a lost connection, and the connection
-    # must stay usable; only a dead connection is an outage (tests/test_errors.py).
+    # must stay usable; only a dead connection is an outage (tests/api/test_errors.py).
     import psycopg
 
     from gis.spatial.assign import execute_locate, prepare_locate

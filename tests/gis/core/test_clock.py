@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import time
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -22,9 +21,9 @@ from gis.core import clock
 from gis.core.db import make_engine
 from tests.conftest import auth, live_hub
 from tests.factories import four_grids, person, reported_event
+from tests.paths import ROOT
 
 BJ = ZoneInfo("Asia/Shanghai")
-ROOT = Path(__file__).resolve().parents[1]
 # An ISO 8601 date-time with a zone designator, as an API, page or file would write it.
 ISO_TIME = re.compile(r"\d{4}-\d\d-\d\d[T ]\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:Z|[+-]\d\d:?\d\d)")
 

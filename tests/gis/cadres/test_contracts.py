@@ -25,9 +25,9 @@ from gis.cadres.contracts import (
 from gis.cadres.coverage import cadre_load, coverage_of
 from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
 from gis.core.models import AuditEntry, Contract
+from tests.api.test_cli import gridgov
 from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
-from tests.test_cli import gridgov
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import io
 from sqlalchemy import func, select
 
 from gis.core.models import WorkCalendarDay, WorkflowSetting
-from tests.test_cli import gridgov
+from tests.api.test_cli import gridgov
 
 
 def test_deadline_settings_and_tick(db_url, session):
@@ -119,7 +119,7 @@ def test_ticker_stops_when_the_server_that_started_it_is_killed(db_url):
     import sys
     import time
 
-    from tests.test_serve import _alive
+    from tests.api.test_serve import _alive
 
     # A stand-in server: starts the ticker as `gridgov serve` does, then dies without cleaning up.
     parent = subprocess.Popen([sys.executable, "-c", "import sys, time; from api.cli.workflow import start_ticker;"
