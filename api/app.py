@@ -29,6 +29,7 @@ from api import (
     users,
     workflow,
 )
+from api.origin import OriginMiddleware
 from gis.core.db import resolve_database_url
 from gis.core.errors import DatabaseUnavailable
 from gis.core.pgcluster import project_root, var_dir
@@ -83,6 +84,7 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     locate.install_fast_path(app)
+    app.wsgi_app = OriginMiddleware(app.wsgi_app)  # outermost: every request, the fast path's too
     return app
 
 

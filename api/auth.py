@@ -11,6 +11,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from api import db
 from api.hub import hub
+from gis.core import audit
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
 from gis.core.users import Principal, active_user, hash_token, principal_by_token, user_by_password, user_grid_codes
@@ -98,6 +99,8 @@ def current_user() -> User | Principal | None:
         user = active_user(db.session(), session["user_id"])
         via = "session"
     request_globals.user, request_globals.auth_via = user, via
+    if user is not None:
+        audit.identify(user_id=user.id, actor=user.name, via=via)
     return user
 
 

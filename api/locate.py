@@ -107,6 +107,14 @@ class LocateFastPath:
         return (self.app.json.dumps(location.to_json(), separators=(",", ":")) + "\n").encode()
 
 
+def fast_path_of(app: Flask) -> LocateFastPath | None:
+    """The app's LocateFastPath among its WSGI middlewares, if it is installed."""
+    layer = app.wsgi_app
+    while layer is not None and not isinstance(layer, LocateFastPath):
+        layer = getattr(layer, "wsgi_app", None)
+    return layer
+
+
 def install_fast_path(app: Flask) -> None:
     """Put LocateFastPath in front of the app, unless configured off, in debug mode or without a database."""
     if app.config.get("LOCATE_FAST_PATH", True) and not app.debug and app.extensions[db.EXT]["reader"] is not None:

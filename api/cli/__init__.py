@@ -10,6 +10,7 @@ so no module is ever imported twice.
 """
 from __future__ import annotations
 
+import getpass
 import importlib
 import sys
 
@@ -68,9 +69,14 @@ class Gridgov(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context):
-        """Run the command; a GridgovError becomes its title, detail and row errors on stderr, exit 1."""
+        """Run the command as the operating-system user (the audit trail's actor, via `cli`); a
+        GridgovError becomes its title, detail and row errors on stderr, exit 1."""
+        # deferred: gis.core.audit pulls in SQLAlchemy, which `gridgov --help` must not pay for
+        from gis.core import audit
+
         try:
-            return super().invoke(ctx)
+            with audit.acting(via="cli", actor=getpass.getuser()):
+                return super().invoke(ctx)
         except GridgovError as exc:
             click.echo(f"error: {exc.title}", err=True)
             if exc.detail:

@@ -52,10 +52,10 @@ user_grids = Table(
 
 
 class AuditEntry(Base):
-    """Who changed what, when, with the before and after state."""
+    """Who did what, when, from where, with the before and after state (gis.core.audit writes it)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"),)
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"), Index("ix_audit_log_at", "at"))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
@@ -65,3 +65,7 @@ class AuditEntry(Base):
     entity_id: Mapped[str | None] = mapped_column(Text)
     before: Mapped[dict | None] = mapped_column(JSONB)
     after: Mapped[dict | None] = mapped_column(JSONB)
+    actor: Mapped[str | None] = mapped_column(Text)  # the user's name then; kept when the user is gone
+    via: Mapped[str | None] = mapped_column(String(16))  # token, session, cli, system
+    address: Mapped[str | None] = mapped_column(Text)  # the client's address
+    request_id: Mapped[str | None] = mapped_column(String(64))
