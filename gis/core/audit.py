@@ -29,33 +29,34 @@ class Origin:
     request_id: str | None = None
 
 
-_ORIGIN: ContextVar[Origin] = ContextVar("gridgov_audit_origin", default=Origin())
+_SYSTEM = Origin()
+_ORIGIN: ContextVar[Origin | None] = ContextVar("gridgov_audit_origin", default=None)
 
 
 def current_origin() -> Origin:
     """The origin of the work running now (system when nobody set one)."""
-    return _ORIGIN.get()
+    return _ORIGIN.get() or _SYSTEM
 
 
 @contextmanager
 def acting(**fields: Any) -> Iterator[Origin]:
     """Run a block with an origin (fields over the current one's); the previous one comes back after."""
-    token = _ORIGIN.set(dataclasses.replace(_ORIGIN.get(), **fields))
+    token = _ORIGIN.set(dataclasses.replace(current_origin(), **fields))
     try:
-        yield _ORIGIN.get()
+        yield current_origin()
     finally:
         _ORIGIN.reset(token)
 
 
 def identify(*, user_id: int | None, actor: str | None, via: str) -> None:
     """Name the user of the unit of work already under way (the API, once it knows who calls)."""
-    _ORIGIN.set(dataclasses.replace(_ORIGIN.get(), user_id=user_id, actor=actor, via=via))
+    _ORIGIN.set(dataclasses.replace(current_origin(), user_id=user_id, actor=actor, via=via))
 
 
 def record(session: Session, action: str, entity: str, entity_id: Any = None, *, before: dict | None = None,
            after: dict | None = None, user_id: int | None = None, actor: str | None = None) -> AuditEntry:
     """Append one audit row in the session's transaction (it lands or goes with the change itself)."""
-    origin = _ORIGIN.get()
+    origin = current_origin()
     entry = AuditEntry(action=action, entity=entity, entity_id=None if entity_id is None else str(entity_id),
                        before=before, after=after, user_id=user_id if user_id is not None else origin.user_id,
                        actor=actor or origin.actor, via=origin.via, address=origin.address,
@@ -67,7 +68,7 @@ def record(session: Session, action: str, entity: str, entity_id: Any = None, *,
 @event.listens_for(Session, "before_flush")
 def _stamp_origin(session: Session, _context, _instances) -> None:
     # Audit rows made directly (AuditEntry(...)) get the same origin as those made by `record`.
-    origin = _ORIGIN.get()
+    origin = current_origin()
     for entry in session.new:
         if isinstance(entry, AuditEntry):
             entry.user_id = entry.user_id if entry.user_id is not None else origin.user_id

@@ -8,7 +8,7 @@ from sqlalchemy import text
 
 from gis.core import audit
 from tests.conftest import auth
-from tests.factories import cadre, hierarchy, grid, rect
+from tests.factories import cadre, grid, hierarchy, rect
 
 
 def _grid_and_cadre(session):
