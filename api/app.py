@@ -10,6 +10,7 @@ from flask import Flask
 
 from api import (
     auth,
+    body,
     command,
     contracts,
     coverage,
@@ -37,6 +38,8 @@ from gis.core.pgcluster import project_root, var_dir
 DEFAULTS = {
     # JSON bodies are small; imports go through the CLI. Larger bodies get 413.
     "MAX_CONTENT_LENGTH": 2 * 1024 * 1024,
+    # How deep a JSON body's arrays and objects may nest (api/body.py); deeper bodies get 400.
+    "MAX_JSON_DEPTH": 64,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
     # Optional XYZ basemap for the map pages, e.g. an intranet or Tianditu tile URL; none by default.
@@ -80,6 +83,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = auth.CookieSessions()
     db.init_app(app, app.config["DATABASE_URL"], float(app.config["DB_POOL_TIMEOUT_S"]))
     errors.register(app)
+    body.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)

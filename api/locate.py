@@ -67,9 +67,11 @@ class LocateFastPath:
 
     def __init__(self, app: Flask, wsgi_app) -> None:
         # It skips Flask's request hooks: one added later for the route would be skipped silently.
+        # A hook marked `writes_only` (api/body.py) has nothing to do for a GET, so skipping it is safe.
         hooks = [f.__qualname__ for registry in (app.before_request_funcs, app.after_request_funcs,
                                                  app.teardown_request_funcs, app.url_value_preprocessors)
-                 for scope in (None, bp.name) for f in registry.get(scope, ())]
+                 for scope in (None, bp.name) for f in registry.get(scope, ())
+                 if not getattr(f, "writes_only", False)]
         if hooks:
             raise RuntimeError(f"Request hooks {hooks} would not run for the locate fast path; teach it "
                                "to run them (api/locate.py) or set LOCATE_FAST_PATH = False.")

@@ -6,6 +6,7 @@ import math
 
 from flask import request
 
+from api.body import parsed
 from gis.core.errors import InvalidInput
 
 
@@ -13,7 +14,7 @@ def json_body() -> dict:
     """The request's JSON object, or a 400 that says what was wrong with it."""
     if not request.is_json:
         raise InvalidInput("JSON body required", "Send a JSON object with Content-Type: application/json.")
-    body = request.get_json(silent=True)
+    body = parsed()
     if not isinstance(body, dict):
         raise InvalidInput("Malformed JSON", "The body must be one JSON object, e.g. {\"name\": \"…\"}.")
     return body

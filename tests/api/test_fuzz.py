@@ -64,3 +64,54 @@ def test_no_route_answers_5xx_to_garbage(demo_app):
                     failures.append((method, path, kwargs, response.status_code))
     assert sent > 3000
     assert failures == [], f"{len(failures)} of {sent} answered 5xx, e.g. {failures[:5]}"
+
+
+# -- issue 17: bodies no parser should be trusted with ----------------------------------------
+DEEP = b"[" * 100_000 + b"]" * 100_000
+BAD_BODIES: list[tuple[bytes, str]] = [
+    (DEEP, "application/json"),
+    (b'{"a":' * 100_000 + b"1" + b"}" * 100_000, "application/json"),
+    (DEEP, "application/geo+json"),
+    (b'{"lon": 1e400, "lat": -1e400, "value": 1e400}', "application/json"),
+    (b'{"lon": ' + b"9" * 5000 + b', "value": ' + b"9" * 5000 + b"}", "application/json"),
+    (b'{"lon": NaN, "lat": Infinity, "value": -Infinity}', "application/json"),
+    (b'{"value": 1, "value": 2, "move": "a", "move": "b"}', "application/json"),
+    (b'"just a string"', "application/json"),
+    (b"12345", "application/json"),
+    (b'[{"type": "Feature"}]', "application/json"),
+    (b"", "application/json"),
+    (b"   ", "application/json"),
+    (b'{"name": "\xff\xfe\xfd"}', "application/json"),
+    (b"\xef\xbb\xbf{}", "application/json"),
+    (b'{"value": "x"}', "text/plain"),
+    (b"<xml/>", "application/xml"),
+    (b"\x00\x01\x02", "application/octet-stream"),
+    (b"a=1&b=%ff", "application/x-www-form-urlencoded"),
+]
+# A string (or a number) where an object or list is expected, for every field a route reads.
+WRONG_TYPES = ["x", 1, {"type": "x"}, [[[]]], True]
+
+
+def test_no_body_route_answers_5xx_to_bad_bodies(demo_app):
+    app = demo_app
+    with app.app_context():
+        session = api_db.session()
+        _, token = create_user(session, "fuzz-body-admin", "admin")
+        session.commit()
+        ids = {"event_id": str(session.scalar(text("SELECT max(id) FROM events"))),
+               "contract_id": str(session.scalar(text("SELECT min(id) FROM contracts"))),
+               "key": "timezone", "code": session.scalar(text("SELECT min(code) FROM grids WHERE valid_to IS NULL"))}
+    client = app.test_client()
+    headers = {"Authorization": f"Bearer {token}", "If-Match": "*"}
+    routes = [(path, m) for path, methods in _paths(app, ids) for m in methods if m != "GET" and path != "/login"]
+    failures, sent = [], 0
+    for path, method in routes:
+        tries = [{"data": data, "content_type": ctype} for data, ctype in BAD_BODIES]
+        tries += [{"json": {k: v}} for k in BODY_FIELDS + ["value", "api_key"] for v in WRONG_TYPES]
+        for kwargs in tries:
+            response = client.open(path, method=method, headers=headers, **kwargs)
+            sent += 1
+            if response.status_code >= 500 and response.status_code != 503:
+                failures.append((method, path, str(kwargs)[:80], response.status_code))
+    assert len({path for path, _ in routes}) >= 12
+    assert failures == [], f"{len(failures)} of {sent} answered 5xx, e.g. {failures[:5]}"
