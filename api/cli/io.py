@@ -35,4 +35,5 @@ def export_layer(layer: str, file: str) -> None:
     """Export a layer to FILE: .geojson, .gpkg, .shp, .zip (zipped Shapefile), .fgb or .csv."""
     with session_factory(engine())() as session:
         report = export(session, layer, file)
+        session.commit()  # the export's audit row
     click.echo(report.summary())

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from data.io.layers import LAYERS
 from data.io.read import OGR_SUFFIXES
-from gis.core import clock, dated
+from gis.core import audit, clock, dated
 from gis.core.errors import InvalidInput
 
 
@@ -79,6 +79,9 @@ def export_layer(session: Session, layer_name: str, path: str | Path) -> ExportR
         raise InvalidInput("No such folder", f"{p.parent} does not exist.")
     frame = pd.read_sql_query(text(EXPORT_SQL[layer_name]), session.connection())
     report = ExportReport(layer_name, str(p), len(frame))
+    # Recorded in the caller's transaction: the row stays only when the caller commits.
+    audit.record(session, "export", layer_name, p.name,
+                 after={"path": str(p.resolve()), "format": suffix.lstrip("."), "rows": report.rows})
     for col in ("households", "population", "floors"):
         if col in frame:
             frame[col] = frame[col].astype("Int64")

@@ -26,7 +26,7 @@ from data.io.import_grids import import_grids
 from data.io.layers import LAYERS
 from data.io.read import read_table
 from data.io.staging import PROGRESS_ROWS, ImportReport
-from gis.core import clock
+from gis.core import audit, clock
 from gis.core.errors import InvalidInput
 
 
@@ -55,6 +55,11 @@ def import_file(session: Session, layer_name: str, path: str | Path, *, crs: str
         apply(session, t, parsed, errors, report, show)
         if dry_run:
             session.rollback()
+        else:
+            audit.record(session, "import", layer.name, Path(path).name,
+                         after={"path": str(path), "rows": t.n, "added": report.added, "updated": report.updated,
+                                "unchanged": report.unchanged, "new_versions": report.new_versions})
+            session.flush()
     except BaseException:
         session.rollback()
         raise

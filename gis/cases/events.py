@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.cases.workflow import open_case
-from gis.core import clock, dated
+from gis.core import audit, clock, dated
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, Category, Event, User
 from gis.core.users import user_grid_codes
@@ -89,6 +89,10 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
     session.refresh(event, ["reported_at", "status", "updated_at"])
     # Issue #8: the case clock starts at the report (level and deadline from the category).
     open_case(session, event)
+    # The resident's contact stays out of the audit row: the log is read more widely than contacts are.
+    audit.record(session, "event.create", "event", event.id,
+                 after={"category": category, "title": title, "grid_id": location.grid_id,
+                        "assign_status": location.status, "source_crs": source_crs, "has_contact": bool(contact)})
     event.replayed = False
     return event, location
 

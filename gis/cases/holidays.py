@@ -7,6 +7,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
+from gis.core import audit
 from gis.core.models import WorkCalendarDay
 
 
@@ -19,6 +20,10 @@ def store_calendar_days(session: Session, rows: Sequence[dict], *, replace: bool
         stmt = insert(WorkCalendarDay).values(list(rows))
         session.execute(stmt.on_conflict_do_update(index_elements=["day"], set_={
             "workday": stmt.excluded.workday, "note": stmt.excluded.note}))
+    days = sorted(str(r["day"]) for r in rows)
+    audit.record(session, "calendar.import", "calendar", None,
+                 after={"days": len(days), "first": days[0] if days else None, "last": days[-1] if days else None,
+                        "replace": replace})
 
 
 def calendar_days(session: Session) -> list[WorkCalendarDay]:

@@ -11,6 +11,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session
 
+from gis.core import audit
 from gis.core.errors import Conflict, InvalidInput, NotFound
 from gis.core.models import ROLES, User, grid_codes, user_grids
 
@@ -49,12 +50,15 @@ def create_user(session: Session, name: str, role: str, *, grids: Iterable[str] 
                 password_hash=_hasher.hash(password) if password else None)
     session.add(user)
     session.flush()
-    set_user_grids(session, user, grids)
+    set_user_grids(session, user, grids, audited=False)
+    audit.record(session, "user.create", "user", user.name,
+                 after={"role": role, "display_name": display_name, "grids": sorted(set(grids)),
+                        "password": bool(password), "token": "issued"})
     return user, token
 
 
-def set_user_grids(session: Session, user: User, grids: Iterable[str]) -> None:
-    """Scope a user (a grid worker) to these grid codes, replacing the previous scope."""
+def set_user_grids(session: Session, user: User, grids: Iterable[str], *, audited: bool = True) -> None:
+    """Scope a user (a grid worker) to these grid codes, replacing the previous scope (audited unless told)."""
     codes = sorted(set(grids))
     if codes:
         known = set(session.scalars(select(grid_codes.c.code).where(grid_codes.c.code.in_(codes))))
@@ -62,6 +66,9 @@ def set_user_grids(session: Session, user: User, grids: Iterable[str]) -> None:
         if missing:
             raise InvalidInput("Unknown grid code", f"No grid has code {', '.join(missing)}.",
                                codes=missing)
+    if audited:
+        audit.record(session, "user.grids", "user", user.name, before={"grids": user_grid_codes(session, user.id)},
+                     after={"grids": codes})
     session.execute(delete(user_grids).where(user_grids.c.user_id == user.id))
     if codes:
         session.execute(insert(user_grids), [{"user_id": user.id, "grid_code": c} for c in codes])
@@ -79,6 +86,7 @@ def rotate_token(session: Session, name: str) -> str:
     user = get_user(session, name)
     token = new_token()
     user.token_hash = hash_token(token)
+    audit.record(session, "token.issue", "user", user.name, after={"token": "issued; the previous one revoked"})
     return token
 
 
@@ -87,6 +95,7 @@ def set_password(session: Session, name: str, password: str) -> None:
     if len(password) < 8:
         raise InvalidInput("Password too short", "Use at least 8 characters.")
     get_user(session, name).password_hash = _hasher.hash(password)
+    audit.record(session, "user.password", "user", name, after={"password": "set"})
 
 
 def get_user(session: Session, name: str) -> User:

@@ -28,7 +28,18 @@ from sqlalchemy.orm import Session
 from gis.cadres.contracts.rows import STAGE, ContractRow, check_rows, parse_row
 from gis.cadres.contracts.rules import CSV_COLUMNS, MAX_ERRORS, today
 from gis.cadres.contracts.writes import raise_overlap
+from gis.core import audit
 from gis.core.errors import InvalidInput
+
+# These rows are inserted set-wise in SQL, past the ORM hook that stamps every audit row's origin,
+# so they name it themselves.
+ORIGIN_COLUMNS = "actor, via, address, request_id"
+ORIGIN_VALUES = "CAST(:actor AS text), CAST(:via AS text), CAST(:address AS text), CAST(:request_id AS text)"
+
+
+def _origin() -> dict:
+    origin = audit.current_origin()
+    return {"actor": origin.actor, "via": origin.via, "address": origin.address, "request_id": origin.request_id}
 
 
 @dataclass
@@ -76,12 +87,12 @@ class ContractImport:
                     WHERE k.id = s.kid AND (s.old_role, s.old_valid_to) IS DISTINCT FROM (s.role, s.valid_to)
                     RETURNING k.id, s.old_role, s.old_valid_to, k.role, k.valid_to
                 )
-                INSERT INTO audit_log (user_id, action, entity, entity_id, before, after)
+                INSERT INTO audit_log (user_id, action, entity, entity_id, before, after, {ORIGIN_COLUMNS})
                 SELECT CAST(:user_id AS int), 'contract.import', 'contract', id::text,
                        jsonb_build_object('role', old_role, 'valid_to', old_valid_to),
-                       jsonb_build_object('role', role, 'valid_to', valid_to)
+                       jsonb_build_object('role', role, 'valid_to', valid_to), {ORIGIN_VALUES}
                 FROM changed ORDER BY id
-            """), {"user_id": user_id})
+            """), {"user_id": user_id, **_origin()})
         try:
             self.ids = list(session.scalars(text(f"""
                 WITH made AS (
@@ -90,15 +101,15 @@ class ContractImport:
                     WHERE kid IS NULL ORDER BY row
                     RETURNING id, cadre_id, grid_code, geom, role, valid_from, valid_to
                 ), audited AS (
-                    INSERT INTO audit_log (user_id, action, entity, entity_id, after)
+                    INSERT INTO audit_log (user_id, action, entity, entity_id, after, {ORIGIN_COLUMNS})
                     SELECT CAST(:user_id AS int), 'contract.import', 'contract', id::text,
                            jsonb_build_object('cadre_id', cadre_id, 'grid_code', grid_code, 'role', role,
                                               'geometry', ST_AsGeoJSON(geom)::jsonb, 'valid_from', valid_from,
-                                              'valid_to', valid_to)
+                                              'valid_to', valid_to), {ORIGIN_VALUES}
                     FROM made ORDER BY id
                 )
                 SELECT id FROM made ORDER BY id
-            """), {"user_id": user_id}))
+            """), {"user_id": user_id, **_origin()}))
         except IntegrityError as exc:
             raise_overlap(session, exc, "Contracts not imported",
                           "Another change added an overlapping contract meanwhile; nothing was imported. "

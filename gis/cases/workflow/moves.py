@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gis.cases.stats import refresh_dirty
 from gis.cases.workflow.states import NEEDS_REASON, OPEN_STATUSES, TRANSITIONS, USER_MOVES, Transition, transition
 from gis.cases.workhours import WorkCalendar, load_calendar
-from gis.core import clock
+from gis.core import audit, clock
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.core.models import LEVELS, Category, Event, EventMove, Grid, User, user_grids
 
@@ -260,6 +260,10 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
     event.updated_at = at
     session.add(record)
     session.flush()
+    audit.record(session, f"event.{move}", "event", event.id,
+                 before={"status": record.from_status, "level": record.from_level},
+                 after={"status": record.to_status, "level": record.to_level, "move_id": record.id,
+                        "handler_id": record.handler_id, "detail": record.detail})
     refresh_dirty(session)
     return record
 

@@ -9,6 +9,7 @@ from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from gis.cases.workhours import load_calendar, parse_periods
+from gis.core import audit
 from gis.core.errors import InvalidInput
 from gis.core.models import WorkflowSetting
 from gis.core.settings import default_settings, get_settings
@@ -23,7 +24,9 @@ def set_setting(session: Session, key: str, value: Any) -> Any:
     if key in ("timezone", "work_periods", "workdays"):
         merged = {**get_settings(session), key: value}
         load_calendar(session, merged)  # raises with a clear message when the calendar would be unusable
+    before = get_settings(session).get(key)
     session.merge(WorkflowSetting(key=key, value=value))
+    audit.record(session, "setting.set", "setting", key, before={"value": before}, after={"value": value})
     session.flush()
     if key == "timezone":
         # This connection follows at once; the others when they next connect (migration 0009).

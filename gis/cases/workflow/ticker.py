@@ -11,7 +11,7 @@ from gis.cases.stats import mark_due_dirty, refresh_counters, refresh_dirty
 from gis.cases.workflow.moves import open_case
 from gis.cases.workflow.states import ACTIVE_STATUSES, OPEN_STATUSES
 from gis.cases.workhours import load_calendar
-from gis.core import clock
+from gis.core import audit, clock
 from gis.core.models import LEVELS, Event, WorkflowSetting
 from gis.core.settings import get_settings
 
@@ -80,6 +80,9 @@ def tick(session: Session, *, now: dt.datetime | None = None, auto_escalate: boo
     mark_due_dirty(session, since=since, until=now, timezone=settings["timezone"])
     result.stats_keys = refresh_dirty(session, now=now)
     session.merge(WorkflowSetting(key="last_tick_at", value=now.isoformat()))
+    if result.opened or result.overdue or result.escalated:  # a quiet tick changes no case: no row each minute
+        audit.record(session, "workflow.tick", "events", None,
+                     after={"opened": result.opened, "overdue": result.overdue, "escalated": result.escalated})
     session.flush()
     refresh_counters(session)
     return result
