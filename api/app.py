@@ -9,6 +9,7 @@ from pathlib import Path
 from flask import Flask
 
 from api import (
+    audit,
     auth,
     body,
     command,
@@ -59,7 +60,8 @@ BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, even
               coverage.bp, contracts.bp,
               layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
               workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
-              grids.bp)  # issue #7: boundary edits
+              grids.bp,  # issue #7: boundary edits
+              audit.bp)  # issue #17: the audit trail
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -24,6 +24,8 @@ from gis.core.errors import GridgovError
 COMMANDS: dict[str, tuple[str, str]] = {
     "assign": ("api.cli.assign:assign",
                "(Re)assign events to grids set-wise in SQL, with progress and a summary by status."),
+    "audit": ("api.cli.audit:audit",
+              "The audit trail: who changed or exported what, when (local time), how and from where."),
     "contract": ("api.cli.contracts:contract", "Cadres' contracts (包片): whole grids by code, or drawn polygons."),
     "coverage": ("api.cli.coverage:coverage", "Coverage of a district, street or community by cadres' contracts."),
     "db": ("api.cli.db:db", "The database: the embedded PostGIS under var/pg, or DATABASE_URL when set."),

@@ -36,10 +36,11 @@ def _recipes(tmp_path, g, c):
         "export": (["export", "grids", str(tmp_path / "grids.geojson")], "export"),
         "contract": (["contract", "add", c.code, "--grid", g.code, "--role", "包片"], "contract.create"),
         "assign": (["assign"], "assign"),
+        "audit purge": (["audit", "purge"], "audit.purge"),
     }
 
 
-WRITING = {"user", "workflow", "import", "export", "contract", "assign"}
+WRITING = {"audit", "user", "workflow", "import", "export", "contract", "assign"}
 
 
 def test_every_command_is_audited_or_has_a_reason():

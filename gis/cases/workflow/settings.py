@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from gis.cases.workhours import load_calendar, parse_periods
 from gis.core import audit
+from gis.core.audit_query import AUDIT_RETENTION_MIN_DAYS
 from gis.core.errors import InvalidInput
 from gis.core.models import WorkflowSetting
 from gis.core.settings import default_settings, get_settings
@@ -36,7 +37,9 @@ def set_setting(session: Session, key: str, value: Any) -> Any:
 
 def _check_setting(key: str, value: Any) -> Any:
     numeric = {"duplicate_radius_m": (1, 5000), "duplicate_window_hours": (1, 24 * 30),
-               "ranking_min_count": (0, 10_000)}
+               "ranking_min_count": (0, 10_000),
+               # The Cybersecurity Law keeps network logs at least six months (gridgov audit purge).
+               "audit_retention_days": (AUDIT_RETENTION_MIN_DAYS, 36_500)}
     if key in numeric:
         lo, hi = numeric[key]
         try:
@@ -45,7 +48,7 @@ def _check_setting(key: str, value: Any) -> Any:
             raise InvalidInput(f"Invalid {key}", f"{key} must be a number between {lo} and {hi}.") from None
         if not (lo <= number <= hi) or not math.isfinite(number):
             raise InvalidInput(f"Invalid {key}", f"{key} must be between {lo} and {hi}; got {value}.")
-        return int(number) if key == "ranking_min_count" else number
+        return int(number) if key in ("ranking_min_count", "audit_retention_days") else number
     if key == "auto_escalate":
         if isinstance(value, str):
             value = {"true": True, "false": False, "on": True, "off": False}.get(value.lower(), value)
