@@ -11,7 +11,8 @@ from gis.core.users import create_user
 # Parameter names used anywhere in the API; a route ignores the ones it does not know.
 QUERY_KEYS = ["bbox", "limit", "offset", "datetime", "at", "zoom", "f", "lon", "lat", "crs", "accuracy_m", "area",
               "cadre_type", "status", "category", "since", "until", "grid", "community", "cursor", "q", "period",
-              "level", "min_count", "service_code", "start_date", "end_date", "page_size", "snap_m"]
+              "level", "min_count", "service_code", "start_date", "end_date", "page_size", "snap_m",
+              "actor", "entity", "action"]
 QUERY_VALUES = ["\x00", "x", "1e309"]
 BODY_FIELDS = ["lon", "lat", "crs", "accuracy_m", "category", "title", "description", "occurred_at", "contact",
                "role", "grid_code", "cadre_code", "valid_from", "valid_to", "geometry", "to", "note", "reason",
