@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import math
 import re
 from itertools import accumulate
 
@@ -63,15 +64,29 @@ def _parse(raw: bytes) -> object:
                            f"请求正文须为 UTF-8 编码 — the body must be UTF-8 (RFC 8259); byte {exc.start} "
                            "is not.") from None
     try:
-        return json.loads(text, parse_constant=_no_constant, object_pairs_hook=_no_repeated_keys)
+        value = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
         raise InvalidInput("JSON 格式错误 — Malformed JSON", f"正文不是有效的 JSON — the body is not valid JSON: "
                            f"{str(exc)[:120]}.") from None
+    where = _non_finite(value)
+    if where is not None:
+        name = ".".join(where) or "body"
+        raise InvalidInput("JSON 不允许 NaN 或 Infinity — NaN and Infinity are not JSON",
+                           f"`{name}` 不是 JSON 数值 — `{name}` is NaN or Infinity, not a JSON number (RFC 8259); "
+                           "send a finite number or null.", **({"parameter": where[0]} if where else {}))
+    return value
 
 
-def _no_constant(name: str):
-    raise InvalidInput("JSON 不允许 NaN 或 Infinity — NaN and Infinity are not JSON",
-                   f"`{name}` 不是 JSON 数值 — `{name}` is not a JSON number (RFC 8259); send a finite number or null.")
+def _non_finite(value: object, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    """Where the first NaN or ±Infinity sits, as a path of keys and indexes (the depth is bounded already)."""
+    if isinstance(value, float):
+        return None if math.isfinite(value) else path
+    items = value.items() if isinstance(value, dict) else enumerate(value) if isinstance(value, list) else ()
+    for key, item in items:
+        found = _non_finite(item, (*path, str(key)))
+        if found is not None:
+            return found
+    return None
 
 
 def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
