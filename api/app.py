@@ -19,9 +19,11 @@ from api import (
     errors,
     events,
     grids,
+    headers,
     health,
     layers,
     locate,
+    logs,
     ogc,
     open311,
     pages,
@@ -81,11 +83,13 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.json.sort_keys = False
     app.json.ensure_ascii = False
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    logs.install()
 
     app.session_interface = auth.CookieSessions()
     db.init_app(app, app.config["DATABASE_URL"], float(app.config["DB_POOL_TIMEOUT_S"]))
     errors.register(app)
     body.install(app)
+    headers.install(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)

@@ -7,6 +7,7 @@ from flask import Blueprint, Flask, current_app, jsonify, request
 
 from api import db
 from api.auth import GUARD_ATTR, cached_principal, requires
+from api.headers import FAST_PATH_ATTR, bare_json_headers
 from api.hub import started_hub
 from api.params import number, optional, timestamp
 from gis.core.errors import SetupRequired
@@ -71,7 +72,7 @@ class LocateFastPath:
         hooks = [f.__qualname__ for registry in (app.before_request_funcs, app.after_request_funcs,
                                                  app.teardown_request_funcs, app.url_value_preprocessors)
                  for scope in (None, bp.name) for f in registry.get(scope, ())
-                 if not getattr(f, "writes_only", False)]
+                 if not getattr(f, "writes_only", False) and not getattr(f, FAST_PATH_ATTR, False)]
         if hooks:
             raise RuntimeError(f"Request hooks {hooks} would not run for the locate fast path; teach it "
                                "to run them (api/locate.py) or set LOCATE_FAST_PATH = False.")
@@ -91,7 +92,8 @@ class LocateFastPath:
                 body = None
             if body is not None:
                 start_response("200 OK", [("Content-Type", "application/json"),
-                                          ("Content-Length", str(len(body)))])
+                                          ("Content-Length", str(len(body))),
+                                          *bare_json_headers(environ)])
                 return [body]
         return self.wsgi_app(environ, start_response)
 

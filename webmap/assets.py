@@ -1,6 +1,7 @@
 """Point every JS/CSS asset Folium would load from a CDN at our own /static (offline networks)."""
 from __future__ import annotations
 
+import html
 import re
 
 import folium
@@ -62,6 +63,18 @@ def localise(root: Element) -> Element:
 
 
 _EXTERNAL = re.compile(r"""(?:src|href)\s*=\s*["'](?:https?:)?//""", re.I)
+
+
+# Folium writes a tooltip's or popup's text into a JavaScript template literal as it is: a title with
+# `</script>`, a backtick or `${…}` would run as code on the page. Text from people (an event's title)
+# goes through here first: HTML-escaped, and the characters that mean something inside a template
+# literal (` $ \) written as HTML entities, which the tooltip shows as the characters themselves.
+_LITERAL = str.maketrans({"`": "&#96;", "$": "&#36;", "\\": "&#92;"})
+
+
+def literal_html(text: str) -> str:
+    """Text as HTML that is inert inside Folium's JavaScript template literals (tooltips, popups)."""
+    return html.escape(text, quote=True).translate(_LITERAL)
 
 
 def render_page(m: folium.Map, title: str) -> str:

@@ -5,7 +5,7 @@ from typing import Any
 
 import folium
 
-from webmap.assets import render_page
+from webmap.assets import literal_html, render_page
 from webmap.render import render
 
 CASE_CSS = "/static/case.css"
@@ -43,7 +43,7 @@ def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *,
         folium.TileLayer(basemap_url, attr=basemap_attribution or "basemap", max_zoom=20).add_to(m)
     colour = OVERDUE_COLOUR if case["overdue"] else STATUS_COLOURS[case["status"]]
     folium.CircleMarker([lat, lon], radius=10, color="#fff", weight=2, fill=True, fill_color=colour,
-                        fill_opacity=0.9, tooltip=f"#{case['id']} {case['title']}").add_to(m)
+                        fill_opacity=0.9, tooltip=literal_html(f"#{case['id']} {case['title']}")).add_to(m)
     figure = m.get_root()
     figure.header.add_child(folium.CssLink(CASE_CSS), name="case_css")
     figure.header.add_child(folium.Element(f'<script type="module" src="{CASE_JS}"></script>'), name="case_js")

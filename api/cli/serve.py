@@ -12,6 +12,7 @@ from api.cli.common import embedded, engine
 from api.cli.demo import demo_password_file, demo_sign_ins, ensure_demo_users
 from api.cli.schema import current_revision, migrate_to_head
 from api.cli.workflow import demo_history, start_ticker
+from api.logs import RedactingLogger
 from data.demo import load_demo_if_empty
 from gis.core.db import check_postgis, resolve_database_url, session_factory
 from gis.core.pgcluster import Cluster
@@ -79,6 +80,7 @@ class _Server(BaseApplication):
         # half the trials, leaving the other worker (and core) idle.
         self.cfg.set("reuse_port", True)
         self.cfg.set("accesslog", "-")
+        self.cfg.set("logger_class", RedactingLogger)  # no api_key or token in the access log
         if "control_socket_disable" in self.cfg.settings:
             # One server per checkout; a per-user control socket would clash between them.
             self.cfg.set("control_socket_disable", True)

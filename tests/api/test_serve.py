@@ -179,3 +179,23 @@ def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):
 def test_no_tick_serves_without_a_ticker(server):
     proc, _ = server
     assert len(_workers(proc.pid)) == len(_children(proc.pid)) == 2
+
+
+def test_the_access_log_shows_an_api_key_only_as_redacted(db_url, make_user):
+    token = make_user("viewer")
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "serve", "--workers", "1", "--port", str(port),
+                             "--no-tick"], env=dict(os.environ, DATABASE_URL=db_url), cwd=ROOT,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        _started(proc, port)
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        conn.request("GET", f"/open311/v2/requests.json?api_key={token}&status=open",
+                     headers={"Referer": f"http://127.0.0.1:{port}/x?token={token}"})
+        assert conn.getresponse().status == 200
+        conn.close()
+    finally:
+        _stop(proc)
+    log = proc.stdout.read()
+    assert "/open311/v2/requests.json?api_key=[redacted]&status=open" in log
+    assert token not in log

@@ -1,7 +1,7 @@
 /* The grid worker's page (/map/worker): locate by tap or GPS, report an event there, and the
  * worker's grids and their open cases in a sheet below the map. */
 
-import { bboxOf, el, getJSON, groupBy, notifier, propsTable, withQuery } from "./core.js";
+import { bboxOf, el, escapeHtml, getJSON, groupBy, notifier, propsTable, withQuery } from "./core.js";
 import { eventColor } from "./events.js";
 import { pathStyle } from "./layers.js";
 import { liveStream } from "./live.js";
@@ -138,7 +138,7 @@ export function worker(map, config) {
 
   const gridGroup = L.geoJSON(null, {
     style: (f) => Object.assign(pathStyle(grids, f.properties), { fillOpacity: 0.25 }),
-    onEachFeature: (f, lyr) => lyr.bindTooltip(`${f.properties.name} ${f.properties.code}`),
+    onEachFeature: (f, lyr) => lyr.bindTooltip(`${escapeHtml(f.properties.name)} ${escapeHtml(f.properties.code)}`),
   }).addTo(map);
   const eventGroup = L.layerGroup().addTo(map);
 

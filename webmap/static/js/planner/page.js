@@ -5,7 +5,7 @@
  * (If-Match), so nobody's edit is lost. Vertices neighbours share are one handle. */
 
 import { userBar } from "../controls.js";
-import { bboxOf, el, latestJSON, notifier, postJSON, withQuery } from "../core.js";
+import { bboxOf, el, escapeHtml, latestJSON, notifier, postJSON, withQuery } from "../core.js";
 import { basemapLayers, bboxLayer, pathStyle, tileLayer } from "../layers.js";
 import { gridgov, mark, state } from "../state.js";
 import { PendingEdit } from "./edit.js";
@@ -42,7 +42,7 @@ export function planner(map, config) {
     style: gridStyle,
     onEachFeature: (f, lyr) => {
       view.loaded.set(f.properties.code, { feature: f, layer: lyr });
-      lyr.bindTooltip(`${f.properties.code} ${f.properties.name}`, { permanent: map.getZoom() >= 17, direction: "center", className: "gg-code" });
+      lyr.bindTooltip(`${escapeHtml(f.properties.code)} ${escapeHtml(f.properties.name)}`, { permanent: map.getZoom() >= 17, direction: "center", className: "gg-code" });
       lyr.on("click", () => {
         if (map.pm.globalDrawModeEnabled()) return; // a click of the line or polygon being drawn
         if (view.asOf) showHistory(f.properties.code, lyr, notice);
