@@ -7,6 +7,7 @@ import secrets
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
     audit,
@@ -45,6 +46,11 @@ DEFAULTS = {
     "MAX_JSON_DEPTH": 64,
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Strict",
+    # The session cookie is Secure whenever the request came over HTTPS; True makes it Secure always.
+    "SESSION_COOKIE_SECURE": False,
+    # How many reverse proxies stand in front (GRIDGOV_PROXY_COUNT): their X-Forwarded-For and
+    # X-Forwarded-Proto are believed, for that many hops, only then. 0: a client could forge them.
+    "PROXY_COUNT": 0,
     # Optional XYZ basemap for the map pages, e.g. an intranet or Tianditu tile URL; none by default.
     "BASEMAP_URL": None,
     "BASEMAP_ATTRIBUTION": "",
@@ -94,7 +100,12 @@ def create_app(test_config: dict | None = None) -> Flask:
         app.register_blueprint(blueprint)
     auth.check_every_write_is_guarded(app)
     locate.install_fast_path(app)
-    app.wsgi_app = OriginMiddleware(app.wsgi_app)  # outermost: every request, the fast path's too
+    app.wsgi_app = OriginMiddleware(app.wsgi_app)  # every request, the fast path's too
+    proxies = int(app.config["PROXY_COUNT"] or 0)
+    if proxies:
+        # Outside the origin: the audit trail, the throttle and the Secure flag see the client's
+        # address and scheme as the proxy saw them, never the proxy's own.
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 

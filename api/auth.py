@@ -3,18 +3,20 @@ from __future__ import annotations
 
 import functools
 import hmac
+import re
 import secrets
 from collections.abc import Callable
+from urllib.parse import unquote, urlsplit
 
-from flask import Blueprint, Flask, g, redirect, request, session, url_for
+from flask import Blueprint, Flask, g, has_request_context, redirect, request, session, url_for
 from flask.sessions import SecureCookieSessionInterface
 
 from api import db
 from api.hub import hub
-from gis.core import audit
+from gis.core import audit, sessions, throttle
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
-from gis.core.users import Principal, active_user, hash_token, principal_by_token, user_by_password, user_grid_codes
+from gis.core.users import Principal, hash_token, principal_by_token, user_by_password, user_grid_codes
 from webmap.render import render
 
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -39,7 +41,8 @@ def _memo():
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, with the signing serializer built once per set of keys."""
+    """Flask's signed cookie, carrying only a session id and the CSRF token; the session itself is a
+    row of user_sessions (gis/core/sessions.py), so logging out or revoking ends it everywhere."""
 
     # Flask builds the serializer and parses the Cookie header at the start of every request,
     # and building the serializer serialises a probe value: 40 µs of CPU per API call, a tenth
@@ -57,6 +60,10 @@ class CookieSessions(SecureCookieSessionInterface):
         if "HTTP_COOKIE" not in request.environ and app.secret_key:
             return self.session_class()
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """Secure whenever the request came over HTTPS (behind a proxy: see PROXY_COUNT), or always if configured."""
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
     def save_session(self, app: Flask, session, response) -> None:
         """Write nothing for a session the request never touched (every bearer-token call)."""
@@ -93,15 +100,39 @@ def current_user() -> User | Principal | None:
         via = "token"
         if user is None:
             request_globals.user = None
-            raise Unauthenticated("Invalid token",
-                                  "The bearer token is unknown or revoked; ask an admin for a new one.")
-    elif session.get("user_id"):
-        user = active_user(db.session(), session["user_id"])
+            refuse_token("Invalid token", "The bearer token is unknown or revoked; ask an admin for a new one.")
+    elif session.get("sid"):
+        user = _session_user(session["sid"])
         via = "session"
     request_globals.user, request_globals.auth_via = user, via
     if user is not None:
         audit.identify(user_id=user.id, actor=user.name, via=via)
     return user
+
+
+def _session_user(session_id: str) -> User | None:
+    """The active user of a live server-side session, restarting its idle timeout; None if it ended."""
+    found = sessions.lookup(db.session(), sessions.hash_session_id(session_id))
+    if found is None:
+        session.clear()  # the browser drops the dead cookie
+        return None
+    if found.stale:
+        # On a connection of its own: the request's session may go on to write and roll back.
+        with db.engine().begin() as connection:
+            sessions.touch(connection, found.id)
+    return found.user
+
+
+def refuse_token(title: str, detail: str) -> None:
+    """Count a bad bearer token or api_key against the client's address; raise 401, or 429 once locked."""
+    keys = [throttle.address_key(request.remote_addr)]
+    # Its own transaction: the count must stay although this request fails. Only failures pay
+    # for it; a valid token is never checked against the lock (it is 256 bits: guessing is hopeless).
+    with db.separate() as own:
+        throttle.check(own, keys)
+        throttle.fail(own, keys)
+        audit.record(own, "token_refused", "address", request.remote_addr)
+    raise Unauthenticated(title, detail)
 
 
 def scoped_grids(user: User) -> list[str] | None:
@@ -175,11 +206,34 @@ def _login_page(error: str | None, name: str) -> str:
     return render("login.html", error=error, name=name, action=action)
 
 
-def _safe_next(target: str | None) -> str:
-    # Only same-site paths: never redirect a signed-in user to another host.
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
+# What a `next` may be: a path of printable ASCII, without backslashes, `@` or `//`, and without an
+# encoded slash, backslash or control character. Browsers read `/\\host`, `/\thost` (they drop tabs and
+# newlines) and `//host` as another site; we refuse rather than repair, and send the user to the map.
+_PATH_CHARS = re.compile(r"/[A-Za-z0-9\-._~!$&'()*+,;=:%/?#]*")
+_MAX_NEXT = 2000
+
+
+def safe_next(target: str | None) -> str:
+    """`target` if it is a path on this site, else /map (never redirect a signed-in user to another host)."""
+    if not target or len(target) > _MAX_NEXT:
+        return "/map"
+    decoded = target
+    for _ in range(3):  # twice-encoded %252f is %2f after the decoding the browser or a proxy does
+        if not _PATH_CHARS.fullmatch(decoded) or "//" in decoded or re.search("%(2f|5c)", decoded, re.I):
+            return "/map"
+        parts = urlsplit(decoded)
+        if parts.scheme or parts.netloc:
+            return "/map"
+        decoded, before = unquote(decoded), decoded
+        if re.search(r"[\x00-\x20\x7f\\@]", decoded):
+            return "/map"
+        if decoded == before:
+            return target
     return "/map"
+
+
+def _client_keys(name: str) -> list[str]:
+    return [throttle.account_key(name), throttle.address_key(request.remote_addr)]
 
 
 @bp.get("/login")
@@ -191,20 +245,39 @@ def login_form():
 @bp.post("/login")
 @public
 def login():
-    """Check name and password; start a cookie session."""
+    """Check name and password (unless the account or address is locked); start a server-side session."""
     name = request.form.get("name", "")
-    user = user_by_password(db.session(), name, request.form.get("password", ""))
+    db_session = db.session()
+    throttle.check(db_session, _client_keys(name))
+    user = user_by_password(db_session, name, request.form.get("password", ""))
     if user is None:
+        throttle.fail(db_session, _client_keys(name))
+        audit.record(db_session, "login_failed", "user", name[:64])
+        db_session.commit()
         return _login_page("用户名或密码错误 — wrong name or password.", name), 401
+    if session.get("sid"):  # a new id at every sign-in: a planted cookie never becomes a signed-in one
+        sessions.revoke(db_session, sessions.hash_session_id(session["sid"]))
+    session_id = sessions.open_session(db_session, user.id, address=request.remote_addr)
+    throttle.clear(db_session, throttle.account_key(name))
+    audit.record(db_session, "login", "user", user.name, user_id=user.id, actor=user.name)
+    db_session.commit()
     session.clear()
-    session["user_id"] = user.id
+    session["sid"] = session_id
     csrf_token()
-    return redirect(_safe_next(request.args.get("next")))
+    return redirect(safe_next(request.args.get("next")))
 
 
 @bp.post("/logout")
 @public
 def logout():
-    """End the cookie session."""
+    """End the session on the server (CSRF-checked: a foreign page must not sign the user out)."""
+    if session.get("sid"):
+        _check_csrf()
+        user = current_user()
+        db_session = db.session()
+        sessions.revoke(db_session, sessions.hash_session_id(session["sid"]))
+        if user is not None:
+            audit.record(db_session, "logout", "user", user.name)
+        db_session.commit()
     session.clear()
     return redirect(url_for("auth.login_form"))

@@ -1,6 +1,9 @@
 """One database session per request, opened on first use and closed at teardown."""
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from flask import Flask, current_app, g
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
@@ -88,3 +91,12 @@ def reader() -> Connection:
         engine()
         g.db_reader = current_app.extensions[EXT]["reader"].connect()
     return g.db_reader
+
+
+@contextmanager
+def separate() -> Iterator[Session]:
+    """A session of its own, committed at the end of the block: for what must stay when the request fails."""
+    engine()
+    with current_app.extensions[EXT]["sessions"]() as own:
+        yield own
+        own.commit()

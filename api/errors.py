@@ -24,6 +24,7 @@ from gis.core.errors import (
     NotFound,
     PreconditionFailed,
     SetupRequired,
+    TooManyAttempts,
     Unauthenticated,
 )
 
@@ -53,6 +54,7 @@ STATUS: list[tuple[type[GridgovError], int]] = [
     (Conflict, 409),
     (PreconditionFailed, 412),
     (PreconditionRequired, 428),
+    (TooManyAttempts, 429),
     (DatabaseUnavailable, 503),
     (AtCapacity, 503),
     (SetupRequired, 503),
@@ -98,7 +100,7 @@ def register(app: Flask) -> None:
     def _domain(exc: GridgovError):
         status = status_of(exc)
         headers = {"WWW-Authenticate": 'Bearer realm="gridgov"'} if status == 401 else None
-        if isinstance(exc, AtCapacity):
+        if isinstance(exc, (AtCapacity, TooManyAttempts)):
             headers = {"Retry-After": str(exc.retry_after_s)}
         if status >= 500:
             log.warning("%s: %s", exc.title, exc.detail)

@@ -7,10 +7,10 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from api import db
-from api.auth import current_user, requires
+from api.auth import current_user, refuse_token, requires
 from api.params import number
 from gis.cases import open311
-from gis.core.errors import InvalidInput, Unauthenticated
+from gis.core.errors import InvalidInput
 from gis.core.users import user_by_token
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -29,7 +29,7 @@ def _api_key_is_a_token():
     if key and not request.headers.get("Authorization"):
         user = user_by_token(db.session(), key)
         if user is None:
-            raise Unauthenticated("Invalid api_key", "The api_key is unknown or revoked; ask an admin for a token.")
+            refuse_token("Invalid api_key", "The api_key is unknown or revoked; ask an admin for a token.")
         g.user, g.auth_via = user, "token"
 
 

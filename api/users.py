@@ -6,7 +6,9 @@ from flask import Blueprint, jsonify
 from api import db
 from api.auth import current_user, requires
 from api.params import json_body
-from gis.core.users import create_user, user_grid_codes
+from gis.core import audit
+from gis.core.sessions import revoke_all
+from gis.core.users import create_user, get_user, user_grid_codes
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1")
 
@@ -32,3 +34,15 @@ def add_user():
     session.commit()
     return jsonify(name=user.name, role=user.role, grids=user_grid_codes(session, user.id),
                    token=token), 201
+
+
+@bp.post("/users/<name>/signout")
+@requires("admin")
+def sign_out_everywhere(name: str):
+    """End every signed-in session of a user at once (their API token is `gridgov user token`'s to rotate)."""
+    session = db.session()
+    user = get_user(session, name)
+    ended = revoke_all(session, user.id)
+    audit.record(session, "signout_everywhere", "user", user.name, after={"sessions_ended": ended})
+    session.commit()
+    return jsonify(name=user.name, sessions_ended=ended)

@@ -1,11 +1,13 @@
-"""`gridgov user add|token|list`: users and their API tokens."""
+"""`gridgov user add|token|list|role|disable|enable|signout|locks|unlock`: users, tokens, sessions, locks."""
 from __future__ import annotations
 
 import click
 
 from api.cli.common import new_session
+from gis.core import audit, clock, throttle
 from gis.core.models import ROLES
-from gis.core.users import create_user, list_users, rotate_token
+from gis.core.sessions import revoke_all
+from gis.core.users import create_user, get_user, list_users, rotate_token, set_active, set_role
 
 
 @click.group()
@@ -45,3 +47,70 @@ def user_list() -> None:
     with new_session() as session:
         for u, grids in list_users(session):
             click.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{' '.join(grids)}")
+
+
+@user.command("role")
+@click.argument("name")
+@click.argument("role", type=click.Choice(ROLES))
+def user_role(name: str, role: str) -> None:
+    """Give a user another role; their signed-in sessions end."""
+    with new_session() as session:
+        before = get_user(session, name).role
+        set_role(session, name, role)
+        audit.record(session, "role_changed", "user", name, before={"role": before}, after={"role": role})
+        session.commit()
+    click.echo(f"user {name} is now {role}; their sessions ended")
+
+
+@user.command("disable")
+@click.argument("name")
+def user_disable(name: str) -> None:
+    """Disable a user: their token and sessions stop working at once."""
+    with new_session() as session:
+        set_active(session, name, False)
+        audit.record(session, "user_disabled", "user", name)
+        session.commit()
+    click.echo(f"user {name} disabled")
+
+
+@user.command("enable")
+@click.argument("name")
+def user_enable(name: str) -> None:
+    """Enable a disabled user again."""
+    with new_session() as session:
+        set_active(session, name, True)
+        audit.record(session, "user_enabled", "user", name)
+        session.commit()
+    click.echo(f"user {name} enabled")
+
+
+@user.command("signout")
+@click.argument("name")
+def user_signout(name: str) -> None:
+    """Sign a user out everywhere: every session of theirs ends at once (the token stays; see `user token`)."""
+    with new_session() as session:
+        ended = revoke_all(session, get_user(session, name).id)
+        audit.record(session, "signout_everywhere", "user", name, after={"sessions_ended": ended})
+        session.commit()
+    click.echo(f"{ended} session(s) of {name} ended")
+
+
+@user.command("locks")
+def user_locks() -> None:
+    """Accounts and addresses with failed attempts counted: key, failures, locked until (district time)."""
+    with new_session() as session:
+        tz = clock.zone_of(session)
+        for row in throttle.locks(session):
+            until = clock.shown(row.locked_until, tz, seconds=True)
+            click.echo(f"{row.key}\t{row.failures}\t{until}")
+
+
+@user.command("unlock")
+@click.argument("name_or_address")
+def user_unlock(name_or_address: str) -> None:
+    """Lift the lock of an account name or client address and forget its failures."""
+    with new_session() as session:
+        cleared = throttle.unlock(session, name_or_address)
+        audit.record(session, "lock_lifted", "throttle", name_or_address, before={"keys": cleared})
+        session.commit()
+    click.echo(f"unlocked {', '.join(cleared)}")

@@ -63,6 +63,16 @@ class Forbidden(GridgovError):
     title = "Forbidden"
 
 
+class TooManyAttempts(GridgovError):
+    """Too many failed sign-ins or bad keys from this account or address: locked for retry_after_s seconds."""
+
+    title = "尝试次数过多 — too many failed attempts"
+
+    def __init__(self, title: str | None = None, detail: str = "", *, retry_after_s: int = 60, **extra: Any):
+        super().__init__(title, detail, **extra)
+        self.retry_after_s = max(1, int(retry_after_s))
+
+
 class DatabaseUnavailable(GridgovError):
     """The database cannot be reached or is not ready."""
 

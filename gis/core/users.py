@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from gis.core import audit
 from gis.core.errors import Conflict, InvalidInput, NotFound
 from gis.core.models import ROLES, User, grid_codes, user_grids
+from gis.core.sessions import revoke_all
 
 TOKEN_PREFIX = "gg_"
 _hasher = PasswordHasher()
@@ -91,11 +92,36 @@ def rotate_token(session: Session, name: str) -> str:
 
 
 def set_password(session: Session, name: str, password: str) -> None:
-    """Set (or replace) a user's login password."""
+    """Set (or replace) a user's login password; their signed-in sessions end."""
     if len(password) < 8:
         raise InvalidInput("Password too short", "Use at least 8 characters.")
-    get_user(session, name).password_hash = _hasher.hash(password)
+    user = get_user(session, name)
+    user.password_hash = _hasher.hash(password)
+    revoke_all(session, user.id)
     audit.record(session, "user.password", "user", name, after={"password": "set"})
+
+
+def set_role(session: Session, name: str, role: str) -> User:
+    """Give a user another role; their signed-in sessions end (a session must not outlive its rights)."""
+    if role not in ROLES:
+        raise InvalidInput("Unknown role", f"Role must be one of: {', '.join(ROLES)}.")
+    user = get_user(session, name)
+    if user.role != role:
+        audit.record(session, "user.role", "user", name, before={"role": user.role}, after={"role": role})
+        user.role = role
+        revoke_all(session, user.id)
+    return user
+
+
+def set_active(session: Session, name: str, active: bool) -> User:
+    """Enable or disable a user; disabling ends their signed-in sessions (tokens stop: inactive users are no one)."""
+    user = get_user(session, name)
+    if user.active != active:
+        audit.record(session, "user.active", "user", name, before={"active": user.active}, after={"active": active})
+    user.active = active
+    if not active:
+        revoke_all(session, user.id)
+    return user
 
 
 def get_user(session: Session, name: str) -> User:

@@ -37,7 +37,8 @@ def set_setting(session: Session, key: str, value: Any) -> Any:
 
 def _check_setting(key: str, value: Any) -> Any:
     numeric = {"duplicate_radius_m": (1, 5000), "duplicate_window_hours": (1, 24 * 30),
-               "ranking_min_count": (0, 10_000),
+               "ranking_min_count": (0, 10_000), "session_idle_minutes": (1, 24 * 60),
+               "session_absolute_hours": (1, 24 * 30),
                # The Cybersecurity Law keeps network logs at least six months (gridgov audit purge).
                "audit_retention_days": (AUDIT_RETENTION_MIN_DAYS, 36_500)}
     if key in numeric:

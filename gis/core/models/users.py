@@ -1,4 +1,4 @@
-"""Who signs in (users and the grids a worker holds) and the audit log of what they changed."""
+"""Who signs in (users, the grids a worker holds, their sessions, failed attempts) and the audit log."""
 from __future__ import annotations
 
 import datetime as dt
@@ -49,6 +49,32 @@ user_grids = Table(
     Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
     Column("grid_code", ForeignKey("grid_codes.code", ondelete="CASCADE"), primary_key=True),
 )
+
+
+class UserSession(Base):
+    """A signed-in browser: the sha256 of the id its cookie carries, when it began and was last seen."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # sha256 of the cookie's 256-bit random id, as for API tokens: a copy of the table signs no one in.
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column()
+    last_seen_at: Mapped[dt.datetime] = mapped_column()
+    address: Mapped[str | None] = mapped_column(Text)  # where it signed in from
+
+
+class LoginThrottle(Base):
+    """Failed attempts per key (an account `user:NAME` or a client `addr:ADDRESS`) and its lock, if any."""
+
+    __tablename__ = "login_throttle"
+    __table_args__ = (Index("ix_login_throttle_last_failure_at", "last_failure_at"),)
+
+    key: Mapped[str] = mapped_column(Text, primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    last_failure_at: Mapped[dt.datetime] = mapped_column()
+    locked_until: Mapped[dt.datetime | None] = mapped_column()
 
 
 class AuditEntry(Base):
