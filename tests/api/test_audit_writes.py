@@ -15,8 +15,8 @@ from tests.factories import cadre, lonlat, three_grids
 # Write routes that need no audit row here, each with its reason. Anything else that accepts a
 # write must have a recipe below, so a new write route without an audit row fails this test.
 EXEMPT = {
-    "auth.login": "signing in is audited by the sessions work (issue 17, the auth helper's branch)",
-    "auth.logout": "signing out is audited by the sessions work (issue 17, the auth helper's branch)",
+    "auth.login": "a form post with its own audit rows (login, login_failed): tests/api/test_login_security.py",
+    "auth.logout": "a form post with its own audit row (logout): tests/api/test_login_security.py",
     "grids.validate": "a dry run: checks an edit and rolls back, writes nothing",
     "grids.preview": "a dry run: runs the commit and rolls it back, writes nothing",
 }
@@ -72,6 +72,7 @@ RECIPES = {
     "grids.commit": lambda ctx: ("planner", "POST", "/api/v1/grid-edits", {
         "json": {"op": "retire", "grid": ctx.g["c"].code, "into": ctx.g["b"].code},
         "headers": {"If-Match": _etags(ctx, ctx.g["b"].code, ctx.g["c"].code)}}),
+    "users.sign_out_everywhere": lambda ctx: ("admin", "POST", f"/api/v1/users/{ctx.names['worker']}/signout", {}),
     "open311.create_request": lambda ctx: ("commander", "POST", "/open311/v2/requests.json", _open311(ctx)),
     "open311.create_request_bare": lambda ctx: ("commander", "POST", "/open311/v2/requests", _open311(ctx)),
 }

@@ -75,7 +75,8 @@ def test_sign_ins_failures_and_sign_outs_are_audited_with_the_address(client, ma
         csrf = s["csrf"]
     client.post("/logout", data={"csrf_token": csrf})
     rows = session.execute(select(AuditEntry.action, AuditEntry.entity_id, AuditEntry.actor, AuditEntry.address)
-                           .where(AuditEntry.entity == "user").order_by(AuditEntry.id)).all()
+                           .where(AuditEntry.entity == "user", AuditEntry.action != "user.create")
+                           .order_by(AuditEntry.id)).all()
     assert [tuple(r) for r in rows] == [("login_failed", "li", None, "127.0.0.1"), ("login", "li", "li", "127.0.0.1"),
                                         ("logout", "li", "li", "127.0.0.1")]
 
