@@ -1,9 +1,13 @@
 """Issue 17: revoking sessions from the API and the CLI, throttled tokens and api_keys, and the audit of sign-ins."""
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import timedelta
 
-from gis.core.models import AuditEntry
+from sqlalchemy import select, update
+
+from gis.core import clock
+from gis.core.models import AuditEntry, UserSession
+from gis.core.sessions import hash_session_id
 from gis.core.users import set_password
 from tests.api.test_cli import gridgov
 from tests.conftest import auth, problem
@@ -97,3 +101,19 @@ def test_the_cli_lists_and_lifts_locks_and_signs_users_out(db_url, app, make_use
     actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.via == "cli")))
     assert actions == {"lock_lifted", "signout_everywhere"}
     assert client.post("/login", data={"name": "li", "password": PASSWORD}).status_code == 302
+
+
+def test_a_page_session_unused_past_the_idle_timeout_is_signed_out_and_use_restarts_it(app, make_user, session):
+    kept, dropped = signed_in_client(app, make_user), app.test_client()
+    dropped.post("/login", data={"name": "li", "password": PASSWORD})
+    now = clock.now(session)
+    for client, idle in ((kept, timedelta(minutes=29)), (dropped, timedelta(minutes=31))):
+        with client.session_transaction() as s:
+            token_hash = hash_session_id(s["sid"])
+        session.execute(update(UserSession).where(UserSession.token_hash == token_hash)
+                        .values(last_seen_at=now - idle, created_at=now - idle))
+    session.commit()
+    assert kept.get("/api/v1/me").status_code == 200  # 29 minutes: alive, and now touched …
+    seen = session.scalars(select(UserSession.last_seen_at).order_by(UserSession.last_seen_at.desc())).first()
+    assert seen >= now
+    problem(dropped.get("/api/v1/me"), 401)  # … 31 minutes: gone
