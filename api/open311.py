@@ -97,7 +97,7 @@ def list_requests(fmt: str):
     found, omitted = open311.find_requests(db.session(), ids=args.get("service_request_id"),
                                            service_code=args.get("service_code"), status=args.get("status"),
                                            start_date=args.get("start_date"), end_date=args.get("end_date"),
-                                           include_private=_staff())
+                                           staff=_staff())
     response = _out(fmt, "service_requests", "request", found)
     # GeoReport's answer is a bare list, so the count of requests past its 1,000 goes in a header.
     response.headers["X-Omitted-Count"] = str(omitted)
@@ -107,7 +107,7 @@ def list_requests(fmt: str):
 @_formats("/requests/<int(max=9223372036854775807):request_id>")
 def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
-    found = open311.get_request(db.session(), request_id, include_private=_staff())
+    found = open311.get_request(db.session(), request_id, staff=_staff())
     return _out(fmt, "service_requests", "request", [found])
 
 
