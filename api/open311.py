@@ -141,7 +141,8 @@ def create_request(fmt: str = "json"):
     session = db.session()
     event, duplicates, omitted = open311.create_request(
         session, current_user(), service_code=fields.get("service_code") or "",
-        lon=number(fields, "long", lo=-180, hi=180), lat=number(fields, "lat", lo=-90, hi=90),
+        # No degree ranges here: with a projected `crs` these are metres; to_wgs84 checks each CRS's range.
+        lon=number(fields, "long"), lat=number(fields, "lat"),
         crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
         media_url=fields.get("media_url") or None,
         contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
