@@ -8,6 +8,7 @@ from api.auth import current_user, requires
 from api.locate import MAX_ACCURACY_M, snap_m
 from api.params import bbox, json_body, number, timestamp
 from gis.cases.events import EventFilter, create_event, event_json, event_row, get_event, list_events
+from gis.cases.publication import publish
 from gis.cases.workflow import duplicates_of
 from gis.core.errors import InvalidInput
 
@@ -85,3 +86,22 @@ def one(event_id: int):
 def _list(raw: str | None) -> list[str] | None:
     values = [v.strip() for v in (raw or "").split(",") if v.strip()]
     return values or None
+
+
+@bp.post("/events/<int(max=9223372036854775807):event_id>/publish")
+@requires("commander")
+def publish_event(event_id: int):
+    """Publish a public report to Open311 (body {"publish": true, "reply": "…"}, both optional)."""
+    body = json_body()
+    unknown = sorted(set(body) - {"publish", "reply"})
+    if unknown:
+        raise InvalidInput("Unknown field", f"Not a publish field: {', '.join(unknown)}; send publish and/or reply.",
+                           parameter=unknown[0])
+    if not isinstance(body.get("publish", True), bool):
+        raise InvalidInput("Invalid publish", "`publish` is true (publish) or false (withdraw).", parameter="publish")
+    session = db.session()
+    event = publish(session, event_id, current_user(), reply=body.get("reply"),
+                    publish_text=body.get("publish", True))
+    session.commit()
+    return jsonify({"id": event.id, "published_at": event.published_at.isoformat() if event.published_at else None,
+                    "public_reply": event.public_reply})

@@ -97,7 +97,7 @@ def list_requests(fmt: str):
     found, omitted = open311.find_requests(db.session(), ids=args.get("service_request_id"),
                                            service_code=args.get("service_code"), status=args.get("status"),
                                            start_date=args.get("start_date"), end_date=args.get("end_date"),
-                                           include_private=_staff())
+                                           staff=_staff())
     response = _out(fmt, "service_requests", "request", found)
     # GeoReport's answer is a bare list, so the count of requests past its 1,000 goes in a header.
     response.headers["X-Omitted-Count"] = str(omitted)
@@ -107,7 +107,7 @@ def list_requests(fmt: str):
 @_formats("/requests/<int(max=9223372036854775807):request_id>")
 def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
-    found = open311.get_request(db.session(), request_id, include_private=_staff())
+    found = open311.get_request(db.session(), request_id, staff=_staff())
     return _out(fmt, "service_requests", "request", [found])
 
 
@@ -141,7 +141,8 @@ def create_request(fmt: str = "json"):
     session = db.session()
     event, duplicates, omitted = open311.create_request(
         session, current_user(), service_code=fields.get("service_code") or "",
-        lon=number(fields, "long", lo=-180, hi=180), lat=number(fields, "lat", lo=-90, hi=90),
+        # No degree ranges here: with a projected `crs` these are metres; to_wgs84 checks each CRS's range.
+        lon=number(fields, "long"), lat=number(fields, "lat"),
         crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
         media_url=fields.get("media_url") or None,
         contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,

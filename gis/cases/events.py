@@ -31,14 +31,15 @@ PAGE_DEFAULT, PAGE_MAX = 50, 500
 def create_event(session: Session, user: User, *, lon: float, lat: float, crs: str | None = "wgs84",
                  accuracy_m: float | None = None, category: str, title: str, description: str = "",
                  occurred_at: dt.datetime | None = None, idempotency_key: str | None = None,
-                 contact: dict | None = None, snap_m: float = DEFAULT_SNAP_M) -> tuple[Event, Location]:
+                 contact: dict | None = None, snap_m: float = DEFAULT_SNAP_M, channel: str = "staff",
+                 in_district: bool = False) -> tuple[Event, Location]:
     """Create an event reported by `user` at (lon, lat) in `crs`, assigned by locate_point's rule.
 
     The original coordinates and CRS are kept on the event; the geometry is WGS84. A worker may
     only report inside their own grids (Forbidden, naming the grid the point fell in). With an
     idempotency key, a repeat by the same user returns the first event (marked `replayed = True`)
-    instead of a duplicate; the same key with a different report is a Conflict. Flushes; the
-    caller commits.
+    instead of a duplicate; the same key with a different report is a Conflict. With `in_district`,
+    a point in no grid (beyond the snap distance) is InvalidInput. Flushes; the caller commits.
     """
     source_crs = normalise_crs(crs)
     key = _idempotency_key(idempotency_key)
@@ -68,6 +69,11 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
             return _replay(session, existing, source_crs, lon, lat, category, title)
 
     location = locate_point(session, wgs_lon, wgs_lat, accuracy_m=accuracy_m, at=occurred, snap_m=snap_m)
+    if in_district and location.grid is None:
+        raise InvalidInput("Outside the district", f"该点不在本区任何网格内 the point ({lon}, {lat}) in {source_crs} "
+                           f"is at ({wgs_lon:.5f}, {wgs_lat:.5f}) in WGS84, in no grid of the district; check "
+                           "`crs` and that `long` is the longitude or easting and `lat` the latitude or northing.",
+                           parameter="lat")
     _check_scope(session, user, location)
     event = Event(geom=from_shape(Point(wgs_lon, wgs_lat), srid=4326), category=category, title=title,
                   description=description, occurred_at=occurred, reporter_id=user.id,
@@ -75,7 +81,7 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
                   grid_id=location.grid_id, community_id=location.community_id, street_id=location.street_id,
                   district_id=location.district_id, building_id=location.building_id,
                   assign_status=location.status, assign_distance_m=location.distance_m,
-                  idempotency_key=key, contact=contact)
+                  idempotency_key=key, contact=contact, channel=channel)
     try:
         with session.begin_nested():
             session.add(event)

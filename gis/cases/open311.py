@@ -11,6 +11,7 @@ from gis.cases.events import create_event
 from gis.cases.workflow import check_photo_ref, find_duplicates
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
+from gis.core.personal import mask_text
 from gis.core.settings import get_settings
 
 # GeoReport knows two statuses. A case is `open` until it is closed (verified) or rejected; a
@@ -18,6 +19,10 @@ from gis.core.settings import get_settings
 OPEN311_STATUSES = ("open", "closed")
 MAX_SPAN = dt.timedelta(days=90)  # GeoReport v2: a date range may not span more than 90 days
 MAX_RESULTS = 1000
+# The public sees a report's place to 3 decimals of a degree: about 110 m north–south and 95 m
+# east–west at 31°N, a block of several buildings, so a report cannot be pinned to one door. (A
+# grid's centroid would say more where grids are small and less where they are large.)
+PUBLIC_DECIMALS = 3
 
 STATUS_NOTES = {
     "reported": "已受理，待立案 received, awaiting registration",
@@ -71,10 +76,15 @@ def private_majors(session: Session) -> list[str]:
     return [str(m) for m in get_settings(session)["open311_private_majors"]]
 
 
+def public_categories(session: Session) -> list[str]:
+    """Category codes whose public-channel requests the public may see (the district's setting)."""
+    return [str(c) for c in get_settings(session)["open311_public_categories"]]
+
+
 _SELECT = """
     SELECT e.id, e.status, e.category, c.name AS service_name, e.description, e.title, e.reported_at,
            e.updated_at, e.deadline_at, e.level, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat,
-           e.merged_into_id, t.status AS target_status,
+           e.merged_into_id, t.status AS target_status, e.channel, e.published_at, e.public_reply,
            coalesce(t.level, e.level) AS effective_level,
            gr.name AS grid_name, com.name AS community_name, st.name AS street_name, di.name AS district_name,
            (SELECT m.photo_ref FROM event_moves m WHERE m.event_id = e.id AND m.photo_ref IS NOT NULL
@@ -92,16 +102,18 @@ _SELECT = """
 
 def find_requests(session: Session, *, ids: str | None = None, service_code: str | None = None,
                   status: str | None = None, start_date: str | None = None, end_date: str | None = None,
-                  include_private: bool = False, limit: int = MAX_RESULTS) -> tuple[list[dict[str, Any]], int]:
+                  staff: bool = False, limit: int = MAX_RESULTS) -> tuple[list[dict[str, Any]], int]:
     """Requests by id list, or by service codes, statuses and a requested-time range (default: the last 90 days).
 
-    Newest first, at most `limit`, and how many more matched. Requests of private major classes are
-    left out unless `include_private`.
+    Newest first, at most `limit`, and how many more matched. Staff see every request in full;
+    anyone else only requests made through the public channel, in a public category, outside the
+    private major classes, and only their public view (`public_view`).
     """
     where, params = [], {"limit": limit}
-    if not include_private:
-        where.append("NOT (c.major_code = ANY(:private))")
-        params["private"] = private_majors(session)
+    if not staff:
+        # Worker-filed cases never reach the public: they hold what residents told a worker in person.
+        where.append("e.channel = 'open311' AND e.category = ANY(:public) AND NOT (c.major_code = ANY(:private))")
+        params.update(public=public_categories(session), private=private_majors(session))
     id_list = _split(ids)
     if id_list:
         # GeoReport: service_request_id overrides every other filter.
@@ -142,7 +154,7 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
         params.update(start=start, end=end)
     condition = " WHERE " + " AND ".join(where) if where else ""
     sql = _SELECT + condition + " ORDER BY e.reported_at DESC, e.id DESC LIMIT :limit"
-    found = [_request(r) for r in session.execute(text(sql), params)]
+    found = [_request(r) if staff else public_view(r) for r in session.execute(text(sql), params)]
     if len(found) < limit:
         return found, 0
     matched = session.execute(text("SELECT count(*) FROM events e JOIN categories c ON c.code = e.category "
@@ -150,12 +162,38 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
     return found, matched - len(found)
 
 
-def get_request(session: Session, request_id: int, *, include_private: bool = False) -> dict[str, Any]:
-    """One request by id (NotFound when it does not exist or is private to staff)."""
-    found, _ = find_requests(session, ids=str(request_id), include_private=include_private)
+def get_request(session: Session, request_id: int, *, staff: bool = False) -> dict[str, Any]:
+    """One request by id (NotFound when it does not exist or is not public)."""
+    found, _ = find_requests(session, ids=str(request_id), staff=staff)
     if not found:
         raise NotFound("No such request", f"There is no service request {request_id} visible to you.")
     return found[0]
+
+
+def public_view(r) -> dict[str, Any]:
+    """What a resident may see of a request: category, status, the public reply, times, a rounded place;
+    the description (masked) and photo only once staff published it. Never staff notes or contacts."""
+    effective = r.target_status or r.status
+    notes = STATUS_NOTES.get(effective, effective)
+    if r.public_reply:
+        notes = f"{notes}: {mask_text(r.public_reply)}"
+    if r.merged_into_id:
+        notes = f"与请求 {r.merged_into_id} 合并 merged with request {r.merged_into_id}; {notes}"
+    published = r.published_at is not None
+    description = (r.title if not r.description else f"{r.title}：{r.description}") if published else None
+    return {
+        "service_request_id": str(r.id),
+        "status": "closed" if effective in ("closed", "rejected") else "open",
+        "status_notes": notes,
+        "service_name": r.service_name,
+        "service_code": r.category,
+        "description": mask_text(description),
+        "requested_datetime": r.reported_at.isoformat(),
+        "updated_datetime": r.updated_at.isoformat(),
+        "lat": round(r.lat, PUBLIC_DECIMALS),
+        "long": round(r.lon, PUBLIC_DECIMALS),
+        "media_url": r.media_url if published else None,
+    }
 
 
 def _request(r) -> dict[str, Any]:
@@ -208,7 +246,8 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
         raise InvalidInput("Invalid media_url", exc.detail.replace("`photo_ref`", "`media_url`"),
                            parameter="media_url") from None
     event, _location = create_event(session, user, lon=lon, lat=lat, crs=crs, category=service_code, title=title,
-                                    description=description, contact=contact, idempotency_key=idempotency_key)
+                                    description=description, contact=contact, idempotency_key=idempotency_key,
+                                    channel="open311", in_district=True)
     if photo and not event.replayed:  # the report's photo belongs to its first timeline entry
         session.execute(text("UPDATE event_moves SET photo_ref = :p WHERE event_id = :id AND move = 'report'"),
                         {"p": photo, "id": event.id})

@@ -7,7 +7,7 @@ Create Date: 2026-12-02
 from alembic import op
 
 revision = "0013"
-down_revision = "0011"
+down_revision = "0012"
 branch_labels = None
 depends_on = None
 

@@ -65,7 +65,7 @@ def _check_setting(key: str, value: Any) -> Any:
             raise InvalidInput("Invalid workdays", "Give ISO weekday numbers, e.g. 1,2,3,4,5.") from None
     if key == "work_periods":
         return [[s.strftime("%H:%M"), e.strftime("%H:%M")] for s, e in parse_periods(value)]
-    if key == "open311_private_majors":
+    if key in ("open311_private_majors", "open311_public_categories"):
         if isinstance(value, str):
             value = [v for v in value.replace(" ", "").split(",") if v]
         return [str(v) for v in value]

@@ -29,6 +29,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.core.models.base import SRID, Base, check_in
 
+EVENT_CHANNELS = ("staff", "open311")  # issue 17: how a report came in
 ASSIGN_STATUSES = ("inside", "edge", "snapped", "outside", "ambiguous")
 EVENT_STATUSES = ("reported", "registered", "dispatched", "in_progress", "handled", "closed", "rejected",
                   "merged")
@@ -83,6 +84,7 @@ class Event(Base):
         Index("ix_events_first_deadline_at", "first_deadline_at"),
         Index("ix_events_reported_at", "reported_at"),
         Index("ix_events_merged_into_id", "merged_into_id"),
+        CheckConstraint(check_in("channel", EVENT_CHANNELS), name="channel"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -131,6 +133,12 @@ class Event(Base):
     rework_count: Mapped[int] = mapped_column(Integer, server_default="0")
     merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"))
     handling_work_hours: Mapped[float | None] = mapped_column(Float)
+
+    # Issue 17: a report through the public channel (Open311) shows its description and photo to
+    # the public only once a commander publishes it; `public_reply` is the answer residents read.
+    channel: Mapped[str] = mapped_column(String(16), server_default="staff")
+    published_at: Mapped[dt.datetime | None]
+    public_reply: Mapped[str | None] = mapped_column(Text)
 
 
 # -- Issue 5: cadres' contracted areas and coverage -------------------------------------------

@@ -46,6 +46,8 @@ def city(session):
     workflow.apply_move(session, e.merged.id, boss, "merge", target=e.open.id)
     for report in (e.open, e.dispute, e.old):
         workflow.open_case(session, report)
+    for report in (e.open, e.closed, e.rejected, e.merged, e.dispute, e.old):
+        report.channel = "open311"  # as if residents had sent them: the public may list them
     session.commit()
     return e
 
@@ -90,16 +92,26 @@ def test_requests_with_filters_json(live_server, city):
 def test_one_request_with_status_notes(live_server, city):
     client = GeoReport(f"{live_server}/open311/v2")
     closed = client.get_service_request(str(city.closed.id))
-    assert closed["status"] == "closed" and closed["status_notes"].endswith("现场核实已清理")
-    assert closed["service_code"] == "11002" and closed["media_url"] == "https://img.example.org/a.jpg"
-    assert closed["agency_responsible"] == "网格1" and "测试社区" in closed["address"]
-    assert abs(closed["lat"] - 31.2304) < 0.001 and abs(closed["long"] - 121.4705) < 0.001
+    # The public reads the status, not the staff's notes, nor an unpublished photo, and a rounded place.
+    assert closed["status"] == "closed" and closed["status_notes"] == "已结案 verified and closed"
+    assert closed["service_code"] == "11002" and closed["media_url"] is None and closed["description"] is None
+    assert closed["lat"] == round(closed["lat"], 3) and abs(closed["lat"] - 31.2304) < 0.001
     rejected = client.get_service_request(str(city.rejected.id))
-    assert rejected["status"] == "closed" and "与12345工单重复" in rejected["status_notes"]
+    assert rejected["status"] == "closed" and "与12345工单重复" not in rejected["status_notes"]
     merged = client.get_service_request(str(city.merged.id))
     assert merged["status"] == "open" and f"merged with request {city.open.id}" in merged["status_notes"]
     opened = client.get_service_request(str(city.open.id))
-    assert opened["expected_datetime"] is not None and opened["status_notes"].startswith("已受理")
+    assert opened["status_notes"].startswith("已受理")
+    # Staff (a commander's api_key) read the whole request: notes, photo, agency, exact place.
+    url = f"{live_server}/open311/v2/requests/{{}}.json"
+    [full] = requests.get(url.format(city.closed.id), params={"api_key": city.token}, timeout=10).json()
+    assert full["status_notes"].endswith("现场核实已清理") and full["media_url"] == "https://img.example.org/a.jpg"
+    assert full["agency_responsible"] == "网格1" and "测试社区" in full["address"]
+    assert abs(full["lat"] - 31.2304) < 0.001 and abs(full["long"] - 121.4705) < 0.001
+    [full] = requests.get(url.format(city.rejected.id), params={"api_key": city.token}, timeout=10).json()
+    assert "与12345工单重复" in full["status_notes"]
+    [full] = requests.get(url.format(city.open.id), params={"api_key": city.token}, timeout=10).json()
+    assert full["expected_datetime"] is not None
 
 
 def test_requests_in_xml(live_server, city):
@@ -139,11 +151,12 @@ def test_bad_requests_get_problem_json(client, path, status, parameter):
 
 @pytest.fixture
 def field(session):
-    """One grid, its worker (an Open311 key), a viewer key (a citizen app) and a planner key."""
+    """Two grids, a worker of the first (an Open311 key), a viewer key (a citizen app), a planner and a commander."""
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 200, 200))
+    grid(session, community, 2, rect(200, 0, 400, 200))
     keys = {role: person(session, role, name, grids=[g.code] if role == "worker" else ())[1]
-            for role, name in [("worker", "w"), ("viewer", "app"), ("planner", "p")]}
+            for role, name in [("worker", "w"), ("viewer", "app"), ("planner", "p"), ("commander", "c")]}
     session.commit()
     return SimpleNamespace(g=g, **keys)
 
@@ -160,14 +173,19 @@ def test_post_then_read_back_round_trip(live_server, session, field):
     [receipt] = posted.json()
     new_id = receipt["service_request_id"]
     assert receipt["service_notice"] is None
-    # Read back by the real client: open, where it was reported, with its deadline and photo.
+    # Read back by the real client: open, near where it was reported; its text waits for publication.
     back = GeoReport(f"{live_server}/open311/v2").get_service_request(new_id)
     assert (back["status"], back["service_code"]) == ("open", "11002")
-    assert back["description"].startswith("小区门口积存建筑垃圾")
-    assert abs(back["lat"] - lat) < 1e-9 and abs(back["long"] - lon) < 1e-9
-    assert back["expected_datetime"] and back["media_url"] == "https://img.example.org/heap.jpg"
-    assert back["agency_responsible"] == "网格1"
-    assert "13800000000" not in posted.text + str(back)  # the resident's phone is stored, never shown
+    assert back["description"] is None and back["media_url"] is None
+    assert abs(back["lat"] - lat) < 1e-3 and abs(back["long"] - lon) < 1e-3
+    # Staff read it whole: the text, the exact place, its deadline and photo.
+    [full] = requests.get(f"{live_server}/open311/v2/requests/{new_id}.json", params={"api_key": field.commander},
+                          timeout=10).json()
+    assert full["description"].startswith("小区门口积存建筑垃圾")
+    assert abs(full["lat"] - lat) < 1e-9 and abs(full["long"] - lon) < 1e-9
+    assert full["expected_datetime"] and full["media_url"] == "https://img.example.org/heap.jpg"
+    assert full["agency_responsible"] == "网格1"
+    assert "13800000000" not in posted.text + str(back) + str(full)  # the resident's phone is stored, never shown
     event = session.get(Event, int(new_id))
     assert event.grid_id == field.g.id and event.contact["phone"] == "13800000000"
     assert event.first_deadline_at is not None  # through create_event, the clock started
@@ -204,7 +222,8 @@ def test_post_in_gcj02_lands_in_wgs84(live_server, session, field):
     ({"service_code": "11002", "lat": "31.2305", "long": "121.4705", "colour": "red"}, 400, "colour"),
     ({"service_code": "11002", "lat": "31.2305", "long": "121.4705", "media_url": "file:///etc/passwd"}, 400,
      "media_url"),
-    ({"service_code": "11002", "lat": "31.5", "long": "121.9"}, 403, None),  # outside the worker's grid
+    ({"service_code": "11002", "lat": "31.5", "long": "121.9"}, 400, "lat"),  # outside the district
+    ({"service_code": "11002", "lat": "31.2309", "long": "121.4735"}, 403, None),  # in another grid
 ])
 def test_bad_posts_get_problem_json_and_write_nothing(client, session, field, form, status, parameter):
     response = client.post("/open311/v2/requests.json", data={"api_key": field.worker, **form})
