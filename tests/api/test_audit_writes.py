@@ -48,6 +48,12 @@ def _open311(ctx):
     return {"json": {"service_code": "11002", "lat": lat, "long": lon, "description": "垃圾"}}
 
 
+def _public_report(ctx) -> int:
+    made = ctx.client.post("/open311/v2/requests.json", headers=auth(ctx.commander), **_open311(ctx))
+    assert made.status_code == 201, made.get_data(as_text=True)
+    return int(made.json[0]["service_request_id"])
+
+
 # endpoint: ctx → (role, method, path, request kwargs); earlier requests a recipe makes are set-up.
 RECIPES = {
     "contracts.add_contract": lambda ctx: ("planner", "POST", "/api/v1/contracts", {"json": {
@@ -72,6 +78,8 @@ RECIPES = {
     "grids.commit": lambda ctx: ("planner", "POST", "/api/v1/grid-edits", {
         "json": {"op": "retire", "grid": ctx.g["c"].code, "into": ctx.g["b"].code},
         "headers": {"If-Match": _etags(ctx, ctx.g["b"].code, ctx.g["c"].code)}}),
+    "events.publish_event": lambda ctx: ("commander", "POST", f"/api/v1/events/{_public_report(ctx)}/publish", {
+        "json": {"reply": "已安排清运"}}),
     "users.sign_out_everywhere": lambda ctx: ("admin", "POST", f"/api/v1/users/{ctx.names['worker']}/signout", {}),
     "open311.create_request": lambda ctx: ("commander", "POST", "/open311/v2/requests.json", _open311(ctx)),
     "open311.create_request_bare": lambda ctx: ("commander", "POST", "/open311/v2/requests", _open311(ctx)),
