@@ -11,11 +11,11 @@ from gis.cases.events import EventFilter, create_event, event_json, event_row, g
 from gis.cases.publication import publish
 from gis.cases.workflow import duplicates_of
 from gis.core.errors import InvalidInput
+from gis.core.personal import record_read
 
 bp = Blueprint("events", __name__, url_prefix="/api/v1")
 
-# Residents' contacts are for the people who dispatch and follow up, not for every reader.
-CONTACT_ROLES = {"admin", "commander"}
+# Residents' contacts are for the people who dispatch and follow up (gis/core/personal.py says who).
 READ_ROLES = ("admin", "commander", "planner", "worker")
 
 
@@ -38,7 +38,9 @@ def report():
     duplicates, duplicates_omitted = duplicates_of(session, event.id)  # issue #8: offered on report
     session.commit()
     row = event_row(session, event.id)
-    response = jsonify({**event_json(row, location, with_contact=user.role in CONTACT_ROLES),
+    record_read(session, user.role, "events", "event_json", [row])
+    session.commit()
+    response = jsonify({**event_json(row, location, role=user.role),
                         "duplicates": duplicates, "duplicates_omitted": duplicates_omitted})
     response.status_code = 201
     response.headers["Location"] = url_for("events.one", event_id=event.id)
@@ -63,9 +65,9 @@ def index():
         raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
     session = db.session()
     page, cursor, omitted = list_events(session, user, flt, limit=int(limit or 50), cursor=args.get("cursor") or None)
-    db.end_read(session)
-    with_contact = user.role in CONTACT_ROLES
-    out = {"events": [event_json(row, loc, with_contact=with_contact) for row, loc in page],
+    record_read(session, user.role, "events", "event_json", [row for row, _ in page])
+    db.end_read(session)  # commits the audit row of the personal fields read, if any
+    out = {"events": [event_json(row, loc, role=user.role) for row, loc in page],
            "events_omitted": omitted, "next": None}  # omitted: matching events after this page
     if cursor:
         out["next"] = url_for("events.index", **{**args.to_dict(), "cursor": cursor})
@@ -79,8 +81,9 @@ def one(event_id: int):
     user = current_user()
     session = db.session()
     row, location = get_event(session, user, event_id)
-    db.end_read(session)
-    return jsonify(event_json(row, location, with_contact=user.role in CONTACT_ROLES))
+    record_read(session, user.role, "events", "event_json", [row])
+    db.end_read(session)  # commits the audit row of the personal fields read, if any
+    return jsonify(event_json(row, location, role=user.role))
 
 
 def _list(raw: str | None) -> list[str] | None:

@@ -33,7 +33,9 @@ def _visible_event(event_id: int) -> Event:
 
 def _case(event: Event) -> dict:
     session = db.session()
-    return {"case": workflow.case_summary(session, event), "timeline": workflow.timeline(session, event.id),
+    role = current_user().role
+    return {"case": workflow.case_summary(session, event, role=role),
+            "timeline": workflow.timeline(session, event.id, role=role),
             "allowed_moves": workflow.allowed_moves(session, event, current_user())}
 
 

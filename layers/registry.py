@@ -144,9 +144,11 @@ _BUILDINGS = """(
 )"""
 _BY_GRID_ID = "t.grid_id IN (SELECT id FROM grids WHERE code = ANY(:scope))"
 
-# No contact, no reporter, no description: what a map may show of a resident's report.
+# No contact, no reporter, no description, phone and ID numbers in the title masked (migration 0012):
+# what a map may show of a resident's report, to any role.
 _EVENTS = """(
-  SELECT e.id, e.geom, e.title, e.category, c.name AS category_name, c.major_name AS major_category,
+  SELECT e.id, e.geom, gridgov_mask_personal(e.title) AS title, e.category, c.name AS category_name,
+         c.major_name AS major_category,
          e.status, event_is_open(e.status) AS open, e.occurred_at, e.reported_at, e.grid_id,
          -- issue #8: overdue as of the last tick (which also invalidates cached tiles by NOTIFY)
          e.level, e.deadline_at, (event_is_open(e.status) AND e.overdue_since IS NOT NULL) AS overdue,

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gis.cases.workflow import open_case
-from gis.core import audit, clock, dated
+from gis.core import audit, clock, dated, personal
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, Category, Event, User
 from gis.core.users import user_grid_codes
@@ -227,19 +227,18 @@ def _with_cadres(session: Session, row) -> Location:
     return loc
 
 
-def event_json(row, location: Location, *, with_contact: bool) -> dict:
-    """An event as JSON; `contact` (a resident's personal data) only when with_contact."""
+def event_json(row, location: Location, *, role: str | None) -> dict:
+    """An event as `role` may read it: personal fields (the contact) only for their readers, free text masked."""
     out = {"id": row.id, "status": row.status, "category": row.category,
            # Issue #8: where the case stands in the loop.
            "level": getattr(row, "level", None), "deadline_at": _iso(getattr(row, "deadline_at", None)),
-           "category_name": getattr(row, "category_name", None), "title": row.title,
-           "description": row.description, "occurred_at": _iso(row.occurred_at),
+           "category_name": getattr(row, "category_name", None), "title": personal.text_for(role, row.title),
+           "description": personal.text_for(role, row.description), "occurred_at": _iso(row.occurred_at),
            "reported_at": _iso(row.reported_at), "updated_at": _iso(row.updated_at),
            "lon": _lon_lat(row)[0], "lat": _lon_lat(row)[1],
            "source": {"crs": row.source_crs, "x": row.source_x, "y": row.source_y},
            "accuracy_m": row.accuracy_m, "assignment": location.to_json()}
-    if with_contact:
-        out["contact"] = row.contact
+    out.update(personal.shown(role, "events", "event_json", row))
     return out
 
 

@@ -5,6 +5,10 @@ import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from sqlalchemy.orm import Session
+
+from gis.core import audit
+
 KINDS = ("contact", "id_number", "name", "phone")
 # The roles that dispatch and follow up a resident's report; a later issue may add party organisers.
 STAFF = ("admin", "commander")
@@ -113,3 +117,23 @@ def mask_value(kind: str, value) -> str | None:
         masked = mask_text(raw)
         return masked if masked != raw else "****"
     return "****"
+
+
+# -- reading declared fields ----------------------------------------------------------------
+def shown_columns(role: str | None, table: str, output: str) -> list[str]:
+    """The personal columns of `table` that `output` shows to `role` (its readers, where declared)."""
+    return [f.column for f in fields_of(table) if output in f.outputs and may_read(role, table, f.column)]
+
+
+def shown(role: str | None, table: str, output: str, row) -> dict:
+    """The personal values of `row` that `output` shows to `role`, by column."""
+    return {column: getattr(row, column) for column in shown_columns(role, table, output)}
+
+
+def record_read(session: Session, role: str | None, table: str, output: str, rows) -> None:
+    """Audit that `role` received unmasked personal fields: one row per request, listing the ids."""
+    columns = shown_columns(role, table, output)
+    ids = [row.id for row in rows if any(getattr(row, c, None) is not None for c in columns)]
+    if ids:
+        audit.record(session, "read", table, ids[0] if len(ids) == 1 else None,
+                     after={"fields": columns, "ids": ids, "output": output})

@@ -10,10 +10,11 @@ from gis.cases.workflow.moves import get_event
 from gis.cases.workflow.states import MOVE_LABELS, OPEN_STATUSES, STATUS_LABELS
 from gis.core import clock
 from gis.core.models import Event, EventMove, User
+from gis.core.personal import text_for
 
 
-def timeline(session: Session, event_id: int) -> list[dict]:
-    """Every move of a case (and of the reports merged into it, marked), oldest first."""
+def timeline(session: Session, event_id: int, *, role: str | None) -> list[dict]:
+    """Every move of a case, oldest first; notes with phone and ID numbers masked unless `role` is staff."""
     actor = User.__table__.alias("actor")
     assignee = User.__table__.alias("assignee")
     rows = session.execute(
@@ -29,7 +30,7 @@ def timeline(session: Session, event_id: int) -> list[dict]:
             "actor": ({"name": actor_name, "display_name": actor_display, "role": actor_role}
                       if actor_name else None),
             "from_status": move.from_status, "to_status": move.to_status,
-            "from_level": move.from_level, "to_level": move.to_level, "note": move.note,
+            "from_level": move.from_level, "to_level": move.to_level, "note": text_for(role, move.note),
             "photo_ref": move.photo_ref, "handler": handler_name,
             "deadline_at": clock.iso(move.deadline_at, tz), "detail": move.detail,
         })
@@ -52,7 +53,7 @@ def _report_entry(session: Session, event_id: int) -> dict:
             "deadline_at": clock.iso(event.deadline_at, tz), "detail": None}
 
 
-def case_summary(session: Session, event: Event, *, now: dt.datetime | None = None) -> dict:
+def case_summary(session: Session, event: Event, *, role: str | None, now: dt.datetime | None = None) -> dict:
     """The case's workflow state: status, level, handler, deadline, overdue, counts, merge links."""
     now = now or clock.now(session)
     tz = clock.zone_of(session)
@@ -64,7 +65,7 @@ def case_summary(session: Session, event: Event, *, now: dt.datetime | None = No
     merged = list(session.scalars(select(Event.id).where(Event.merged_into_id == event.id).order_by(Event.id)))
     return {
         "id": event.id, "status": event.status, "status_label": STATUS_LABELS[event.status],
-        "category": event.category, "title": event.title, "level": event.level,
+        "category": event.category, "title": text_for(role, event.title), "level": event.level,
         "handler": handler.name if handler else None,
         "reported_at": _iso(event.reported_at), "registered_at": _iso(event.registered_at),
         "dispatched_at": _iso(event.dispatched_at), "handled_at": _iso(event.handled_at),

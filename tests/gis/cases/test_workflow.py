@@ -177,7 +177,7 @@ def test_the_rework_loop(session, town):
     assert case.status == "closed" and case.rework_count == 2
     assert case.closed_at == t0 + dt.timedelta(minutes=100)
     assert case.handling_work_hours == pytest.approx(100 / 60)  # 09:00 → 10:40 on a Monday
-    line = workflow.timeline(session, e.id)
+    line = workflow.timeline(session, e.id, role="admin")
     assert [m["move"] for m in line] == ["report", "register", "dispatch", "start", "handle", "rework", "handle",
                                          "rework", "start", "handle", "verify"]
     assert [m["to_status"] for m in line if m["move"] == "rework"] == ["dispatched", "dispatched"]
@@ -264,8 +264,9 @@ def test_merging_keeps_both_reports_and_one_case(session, town):
     assert rows[first.id].status == rows[second.id].status == "merged"
     # Flat: both point at the surviving case, which the timeline and summary show.
     assert rows[first.id].merged_into_id == rows[second.id].merged_into_id == case.id
-    assert workflow.case_summary(session, rows[case.id])["merged_reports"] == sorted([first.id, second.id])
-    merges = [m for m in workflow.timeline(session, case.id) if m["move"] == "merge"]
+    summary = workflow.case_summary(session, rows[case.id], role="admin")
+    assert summary["merged_reports"] == sorted([first.id, second.id])
+    merges = [m for m in workflow.timeline(session, case.id, role="admin") if m["move"] == "merge"]
     assert merges[0]["detail"] == {"report": second.id, "also": [first.id]}
     with pytest.raises(Conflict, match="open case"):
         closed = case_in(session, town, "closed")
