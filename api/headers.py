@@ -27,7 +27,9 @@ FIXED = {
 # Anything but a page (JSON, tiles, static files) runs nothing and loads nothing: the fixed policy; the
 # locate fast path (api/locate.py), which answers without Flask, sends exactly these.
 BARE_JSON = [("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *FIXED.items()]
-HSTS = "max-age=31536000; includeSubDomains"
+# No includeSubDomains or preload: they bind every host of the district's domain to HTTPS for good,
+# which is the operator's decision (docs/security.md), not ours.
+HSTS = "max-age=31536000"
 FAST_PATH_ATTR = "_gridgov_fast_path_covered"  # a hook the fast path stands in for (see bare_json_headers)
 _SCRIPT_TAG = re.compile(rb"<script(?=[\s>])(?![^>]*\snonce=)", re.I)
 
