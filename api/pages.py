@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 
 from api import db
 from api.auth import csrf_token, current_user
+from api.lang import messages, request_lang
 from gis.cases.dashboard import report_categories
 from gis.core.errors import Forbidden
 from gis.core.users import user_grid_codes
@@ -60,7 +61,9 @@ def _has_route(path: str, method: str) -> bool:
 
 def _config(user) -> dict:
     cfg = current_app.config
+    lang = request_lang(user)
     return {
+        "lang": lang, "messages": messages(lang),
         "user": {"name": user.name, "display_name": user.display_name, "role": user.role,
                  "grids": user_grid_codes(db.session(), user.id)},
         "csrf": csrf_token(),

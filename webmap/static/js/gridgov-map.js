@@ -4,11 +4,19 @@
  * (layers/registry.py) via api/pages.py. Everything is fetched from this server. The entries
  * are on window.gridgov too, beside what the page has drawn (state.js). */
 
-import { command } from "./command.js";
-import { planner } from "./planner/page.js";
+import { command as commandPage } from "./command.js";
+import { setMessages } from "./i18n.js";
+import { planner as plannerPage } from "./planner/page.js";
 import { gridgov } from "./state.js";
-import { worker } from "./worker.js";
+import { worker as workerPage } from "./worker.js";
 
-export { command, planner, worker };
+// Each page first takes the texts of its language (config.messages, from webmap/catalog.py).
+const withMessages = (page) => (map, config) => {
+  setMessages(config.messages, config.lang);
+  return page(map, config);
+};
+export const command = withMessages(commandPage);
+export const worker = withMessages(workerPage);
+export const planner = withMessages(plannerPage);
 
 Object.assign(gridgov, { command, worker, planner });
