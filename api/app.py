@@ -25,6 +25,7 @@ from api import (
     layers,
     locate,
     logs,
+    offline,
     ogc,
     open311,
     pages,
@@ -62,6 +63,8 @@ DEFAULTS = {
     "DB_POOL_TIMEOUT_S": 10,
     # Answer plain bearer-token locate calls without Flask's request machinery (api/locate.py).
     "LOCATE_FAST_PATH": True,
+    # The worker page warns when the GPS fix is less precise than this (metres).
+    "ACCURACY_WARN_M": 50,
 }
 
 BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
@@ -69,7 +72,8 @@ BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, even
               layers.bp, ogc.bp, stream.bp, command.bp,  # issue #6: layers, OGC API, live map
               workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
               grids.bp,  # issue #7: boundary edits
-              audit.bp)  # issue #17: the audit trail
+              audit.bp,  # issue #17: the audit trail
+              offline.bp)  # issue #18: the worker page offline
 
 
 def create_app(test_config: dict | None = None) -> Flask:

@@ -27,6 +27,9 @@ FIXED = {
 # Anything but a page (JSON, tiles, static files) runs nothing and loads nothing: the fixed policy; the
 # locate fast path (api/locate.py), which answers without Flask, sends exactly these.
 BARE_JSON = [("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'"), *FIXED.items()]
+# A service worker's own policy governs what it may fetch: the pages, data and assets of this origin.
+SERVICE_WORKERS = {"/sw.js"}
+WORKER_POLICY = "default-src 'self'; frame-ancestors 'none'"
 # No includeSubDomains or preload: they bind every host of the district's domain to HTTPS for good,
 # which is the operator's decision (docs/security.md), not ours.
 HSTS = "max-age=31536000"
@@ -79,6 +82,8 @@ def install(app: Flask) -> None:
         else:  # JSON, tiles, scripts, images: nothing in them may run or load anything
             for name, header in BARE_JSON:
                 response.headers[name] = header
+            if request.path in SERVICE_WORKERS:
+                response.headers["Content-Security-Policy"] = WORKER_POLICY
         if request.is_secure:
             response.headers["Strict-Transport-Security"] = HSTS
         return response

@@ -17,11 +17,15 @@ from werkzeug.exceptions import HTTPException
 from api import db
 from api.auth import csrf_token, current_user
 from api.lang import messages, request_lang
+from api.locate import snap_m
 from gis.cases.dashboard import report_categories
+from gis.core.clock import zone_of
 from gis.core.errors import Forbidden
 from gis.core.users import user_grid_codes
 from gis.spatial.areas import district_bounds
+from gis.spatial.assign import BUILDING_NEAR_M
 from layers.registry import describe, readable_layers
+from webmap.assets import static_version
 from webmap.command import command_page
 from webmap.planner import planner_page
 from webmap.worker import worker_page
@@ -64,6 +68,8 @@ def _config(user) -> dict:
     lang = request_lang(user)
     return {
         "lang": lang, "messages": messages(lang),
+        # The district's zone: times the scripts show are in it, whatever the phone's or browser's zone.
+        "time_zone": zone_of(db.session()).key,
         "user": {"name": user.name, "display_name": user.display_name, "role": user.role,
                  "grids": user_grid_codes(db.session(), user.id)},
         "csrf": csrf_token(),
@@ -108,6 +114,10 @@ def worker_map(user):
     """The grid worker's map: locate, report, my grids."""
     config = _config(user)
     config["categories"] = report_categories(db.session())
+    # The rules the page applies offline (worker/place.js), as the server applies them.
+    config["rules"] = {"snap_m": snap_m(), "building_near_m": BUILDING_NEAR_M,
+                       "accuracy_warn_m": float(current_app.config["ACCURACY_WARN_M"])}
+    config["endpoints"]["sw"] = f"/sw.js?v={static_version()}"
     return worker_page(district_bounds(db.session()), config)
 
 

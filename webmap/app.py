@@ -66,8 +66,14 @@ def base_map(bounds: list[list[float]] | None) -> folium.Map:
     return m
 
 
-def page(entry: str, title: str, bounds, config: dict, plugins: tuple[str, ...]) -> str:
+# An installable page names its manifest; the phone's browser offers to add it to the home screen.
+MANIFEST = '<link rel="manifest" href="/manifest.webmanifest"><meta name="theme-color" content="#1565c0">'
+
+
+def page(entry: str, title: str, bounds, config: dict, plugins: tuple[str, ...], installable: bool = False) -> str:
     """Render one map page: Folium map, local assets, and our script with `config`."""
     m = base_map(bounds)
     GridgovPage(entry, config, plugins).add_to(m)
+    if installable:
+        m.get_root().header.add_child(Element(MANIFEST), name="gridgov_manifest")
     return render_page(m, title)

@@ -1,8 +1,11 @@
 """Point every JS/CSS asset Folium would load from a CDN at our own /static (offline networks)."""
 from __future__ import annotations
 
+import functools
+import hashlib
 import html
 import re
+from pathlib import Path
 
 import folium
 from branca.element import Element
@@ -33,6 +36,7 @@ LOCAL: dict[str, str | None] = {
 }
 
 OWN_CSS = "/static/gridgov.css"
+STATIC = Path(__file__).resolve().parent / "static"
 
 
 def _localise_list(assets: list[tuple[str, str]], owner: Element) -> list[tuple[str, str]]:
@@ -89,3 +93,14 @@ def render_page(m: folium.Map, title: str) -> str:
     if _EXTERNAL.search(html):
         raise RuntimeError(f"page {title!r} would load an asset from outside this server")
     return html
+
+
+@functools.cache
+def static_version() -> str:
+    """A short hash of every file under webmap/static: the service worker's cache is named by it."""
+    digest = hashlib.sha256()
+    for path in sorted(STATIC.rglob("*")):
+        if path.is_file():
+            digest.update(path.relative_to(STATIC).as_posix().encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:12]

@@ -5,5 +5,5 @@ from webmap.app import page
 
 
 def worker_page(bounds: list[list[float]] | None, config: dict) -> str:
-    """The worker page; `config` adds the report categories and whether locate/report exist yet."""
-    return page("worker", "gridgov — 网格员 grid worker", bounds, config, ("tiles",))
+    """The worker page (installable, offline); `config` adds the report categories and the offline rules."""
+    return page("worker", "gridgov — 网格员", bounds, config, ("tiles",), installable=True)

@@ -119,39 +119,6 @@ def test_command_center_polls_when_the_server_has_no_stream_slot(app, live_serve
 
 
 @pytest.mark.browser
-def test_worker_page_at_phone_width(live_server, browser, make_user, district):
-    mine = [district["grids"][0].code, district["grids"][1].code]
-    make_user("worker", password=PASSWORD, name="w2", grids=mine)
-    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
-    page = context.new_page()
-    errors, outside = [], []
-    page.on("console", lambda m: m.type == "error" and errors.append(m.text))
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.on("request", lambda r: not r.url.startswith(live_server) and not r.url.startswith("data:")
-            and outside.append(r.url))
-    browser_sign_in(page, live_server, "w2", "/map/worker")
-    page.wait_for_function("() => gridgov.state.drawn.grids === 2 && gridgov.state.drawn.events === 2")
-    assert page.locator("#gg-mine li").count() == 4  # two grids, their two open events
-    assert page.locator("#gg-report select[name=category] option").count() > 20
-    box = page.locator("#gg-sheet").bounding_box()
-    assert box["width"] <= 390 and page.locator("#gg-report button[type=submit]").is_visible()
-    # Tap inside the worker's NE grid: the locate result names it.
-    lon, lat = lonlat(300, 300)
-    point = page.evaluate(f"() => gridgov.map.latLngToContainerPoint([{lat}, {lon}])")
-    page.locator(".folium-map").tap(position={"x": point["x"], "y": point["y"]})
-    page.wait_for_function(f"() => document.querySelector('#gg-locate').textContent.includes('{mine[1]}')")
-    # Report there: the form posts to the events API and the new event joins the list.
-    page.select_option("#gg-report select[name=category]", "11001")
-    page.fill("#gg-report input[name=title]", "井盖缺失")
-    page.click("#gg-report button[type=submit]")
-    page.wait_for_function("() => [...document.querySelectorAll('#gg-mine li')]"
-                           ".some(li => li.textContent.includes('井盖缺失'))")
-    assert page.locator("#gg-mine li").count() == 5
-    assert errors == [] and outside == []
-    context.close()
-
-
-@pytest.mark.browser
 def test_planner_page_draws_editable_grids(live_server, page, make_user, district):
     make_user("planner", password=PASSWORD, name="p1")
     browser_sign_in(page, live_server, "p1", "/map/planner")

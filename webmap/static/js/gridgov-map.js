@@ -12,7 +12,7 @@ import { worker as workerPage } from "./worker.js";
 
 // Each page first takes the texts of its language (config.messages, from webmap/catalog.py).
 const withMessages = (page) => (map, config) => {
-  setMessages(config.messages, config.lang);
+  setMessages(config.messages, config.lang, config.time_zone);
   return page(map, config);
 };
 export const command = withMessages(commandPage);
