@@ -1,0 +1,81 @@
+"""Photos are judged by their content: accepted kinds, limits, EXIF time and GPS, the public variant and the thumbnail."""
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from PIL import ExifTags
+
+from gis.cases.photos import PhotoLimits, inspect
+from gis.core.errors import InvalidInput, TooLarge, UnsupportedMedia
+from tests.images import gps_of, opened, photo
+
+LIMITS = PhotoLimits()
+HERE = (121.4712, 31.2305)
+
+
+@pytest.mark.parametrize("fmt,content_type", [("JPEG", "image/jpeg"), ("PNG", "image/png"), ("WEBP", "image/webp"),
+                                               ("HEIF", "image/heic")])
+def test_each_accepted_format_is_recognised_by_its_bytes(fmt, content_type):
+    found = inspect(photo(fmt, taken=dt.datetime(2026, 11, 30, 9, 15), lonlat=HERE), LIMITS)
+    assert found.content_type == content_type
+    assert found.lon == pytest.approx(HERE[0], abs=1e-5) and found.lat == pytest.approx(HERE[1], abs=1e-5)
+    assert found.taken_at == dt.datetime(2026, 11, 30, 9, 15)
+
+
+def test_a_time_with_its_offset_is_read_as_that_zone():
+    found = inspect(photo(taken=dt.datetime(2026, 11, 30, 9, 15), offset="+09:00"), LIMITS)
+    assert found.taken_at == dt.datetime(2026, 11, 30, 0, 15, tzinfo=dt.UTC)
+    assert found.taken_at.utcoffset() == dt.timedelta(hours=9)
+
+
+def test_a_photo_without_exif_has_no_time_and_no_place():
+    found = inspect(photo("PNG"), LIMITS)
+    assert found.taken_at is None and found.lon is None and found.lat is None
+    assert found.public == found.data  # nothing to remove: the public variant is the original
+
+
+def test_a_text_file_is_refused_as_unsupported():
+    with pytest.raises(UnsupportedMedia, match="not a photo"):
+        inspect(b"just some text, saved as photo.jpg\n" * 20, LIMITS)
+
+
+def test_a_truncated_jpeg_is_refused_as_damaged():
+    data = photo()
+    with pytest.raises(InvalidInput):
+        inspect(data[: len(data) // 2], LIMITS)
+
+
+def test_a_photo_over_the_size_limit_names_the_limit():
+    data = photo()
+    with pytest.raises(TooLarge, match="too large") as caught:
+        inspect(data, PhotoLimits(max_bytes=len(data) - 1))
+    assert f"{len(data) - 1:,}" in caught.value.detail
+
+
+def test_a_photo_with_more_pixels_than_allowed_is_refused_before_decoding():
+    with pytest.raises(TooLarge, match="pixels"):
+        inspect(photo("PNG", size=(1000, 1000)), PhotoLimits(max_pixels=999_999))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF"])
+def test_the_public_variant_has_no_gps_but_keeps_the_time(fmt):
+    found = inspect(photo(fmt, taken=dt.datetime(2026, 11, 30, 9, 15), lonlat=HERE), LIMITS)
+    assert gps_of(found.data) and not gps_of(found.public)
+    kept = opened(found.public).getexif().get_ifd(ExifTags.IFD.Exif)
+    assert kept.get(ExifTags.Base.DateTimeOriginal) == "2026:11:30 09:15:00"
+    assert opened(found.public).format == opened(found.data).format
+
+
+def test_the_jpeg_public_variant_keeps_the_compressed_image_unchanged():
+    found = inspect(photo(lonlat=HERE), LIMITS)
+    assert found.public != found.data
+    assert found.data[found.data.index(b"\xff\xda"):] == found.public[found.public.index(b"\xff\xda"):]
+
+
+def test_the_thumbnail_is_a_small_upright_jpeg_without_exif():
+    found = inspect(photo(size=(1200, 800), orientation=6, lonlat=HERE), LIMITS)
+    thumb = opened(found.thumb)
+    assert thumb.format == "JPEG" and max(thumb.size) <= 320
+    assert thumb.size[1] > thumb.size[0]  # orientation 6: turned upright, so portrait
+    assert not thumb.getexif() and "exif" not in thumb.info
