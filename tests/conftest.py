@@ -152,16 +152,19 @@ def session(engine):
         yield s
 
 
-def _app_on(url: str):
-    """The Flask app on `url`; stops its listener and closes its pools when the test ends."""
+def _app_on(url: str, **config):
+    """The Flask app on `url` (photos in a folder of its own); stops its listener and closes its pools at the end."""
     from api import create_app
 
-    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
+    media = tempfile.mkdtemp(prefix="gridgov-media-")
+    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret",
+                              "MEDIA_DIR": media, **config})
     yield application
     hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/hub.py, if started
     if hub is not None:
         hub.listener.stop()
     api_db.dispose(application)
+    shutil.rmtree(media, ignore_errors=True)
 
 
 @pytest.fixture

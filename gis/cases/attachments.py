@@ -81,10 +81,12 @@ def attachments_of(session: Session, event_id: int) -> list[Attachment]:
                                 .order_by(Attachment.created_at, Attachment.id)))
 
 
-def attachments_json(session: Session, attachments: list[Attachment], *, role: str | None) -> list[dict]:
-    """The photos as `role` may read them: where they were taken only for the readers of that position."""
+def attachments_json(session: Session, attachments: list[Attachment], *, role: str | None,
+                     output: str = "event_json") -> list[dict]:
+    """The photos as `role` may read them in `output`: where they were taken only for the readers of that
+    position, where gis/core/personal.py declares it shown."""
     tz = clock.zone_of(session)
-    shown = personal.shown_columns(role, "attachments", "event_json")
+    shown = personal.shown_columns(role, "attachments", output)
     out = []
     for a in attachments:
         item = {"id": a.id, "original_url": ORIGINAL_URL.format(id=a.id), "thumb_url": THUMB_URL.format(id=a.id),
