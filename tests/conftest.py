@@ -320,3 +320,47 @@ def demo_session(demo_db_url):
     with session_factory(eng)() as s:
         yield s
     eng.dispose()
+
+
+# -- issue 18: an S3-compatible object store, moto's server as a real HTTP process --------------
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The URL of a moto_server started on a free loopback port for this session (stopped at its end)."""
+    import socket
+    import subprocess
+    import sys
+    import urllib.request
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto_server did not start on port {port} (exit code {server.poll()})")
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh bucket on the test S3 server; the app configuration that names it."""
+    import boto3
+
+    name = f"gridgov-{uuid.uuid4().hex[:10]}"
+    config = {"MEDIA_S3_BUCKET": name, "MEDIA_S3_ENDPOINT_URL": s3_endpoint, "MEDIA_S3_ACCESS_KEY_ID": "test",
+              "MEDIA_S3_SECRET_ACCESS_KEY": "test", "MEDIA_S3_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=name)
+    return config
