@@ -19,7 +19,8 @@ PHONE, MASKED_PHONE = "13812345678", "138****5678"
 ID_NUMBER = "350203198807150012"
 ANONYMOUS = None
 # A value for each kind of declared field, so the test covers fields declared after it was written.
-VALUES = {"contact": {"phone": PHONE, "first_name": "林"}, "phone": PHONE, "name": "林阿姨", "id_number": ID_NUMBER}
+VALUES = {"contact": {"phone": PHONE, "first_name": "林"}, "phone": PHONE, "name": "林阿姨", "id_number": ID_NUMBER,
+          "location": 121.4712}
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Photos are judged by their content: accepted kinds, limits, EXIF time and GPS, the public variant and the thumbnail."""
+"""Photos are judged by content: accepted kinds, limits, EXIF time and GPS, the public variant, the thumbnail."""
 from __future__ import annotations
 
 import datetime as dt
