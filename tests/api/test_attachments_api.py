@@ -8,6 +8,7 @@ import pytest
 from sqlalchemy import func, select
 
 from gis.core.models import Attachment, AuditEntry, EventMove
+from tests.api.test_headers import assert_secured
 from tests.conftest import _app_on, auth, problem
 from tests.factories import geodesic_offset, grid, hierarchy, lonlat, person, rect
 from tests.images import gps_of, opened, photo
@@ -147,6 +148,7 @@ def test_an_unchanged_photo_answers_304_to_its_etag(client, town):
     again = client.get(made.json["thumb_url"], headers=auth(town["tokens"]["worker"]) | {
         "If-None-Match": first.headers["ETag"]})
     assert first.status_code == 200 and again.status_code == 304 and not again.data
+    assert_secured(first, made.json["thumb_url"])
 
 
 def test_the_thumbnail_is_small_and_carries_no_exif(client, town):
