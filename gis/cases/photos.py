@@ -10,7 +10,7 @@ import warnings
 from dataclasses import dataclass
 
 import pillow_heif
-from PIL import ExifTags, Image, ImageOps, UnidentifiedImageError
+from PIL import ExifTags, Image, ImageOps
 
 from gis.core.errors import InvalidInput, TooLarge, UnsupportedMedia
 
@@ -65,6 +65,7 @@ def inspect(data: bytes, limits: PhotoLimits) -> Photo:
     try:
         image.verify()  # the file's own checksums and structure; the image must be opened again after
         image = _open(data, limits)
+        width, height = image.size  # before the thumbnail's draft mode shrinks a JPEG's decoding
         exif = image.getexif()
         taken_at = _taken_at(exif)
         lon, lat = _gps(exif)
@@ -77,7 +78,7 @@ def inspect(data: bytes, limits: PhotoLimits) -> Photo:
                            f"({type(exc).__name__}); send the photo again, as the camera saved it.",
                            parameter="file") from None
     content_type = _heif_type(data) if fmt == "HEIF" else FORMATS[fmt]
-    return Photo(data=data, content_type=content_type, width=image.width, height=image.height, taken_at=taken_at,
+    return Photo(data=data, content_type=content_type, width=width, height=height, taken_at=taken_at,
                  lon=lon, lat=lat, public=public, thumb=thumb)
 
 
@@ -88,7 +89,7 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image:
             image = Image.open(io.BytesIO(data), formats=list(FORMATS))
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _too_many_pixels(None, limits) from None
-        except (UnidentifiedImageError, OSError, SyntaxError, ValueError, struct.error):
+        except Exception:  # UnidentifiedImageError mostly; a plugin may raise anything on bytes it half knows
             raise UnsupportedMedia("不支持的文件类型 — not a photo we accept", "The file's content is not a "
                                    f"{ACCEPTED} image (its name does not matter, only what it holds); send a "
                                    "photo in one of these formats.", parameter="file", accepted=list(FORMATS.values())
@@ -154,6 +155,8 @@ def _text(value) -> str | None:
 
 # -- variants --------------------------------------------------------------------------------
 def _thumbnail(image: Image.Image) -> bytes:
+    if image.format == "JPEG":
+        image.draft("RGB", (THUMB_PX * 2, THUMB_PX * 2))  # decode at 1/2 … 1/8 scale: a 50 MP photo in 1/64 the work
     with warnings.catch_warnings():
         warnings.simplefilter("error", Image.DecompressionBombWarning)
         image.load()
@@ -170,27 +173,42 @@ def _thumbnail(image: Image.Image) -> bytes:
 
 
 def _without_gps(data: bytes, fmt: str, exif: Image.Exif) -> bytes:
-    """The original with its GPS IFD (and XMP, which can repeat the place) removed; unchanged if it had neither."""
+    """The original without its GPS IFD, XMP (which can repeat the place) and a JPEG's appended images;
+    the same bytes when it had none of them."""
+    has_gps = ExifTags.IFD.GPSInfo in exif
+    if fmt == "JPEG":  # lossless: segments are dropped or replaced, the image data copied
+        if not has_gps:
+            return _jpeg_with_exif(data, None, keep_exif=True)
+        kept = _exif_without_gps(exif)
+        return _jpeg_with_exif(data, b"Exif\x00\x00" + kept if kept else None)
     has_xmp = b"http://ns.adobe.com/xap/1.0/" in data[:1_000_000] or b"<x:xmpmeta" in data[:1_000_000]
-    if ExifTags.IFD.GPSInfo not in exif and not has_xmp:
+    if not has_gps and not has_xmp:
         return data
-    stripped = Image.Exif()
-    stripped.load(exif.tobytes())
-    stripped.get_ifd(ExifTags.IFD.Exif)  # loaded, so it is written back
-    if ExifTags.IFD.GPSInfo in stripped:
-        del stripped[ExifTags.IFD.GPSInfo]
-    if fmt == "JPEG":
-        return _jpeg_with_exif(data, b"Exif\x00\x00" + stripped.tobytes() if len(stripped) else None)
+    kept = _exif_without_gps(exif)
     image = Image.open(io.BytesIO(data))
     image.info.pop("xmp", None)
     out = io.BytesIO()
     options = {"PNG": {}, "WEBP": {"quality": REENCODE_QUALITY}, "HEIF": {"quality": REENCODE_QUALITY}}[fmt]
-    image.save(out, fmt, exif=stripped.tobytes(), **options)
+    image.save(out, fmt, exif=kept or b"", **options)
     return out.getvalue()
 
 
-def _jpeg_with_exif(data: bytes, app1: bytes | None) -> bytes:
-    """The JPEG's bytes with its EXIF segment replaced by `app1` (None: removed) and XMP segments dropped;
+def _exif_without_gps(exif: Image.Exif) -> bytes | None:
+    """The EXIF block again without its GPS IFD; None (no EXIF at all) when it cannot be written back whole."""
+    try:
+        stripped = Image.Exif()
+        stripped.load(exif.tobytes())
+        stripped.get_ifd(ExifTags.IFD.Exif)  # loaded, so it is written back
+        if ExifTags.IFD.GPSInfo in stripped:
+            del stripped[ExifTags.IFD.GPSInfo]
+        return stripped.tobytes() if len(stripped) else None
+    except Exception:  # a camera's odd tag Pillow cannot write: the public variant loses all its EXIF instead
+        return None
+
+
+def _jpeg_with_exif(data: bytes, app1: bytes | None, *, keep_exif: bool = False) -> bytes:
+    """The JPEG's bytes with its EXIF segment replaced by `app1` (None: removed), XMP and MPF segments dropped,
+    and nothing after the first image's end (phones append depth maps and previews with EXIF of their own);
     the compressed image itself is copied unchanged."""
     if data[:2] != b"\xff\xd8":
         raise ValueError("not a JPEG stream")
@@ -209,12 +227,17 @@ def _jpeg_with_exif(data: bytes, app1: bytes | None) -> bytes:
         body = segment[4:]
         is_exif = marker == 0xE1 and body.startswith(b"Exif\x00\x00")
         is_xmp = marker == 0xE1 and (body.startswith(b"http://ns.adobe.com/") or b"<x:xmpmeta" in body[:200])
-        if is_exif:
+        is_mpf = marker == 0xE2 and body.startswith(b"MPF\x00")
+        if is_exif and keep_exif:
+            out.append(segment)
+        elif is_exif:
             if app1 is not None and not placed:
                 out.append(b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1)
                 placed = True
-        elif not is_xmp:
+        elif not (is_xmp or is_mpf):
             out.append(segment)
         pos += 2 + length
-    out.append(data[pos:])
+    # Entropy-coded data never holds FF D9 (a data FF is followed by 00): the first one ends the image.
+    end = data.find(b"\xff\xd9", pos)
+    out.append(data[pos:] if end < 0 else data[pos:end + 2])
     return b"".join(out)

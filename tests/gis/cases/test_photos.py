@@ -79,3 +79,15 @@ def test_the_thumbnail_is_a_small_upright_jpeg_without_exif():
     assert thumb.format == "JPEG" and max(thumb.size) <= 320
     assert thumb.size[1] > thumb.size[0]  # orientation 6: turned upright, so portrait
     assert not thumb.getexif() and "exif" not in thumb.info
+
+
+def test_images_a_phone_appends_after_the_jpeg_never_reach_the_public_variant():
+    for primary in (photo(), photo(lonlat=HERE)):
+        found = inspect(primary + photo(lonlat=HERE, colour=(1, 2, 3)), LIMITS)
+        assert found.public.endswith(b"\xff\xd9") and found.public.count(b"gridgov-test") == 1
+        assert not gps_of(found.public)
+
+
+def test_a_jpeg_with_nothing_to_remove_is_its_own_public_variant():
+    data = photo(taken=dt.datetime(2026, 11, 30, 9, 15))
+    assert inspect(data, LIMITS).public == data

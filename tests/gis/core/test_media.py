@@ -6,7 +6,7 @@ import hashlib
 import boto3
 import pytest
 
-from gis.core.errors import NotFound
+from gis.core.errors import GridgovError, NotFound
 from gis.core.media import LocalMedia, S3Media, key_of, open_store
 
 
@@ -49,3 +49,11 @@ def test_the_s3_store_writes_an_object_once_and_another_store_on_the_bucket_read
     assert second.get(digest) == b"\xff\xd8 a photo" and second.has(digest)
     with pytest.raises(NotFound):
         second.get(hashlib.sha256(b"never stored").hexdigest())
+
+
+def test_a_damaged_object_is_never_served(tmp_path):
+    store = LocalMedia(tmp_path)
+    digest = store.put(b"photo bytes")
+    (tmp_path / digest[:2] / digest).write_bytes(b"photo bytez")
+    with pytest.raises(GridgovError, match="damaged"):
+        store.get(digest)
