@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -152,7 +157,7 @@ def session(engine):
         yield s
 
 
-def _app_on(url: str, **config):
+def app_on(url: str, **config):
     """The Flask app on `url` (photos in a folder of its own); stops its listener and closes its pools at the end."""
     from api import create_app
 
@@ -170,13 +175,13 @@ def _app_on(url: str, **config):
 @pytest.fixture
 def app(db_url):
     """The Flask app on this test's database."""
-    yield from _app_on(db_url)
+    yield from app_on(db_url)
 
 
 @pytest.fixture
 def demo_app(demo_db_url):
     """The Flask app on this test's copy of the demo district."""
-    yield from _app_on(demo_db_url)
+    yield from app_on(demo_db_url)
 
 
 @pytest.fixture
@@ -326,11 +331,6 @@ def demo_session(demo_db_url):
 @pytest.fixture(scope="session")
 def s3_endpoint():
     """The URL of a moto_server started on a free loopback port for this session (stopped at its end)."""
-    import socket
-    import subprocess
-    import sys
-    import urllib.request
-
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -356,8 +356,6 @@ def s3_endpoint():
 @pytest.fixture
 def s3_bucket(s3_endpoint):
     """A fresh bucket on the test S3 server; the app configuration that names it."""
-    import boto3
-
     name = f"gridgov-{uuid.uuid4().hex[:10]}"
     config = {"MEDIA_S3_BUCKET": name, "MEDIA_S3_ENDPOINT_URL": s3_endpoint, "MEDIA_S3_ACCESS_KEY_ID": "test",
               "MEDIA_S3_SECRET_ACCESS_KEY": "test", "MEDIA_S3_REGION": "us-east-1"}

@@ -1,5 +1,4 @@
-"""Photos attached to an event or one of its moves: stored by hash, flagged (never refused) when taken far away,
-long before the report or in the future, listed and read as each role may."""
+"""Photos of an event or its moves: stored by hash, flagged (never refused), listed and read as each role may."""
 from __future__ import annotations
 
 import datetime as dt
@@ -24,9 +23,9 @@ _DISTANCE = text("SELECT ST_Distance(geom::geography, ST_SetSRID(ST_MakePoint(:l
 
 def attach(session: Session, store: MediaStore, user: User, event_id: int, photo: Photo, *, limits: PhotoLimits,
            move_id: int | None = None) -> tuple[Attachment, bool]:
-    """Attach a checked photo to an event `user` may read (and to one of its moves); returns (attachment,
-    replayed). The same photo again for the same event is the stored one (replayed True), never a second
-    row. Variants go to `store` first: a row never points at bytes that are not there. The caller commits."""
+    """Attach a checked photo to an event `user` may read (or one of its moves); (attachment, replayed)."""
+    # The same photo again for the same event is the stored one (replayed), never a second row.
+    # Variants go to `store` first, so a row never points at bytes that are not there. The caller commits.
     row = visible_event_row(session, user, event_id)
     if move_id is not None:
         owner = session.scalar(select(EventMove.event_id).where(EventMove.id == move_id))
@@ -83,8 +82,7 @@ def attachments_of(session: Session, event_id: int) -> list[Attachment]:
 
 def attachments_json(session: Session, attachments: list[Attachment], *, role: str | None,
                      output: str = "event_json") -> list[dict]:
-    """The photos as `role` may read them in `output`: where they were taken only for the readers of that
-    position, where gis/core/personal.py declares it shown."""
+    """The photos as `role` may read them in `output`: their position only where gis/core/personal.py shows it."""
     tz = clock.zone_of(session)
     shown = personal.shown_columns(role, "attachments", output)
     out = []
@@ -110,8 +108,7 @@ class StoredPhoto:
 
 
 def photo_for(session: Session, user: User, attachment_id: int, *, thumb: bool = False) -> StoredPhoto:
-    """The bytes of a photo `user` may read: its event must be visible to them (else NotFound, as for the event);
-    the original for the readers of its position, the GPS-stripped variant for everyone else."""
+    """Which bytes of a photo `user` receives (NotFound unless its event is visible to them): original or public."""
     attachment = session.get(Attachment, attachment_id)
     if attachment is None:
         raise NotFound("No such attachment", f"There is no attachment {attachment_id}.")

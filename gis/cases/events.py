@@ -228,8 +228,8 @@ def _with_cadres(session: Session, row) -> Location:
 
 
 def event_json(row, location: Location, *, role: str | None, attachments: list[dict] | None = None) -> dict:
-    """An event as `role` may read it: personal fields (the contact) only for their readers, free text masked;
-    with its photos when given (gis.cases.attachments.attachments_json)."""
+    """An event as `role` may read it: personal fields (the contact) only for their readers, free text masked."""
+    # `attachments`: its photos, as gis.cases.attachments.attachments_json made them for `role` (issue 18).
     out = {"id": row.id, "status": row.status, "category": row.category,
            # Issue #8: where the case stands in the loop.
            "level": getattr(row, "level", None), "deadline_at": _iso(getattr(row, "deadline_at", None)),

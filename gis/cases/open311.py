@@ -276,8 +276,7 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
 
 
 def public_photo(session: Session, attachment_id: int) -> tuple[str, str, str]:
-    """(public hash, thumbnail hash, content type) of a photo the public view shows: of a public request
-    that staff published. NotFound otherwise, as for a request that is not public."""
+    """(public hash, thumbnail hash, content type) of a published public request's photo, else NotFound."""
     row = session.execute(text(
         "SELECT a.public_sha256, a.thumb_sha256, a.content_type FROM attachments a JOIN events e ON e.id = a.event_id "
         f"JOIN categories c ON c.code = e.category WHERE a.id = :id AND e.published_at IS NOT NULL AND {_PUBLIC}"),

@@ -1,5 +1,4 @@
-"""Photos by their content: what kind of image an upload is (never its name), its EXIF time and place, its
-GPS-stripped variant and its thumbnail, all made once at upload. No database here."""
+"""Photos by content (never by name): their kind, EXIF time and place, GPS-stripped variant and thumbnail."""
 from __future__ import annotations
 
 import datetime as dt
@@ -173,8 +172,7 @@ def _thumbnail(image: Image.Image) -> bytes:
 
 
 def _without_gps(data: bytes, fmt: str, exif: Image.Exif) -> bytes:
-    """The original without its GPS IFD, XMP (which can repeat the place) and a JPEG's appended images;
-    the same bytes when it had none of them."""
+    """The original without GPS IFD, XMP or a JPEG's appended images (the same bytes when it had none)."""
     has_gps = ExifTags.IFD.GPSInfo in exif
     if fmt == "JPEG":  # lossless: segments are dropped or replaced, the image data copied
         if not has_gps:
@@ -207,9 +205,9 @@ def _exif_without_gps(exif: Image.Exif) -> bytes | None:
 
 
 def _jpeg_with_exif(data: bytes, app1: bytes | None, *, keep_exif: bool = False) -> bytes:
-    """The JPEG's bytes with its EXIF segment replaced by `app1` (None: removed), XMP and MPF segments dropped,
-    and nothing after the first image's end (phones append depth maps and previews with EXIF of their own);
-    the compressed image itself is copied unchanged."""
+    """The JPEG with its EXIF segment replaced by `app1` (None: removed), without XMP, MPF or anything after its end."""
+    # Phones append depth maps and previews after the first image, with EXIF of their own; the
+    # compressed image itself is copied unchanged.
     if data[:2] != b"\xff\xd8":
         raise ValueError("not a JPEG stream")
     out, pos, placed = [b"\xff\xd8"], 2, False

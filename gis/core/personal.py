@@ -79,8 +79,7 @@ def sees_personal(role: str | None) -> bool:
 
 
 def photo_variant(role: str | None) -> str:
-    """Which bytes of a photo `role` receives: "original" (with its EXIF GPS) for the readers of its
-    position, "public" (GPS removed) for everyone else."""
+    """Which bytes of a photo `role` receives: "original" (EXIF GPS kept) for its position's readers, else "public"."""
     declared = [f for f in fields_of("attachments") if "photo" in f.outputs]
     return "original" if declared and all(may_read(role, f.table, f.column) for f in declared) else "public"
 

@@ -1,4 +1,4 @@
-"""photos attached to events: the original, its GPS-stripped variant and a thumbnail by hash, with their EXIF facts
+"""photos attached to events: original, GPS-stripped variant and thumbnail by hash, with their EXIF facts
 
 Revision ID: 0014
 Revises: 0013

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from gis.core.models import Attachment, AuditEntry, EventMove
 from tests.api.test_headers import assert_secured
-from tests.conftest import _app_on, auth, problem
+from tests.conftest import app_on, auth, problem
 from tests.factories import geodesic_offset, grid, hierarchy, lonlat, person, rect
 from tests.images import gps_of, opened, photo
 
@@ -62,7 +62,7 @@ def test_a_request_without_a_file_is_told_where_to_put_it(client, town):
 
 def test_a_photo_over_the_size_limit_gets_413_naming_the_limit(db_url, town):
     data = photo()
-    for application in _app_on(db_url, MAX_ATTACHMENT_BYTES=len(data) - 10):
+    for application in app_on(db_url, MAX_ATTACHMENT_BYTES=len(data) - 10):
         body = problem(upload(application.test_client(), town, data), 413)
         assert f"{len(data) - 10:,}" in body["detail"]
         # Far over the limit: refused while the body is read, still a problem that says so.

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import io
 
-from tests.conftest import _app_on, auth
+from tests.conftest import app_on, auth
 from tests.factories import grid, hierarchy, lonlat, person, rect
 from tests.images import gps_of, photo
 
@@ -15,7 +15,7 @@ def test_two_app_instances_on_one_bucket_read_each_others_photos(db_url, session
     _, planner = person(session, "planner", "规划")
     session.commit()
     data = photo(lonlat=lonlat(50, 50))
-    one, other = _app_on(db_url, **s3_bucket), _app_on(db_url, **s3_bucket)
+    one, other = app_on(db_url, **s3_bucket), app_on(db_url, **s3_bucket)
     first, second = next(one), next(other)
     try:
         a, b = first.test_client(), second.test_client()

@@ -277,8 +277,8 @@ ATTACHMENT_FLAGS = ("far", "old", "future", "no_exif_time")
 
 
 class Attachment(Base):
-    """One photo of an event, stored content-addressed (gis/core/media.py): the original, the original without
-    its GPS (`public_sha256`, the same hash when it had none) and a JPEG thumbnail, with what its EXIF said."""
+    """One photo of an event: hashes of its original, GPS-stripped variant and thumbnail, and what its EXIF said."""
+    # Stored content-addressed (gis/core/media.py); `public_sha256` equals `sha256` when there was nothing to strip.
 
     __tablename__ = "attachments"
     __table_args__ = (
