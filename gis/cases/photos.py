@@ -99,9 +99,9 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image:
 
 
 def _too_many_pixels(image: Image.Image | None, limits: PhotoLimits) -> TooLarge:
-    size = f"{image.width} × {image.height} pixels" if image is not None else "far more pixels than allowed"
-    return TooLarge("照片像素过多 — too many pixels", f"The image is {size}; at most {limits.max_pixels:,} pixels "
-                    "are accepted. Send it at a smaller resolution.", limit_pixels=limits.max_pixels)
+    size = f"is {image.width} × {image.height} pixels" if image is not None else "has far more pixels than that"
+    return TooLarge("照片像素过多 — too many pixels", f"At most {limits.max_pixels:,} pixels are accepted and the "
+                    f"image {size}; send it at a smaller resolution.", limit_pixels=limits.max_pixels)
 
 
 def _heif_type(data: bytes) -> str:

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import struct
+import zlib
 
 import pytest
 from PIL import ExifTags
@@ -91,3 +93,19 @@ def test_images_a_phone_appends_after_the_jpeg_never_reach_the_public_variant():
 def test_a_jpeg_with_nothing_to_remove_is_its_own_public_variant():
     data = photo(taken=dt.datetime(2026, 11, 30, 9, 15))
     assert inspect(data, LIMITS).public == data
+
+
+def _png_declaring(width: int, height: int) -> bytes:
+    """A tiny PNG whose header claims `width` × `height` pixels (a decompression bomb's shape)."""
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\0" * 1000))
+            + chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("side", [8000, 100_000])
+def test_a_decompression_bomb_is_refused_from_its_header(side):
+    with pytest.raises(TooLarge, match="pixels"):
+        inspect(_png_declaring(side, side), LIMITS)
