@@ -72,8 +72,11 @@ def _text(value: Any) -> str | None:
 def _absolute(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """media_url as a full URL when it is a path on this server (GeoReport clients fetch it as given)."""
     root = request.url_root.rstrip("/")
-    return [r | {"media_url": root + r["media_url"]} if (r.get("media_url") or "").startswith("/") and
-            not r["media_url"].startswith("//") else r for r in found]
+
+    def here(url: str | None) -> bool:
+        return bool(url) and url.startswith("/") and not url.startswith("//")
+
+    return [r | {"media_url": root + r["media_url"]} if here(r.get("media_url")) else r for r in found]
 
 
 def _out(fmt: str, root: str, item: str | None, data: Any) -> Response:
