@@ -75,8 +75,9 @@ def test_the_jpeg_public_variant_keeps_the_compressed_image_unchanged():
     assert found.data[found.data.index(b"\xff\xda"):] == found.public[found.public.index(b"\xff\xda"):]
 
 
-def test_the_thumbnail_is_a_small_upright_jpeg_without_exif():
-    found = inspect(photo(size=(1200, 800), orientation=6, lonlat=HERE), LIMITS)
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "HEIF"])
+def test_the_thumbnail_is_a_small_upright_jpeg_without_exif(fmt):
+    found = inspect(photo(fmt, size=(1200, 800), orientation=6, lonlat=HERE), LIMITS)
     thumb = opened(found.thumb)
     assert thumb.format == "JPEG" and max(thumb.size) <= 320
     assert thumb.size[1] > thumb.size[0]  # orientation 6: turned upright, so portrait
