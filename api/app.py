@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from api import (
+    attachments,
     audit,
     auth,
     body,
@@ -36,8 +37,10 @@ from api import (
     workflow,
 )
 from api.origin import OriginMiddleware
+from gis.cases.photos import PhotoLimits
 from gis.core.db import resolve_database_url
 from gis.core.errors import DatabaseUnavailable
+from gis.core.media import open_store
 from gis.core.pgcluster import project_root, var_dir
 
 DEFAULTS = {
@@ -65,6 +68,19 @@ DEFAULTS = {
     "LOCATE_FAST_PATH": True,
     # The worker page warns when the GPS fix is less precise than this (metres).
     "ACCURACY_WARN_M": 50,
+    # Issue 18, photos. Stored by hash under MEDIA_DIR (default var/media), or in an S3-compatible bucket
+    # when MEDIA_S3_BUCKET is set, so several servers share them.
+    "MEDIA_DIR": None,
+    "MEDIA_S3_BUCKET": None,
+    "MEDIA_S3_ENDPOINT_URL": None,  # e.g. http://minio.intranet:9000; none for AWS itself
+    "MEDIA_S3_ACCESS_KEY_ID": None,  # none: boto3's own chain (environment, instance role)
+    "MEDIA_S3_SECRET_ACCESS_KEY": None,
+    "MEDIA_S3_REGION": None,
+    "MEDIA_S3_PREFIX": "",
+    "MAX_ATTACHMENT_BYTES": 15 * 1024 * 1024,  # a larger photo gets 413
+    "MAX_ATTACHMENT_PIXELS": 50_000_000,  # against decompression bombs
+    "PHOTO_FAR_M": 500,  # a photo taken farther from the event's point is flagged 'far'
+    "PHOTO_OLD_H": 24,  # … taken more hours before the report, 'old'
 }
 
 BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
@@ -73,7 +89,7 @@ BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, even
               workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
               grids.bp,  # issue #7: boundary edits
               audit.bp,  # issue #17: the audit trail
-              offline.bp)  # issue #18: the worker page offline
+              attachments.bp, offline.bp)  # issue 18: photos, the worker page offline
 
 
 def create_app(test_config: dict | None = None) -> Flask:
@@ -98,6 +114,9 @@ def create_app(test_config: dict | None = None) -> Flask:
     app.session_interface = auth.CookieSessions()
     db.init_app(app, app.config["DATABASE_URL"], float(app.config["DB_POOL_TIMEOUT_S"]))
     errors.register(app)
+    attachments.install(app, _media_store(app.config), PhotoLimits(
+        max_bytes=int(app.config["MAX_ATTACHMENT_BYTES"]), max_pixels=int(app.config["MAX_ATTACHMENT_PIXELS"]),
+        far_m=float(app.config["PHOTO_FAR_M"]), old_h=float(app.config["PHOTO_OLD_H"])))
     body.install(app)
     headers.install(app)
     for blueprint in BLUEPRINTS:
@@ -111,6 +130,13 @@ def create_app(test_config: dict | None = None) -> Flask:
         # address and scheme as the proxy saw them, never the proxy's own.
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
+
+
+def _media_store(config):
+    return open_store(folder=config["MEDIA_DIR"] or var_dir() / "media", bucket=config["MEDIA_S3_BUCKET"],
+                      endpoint_url=config["MEDIA_S3_ENDPOINT_URL"], access_key_id=config["MEDIA_S3_ACCESS_KEY_ID"],
+                      secret_access_key=config["MEDIA_S3_SECRET_ACCESS_KEY"], region=config["MEDIA_S3_REGION"],
+                      prefix=config["MEDIA_S3_PREFIX"] or "")
 
 
 def _default_database_url() -> str | None:

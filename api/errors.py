@@ -24,8 +24,10 @@ from gis.core.errors import (
     NotFound,
     PreconditionFailed,
     SetupRequired,
+    TooLarge,
     TooManyAttempts,
     Unauthenticated,
+    UnsupportedMedia,
 )
 
 log = logging.getLogger(__name__)
@@ -46,6 +48,7 @@ class PreconditionRequired(GridgovError):
 # Most specific first; the first class an error is an instance of decides its status.
 STATUS: list[tuple[type[GridgovError], int]] = [
     (InvalidGeometry, 422),
+    (UnsupportedMedia, 415),
     (InvalidInput, 400),
     (Unauthenticated, 401),
     (Forbidden, 403),
@@ -53,6 +56,7 @@ STATUS: list[tuple[type[GridgovError], int]] = [
     (NotAcceptable, 406),
     (Conflict, 409),
     (PreconditionFailed, 412),
+    (TooLarge, 413),
     (PreconditionRequired, 428),
     (TooManyAttempts, 429),
     (DatabaseUnavailable, 503),

@@ -7,6 +7,7 @@ from api import db
 from api.auth import current_user, requires
 from api.locate import MAX_ACCURACY_M, snap_m
 from api.params import bbox, json_body, number, timestamp
+from gis.cases.attachments import attachments_json, attachments_of
 from gis.cases.events import EventFilter, create_event, event_json, event_row, get_event, list_events
 from gis.cases.publication import publish
 from gis.cases.workflow import duplicates_of
@@ -38,9 +39,12 @@ def report():
     duplicates, duplicates_omitted = duplicates_of(session, event.id)  # issue #8: offered on report
     session.commit()
     row = event_row(session, event.id)
+    photos = attachments_of(session, event.id)  # a replayed report may have photos already
     record_read(session, user.role, "events", "event_json", [row])
+    record_read(session, user.role, "attachments", "event_json", photos)
     session.commit()
-    response = jsonify({**event_json(row, location, role=user.role),
+    response = jsonify({**event_json(row, location, role=user.role,
+                                     attachments=attachments_json(session, photos, role=user.role)),
                         "duplicates": duplicates, "duplicates_omitted": duplicates_omitted})
     response.status_code = 201
     response.headers["Location"] = url_for("events.one", event_id=event.id)
@@ -81,9 +85,12 @@ def one(event_id: int):
     user = current_user()
     session = db.session()
     row, location = get_event(session, user, event_id)
+    photos = attachments_of(session, event_id)
     record_read(session, user.role, "events", "event_json", [row])
-    db.end_read(session)  # commits the audit row of the personal fields read, if any
-    return jsonify(event_json(row, location, role=user.role))
+    record_read(session, user.role, "attachments", "event_json", photos)
+    db.end_read(session)  # commits the audit rows of the personal fields read, if any
+    return jsonify(event_json(row, location, role=user.role,
+                              attachments=attachments_json(session, photos, role=user.role)))
 
 
 def _list(raw: str | None) -> list[str] | None:

@@ -7,6 +7,7 @@ from typing import Any
 from flask import Blueprint, Response, g, jsonify, request
 
 from api import db
+from api.attachments import allow_upload, limits, serve, store, uploaded
 from api.auth import current_user, refuse_token, requires
 from api.params import number
 from gis.cases import open311
@@ -16,6 +17,11 @@ from gis.core.users import user_by_token
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 FORMATS = "any(json, xml)"
 STAFF = ("admin", "commander")
+
+
+@bp.before_request
+def _upload_limit():
+    allow_upload()  # first: reading api_key below parses the form, under the body limit set here
 
 
 @bp.before_request
@@ -63,6 +69,16 @@ def _text(value: Any) -> str | None:
     return str(value)
 
 
+def _absolute(found: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """media_url as a full URL when it is a path on this server (GeoReport clients fetch it as given)."""
+    root = request.url_root.rstrip("/")
+
+    def here(url: str | None) -> bool:
+        return bool(url) and url.startswith("/") and not url.startswith("//")
+
+    return [r | {"media_url": root + r["media_url"]} if here(r.get("media_url")) else r for r in found]
+
+
 def _out(fmt: str, root: str, item: str | None, data: Any) -> Response:
     return _xml(root, item, data) if fmt == "xml" else jsonify(data)
 
@@ -98,7 +114,7 @@ def list_requests(fmt: str):
                                            service_code=args.get("service_code"), status=args.get("status"),
                                            start_date=args.get("start_date"), end_date=args.get("end_date"),
                                            staff=_staff())
-    response = _out(fmt, "service_requests", "request", found)
+    response = _out(fmt, "service_requests", "request", _absolute(found))
     # GeoReport's answer is a bare list, so the count of requests past its 1,000 goes in a header.
     response.headers["X-Omitted-Count"] = str(omitted)
     return response
@@ -108,7 +124,22 @@ def list_requests(fmt: str):
 def get_request(request_id: int, fmt: str):
     """One request, as a list of one (GeoReport's shape)."""
     found = open311.get_request(db.session(), request_id, staff=_staff())
-    return _out(fmt, "service_requests", "request", [found])
+    return _out(fmt, "service_requests", "request", _absolute([found]))
+
+
+# -- issue 18: the photos the public view shows, always without their GPS -------------------
+@bp.get("/media/<int(max=9223372036854775807):attachment_id>")
+def public_photo(attachment_id: int):
+    """A published public request's photo, its GPS removed (no sign-in)."""
+    public, _thumb, content_type = open311.public_photo(db.session(), attachment_id)
+    return serve(store().get(public), content_type, public, "public, no-cache")
+
+
+@bp.get("/media/<int(max=9223372036854775807):attachment_id>/thumb")
+def public_thumb(attachment_id: int):
+    """A published public request's photo as a thumbnail (no EXIF; no sign-in)."""
+    _public, thumb, _content_type = open311.public_photo(db.session(), attachment_id)
+    return serve(store().get(thumb), "image/jpeg", thumb, "public, no-cache")
 
 
 # -- POST: a new request through the same path as POST /api/v1/events ------------------------
@@ -138,6 +169,7 @@ def create_request(fmt: str = "json"):
     if not fields.get("lat") or not fields.get("long"):
         raise InvalidInput("Location required", "Give `lat` and `long` (WGS84, or `crs` such as gcj02); "
                            "an address alone cannot be placed in a grid.", parameter="lat")
+    media = uploaded("media", required=False)  # GeoReport v2 over multipart, as FixMyStreet sends it
     session = db.session()
     event, duplicates, omitted = open311.create_request(
         session, current_user(), service_code=fields.get("service_code") or "",
@@ -146,7 +178,7 @@ def create_request(fmt: str = "json"):
         crs=fields.get("crs") or "wgs84", description=str(fields.get("description") or ""),
         media_url=fields.get("media_url") or None,
         contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
-        idempotency_key=request.headers.get("Idempotency-Key"))
+        idempotency_key=request.headers.get("Idempotency-Key"), media=media, store=store(), limits=limits())
     session.commit()
     ids = ", ".join(str(d["id"]) for d in duplicates)
     more = f" (… 还有 {omitted} 项未列出 / and {omitted} more)" if omitted else ""

@@ -9,6 +9,7 @@ from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.params import json_body, number
 from gis.cases import queues, workflow
+from gis.cases.attachments import attachments_json, attachments_of
 from gis.cases.stats import rebuild
 from gis.core import clock
 from gis.core.errors import Forbidden, InvalidInput
@@ -36,7 +37,10 @@ def _case(event: Event) -> dict:
     role = current_user().role
     return {"case": workflow.case_summary(session, event, role=role),
             "timeline": workflow.timeline(session, event.id, role=role),
-            "allowed_moves": workflow.allowed_moves(session, event, current_user())}
+            "allowed_moves": workflow.allowed_moves(session, event, current_user()),
+            # Issue 18: its photos; the timeline output shows no one where they were taken.
+            "attachments": attachments_json(session, attachments_of(session, event.id), role=role,
+                                            output="timeline")}
 
 
 @bp.get("/workflow")
@@ -189,6 +193,7 @@ def case_page(event_id: int):
     return case_pages.case_page(data["case"], data["timeline"], data["allowed_moves"],
                                 lonlat=workflow.event_lonlat(session, event_id), move_labels=workflow.MOVE_LABELS,
                                 handlers=workflow.handler_choices(session, event), duplicates=duplicates,
+                                attachments=data["attachments"],
                                 csrf_token=csrf_token(), user_name=user.display_name or user.name,
                                 basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
 

@@ -3,13 +3,18 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
+import subprocess
+import sys
 import tempfile
 import threading
 import time
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import boto3
 import psycopg
 import pytest
 from sqlalchemy.engine import make_url
@@ -152,28 +157,31 @@ def session(engine):
         yield s
 
 
-def _app_on(url: str):
-    """The Flask app on `url`; stops its listener and closes its pools when the test ends."""
+def app_on(url: str, **config):
+    """The Flask app on `url` (photos in a folder of its own); stops its listener and closes its pools at the end."""
     from api import create_app
 
-    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret"})
+    media = tempfile.mkdtemp(prefix="gridgov-media-")
+    application = create_app({"TESTING": True, "DATABASE_URL": url, "SECRET_KEY": "test-secret",
+                              "MEDIA_DIR": media, **config})
     yield application
     hub = application.extensions.get("gridgov.hub")  # the LISTEN thread of api/hub.py, if started
     if hub is not None:
         hub.listener.stop()
     api_db.dispose(application)
+    shutil.rmtree(media, ignore_errors=True)
 
 
 @pytest.fixture
 def app(db_url):
     """The Flask app on this test's database."""
-    yield from _app_on(db_url)
+    yield from app_on(db_url)
 
 
 @pytest.fixture
 def demo_app(demo_db_url):
     """The Flask app on this test's copy of the demo district."""
-    yield from _app_on(demo_db_url)
+    yield from app_on(demo_db_url)
 
 
 @pytest.fixture
@@ -317,3 +325,40 @@ def demo_session(demo_db_url):
     with session_factory(eng)() as s:
         yield s
     eng.dispose()
+
+
+# -- issue 18: an S3-compatible object store, moto's server as a real HTTP process --------------
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """The URL of a moto_server started on a free loopback port for this session (stopped at its end)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen([str(Path(sys.executable).parent / "moto_server"), "-H", "127.0.0.1", "-p", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(url + "/moto-api/", timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail(f"moto_server did not start on port {port} (exit code {server.poll()})")
+                time.sleep(0.1)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint):
+    """A fresh bucket on the test S3 server; the app configuration that names it."""
+    name = f"gridgov-{uuid.uuid4().hex[:10]}"
+    config = {"MEDIA_S3_BUCKET": name, "MEDIA_S3_ENDPOINT_URL": s3_endpoint, "MEDIA_S3_ACCESS_KEY_ID": "test",
+              "MEDIA_S3_SECRET_ACCESS_KEY": "test", "MEDIA_S3_REGION": "us-east-1"}
+    boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id="test", aws_secret_access_key="test",
+                 region_name="us-east-1").create_bucket(Bucket=name)
+    return config

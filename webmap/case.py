@@ -1,6 +1,7 @@
 """The case page (/cases/<id>): where the case is, its timeline, and buttons for the moves the viewer may make."""
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import folium
@@ -35,7 +36,8 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
 
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               move_labels: dict[str, str], handlers: list[str], duplicates: list[dict], csrf_token: str,
-              user_name: str, basemap_url: str | None = None, basemap_attribution: str = "") -> str:
+              user_name: str, basemap_url: str | None = None, basemap_attribution: str = "",
+              attachments: list[dict] = ()) -> str:
     """The page for one case, usable at phone width: a small map, the state, the moves, the timeline."""
     lon, lat = lonlat
     m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=True)
@@ -50,7 +52,8 @@ def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *,
     panel = render("case_panel.html", case=case, user_name=user_name, handlers=handlers,
                    forms=_forms(allowed, move_labels), duplicates=duplicates if "merge" in allowed else [],
                    steps=[_step(step) for step in reversed(timeline)],
-                   moves_url=f"/api/v1/events/{case['id']}/moves", csrf_token=csrf_token)
+                   moves_url=f"/api/v1/events/{case['id']}/moves", csrf_token=csrf_token,
+                   photos=[_photo(a, case, timeline) for a in attachments])
     figure.html.add_child(folium.Element(panel), name="case_panel")
     return render_page(m, f"案件 #{case['id']} — gridgov")
 
@@ -78,6 +81,31 @@ def _step(step: dict) -> dict:
     here = bool(ref) and ref.startswith("/") and not ref.startswith("//")
     return {"move": step["move"], "at": step["at"], "label": step["label"], "who": who, "handler": step["handler"],
             "change": change, "note": step["note"], "photo_ref": ref, "photo_here": here}
+
+
+def _photo(attachment: dict, case: dict[str, Any], timeline: list[dict]) -> dict:
+    """A photo as the page shows it: its thumbnail linking to the original, its move, and its flags in words."""
+    labels = {step["id"]: step["label"] for step in timeline if step.get("id")}
+    return {"original_url": attachment["original_url"], "thumb_url": attachment["thumb_url"],
+            "move": labels.get(attachment["move_id"]), "notes": flag_notes(attachment, case.get("reported_at"))}
+
+
+def flag_notes(attachment: dict, reported_at: str | None) -> list[str]:
+    """Short notes for a photo's flags, e.g. 拍摄于 2.1 km 外, 拍摄时间早于上报 6 天."""
+    notes = []
+    flags = attachment.get("flags") or []
+    distance = attachment.get("distance_m")
+    if "far" in flags and distance is not None:
+        notes.append(f"拍摄于 {distance / 1000:.1f} km 外" if distance >= 1000 else f"拍摄于 {distance:.0f} m 外")
+    if "old" in flags and attachment.get("taken_at") and reported_at:
+        hours = (dt.datetime.fromisoformat(reported_at) - dt.datetime.fromisoformat(attachment["taken_at"])
+                 ).total_seconds() / 3600
+        notes.append(f"拍摄时间早于上报 {hours / 24:.0f} 天" if hours >= 48 else f"拍摄时间早于上报 {hours:.0f} 小时")
+    if "future" in flags:
+        notes.append("拍摄时间晚于上传时间")
+    if "no_exif_time" in flags:
+        notes.append("无拍摄时间")
+    return notes
 
 
 TODO_TITLES = {"to_handle": "待处置 to handle", "to_verify": "待核查 to verify", "to_register": "待立案 to register",

@@ -227,8 +227,9 @@ def _with_cadres(session: Session, row) -> Location:
     return loc
 
 
-def event_json(row, location: Location, *, role: str | None) -> dict:
+def event_json(row, location: Location, *, role: str | None, attachments: list[dict] | None = None) -> dict:
     """An event as `role` may read it: personal fields (the contact) only for their readers, free text masked."""
+    # `attachments`: its photos, as gis.cases.attachments.attachments_json made them for `role` (issue 18).
     out = {"id": row.id, "status": row.status, "category": row.category,
            # Issue #8: where the case stands in the loop.
            "level": getattr(row, "level", None), "deadline_at": _iso(getattr(row, "deadline_at", None)),
@@ -239,6 +240,8 @@ def event_json(row, location: Location, *, role: str | None) -> dict:
            "source": {"crs": row.source_crs, "x": row.source_x, "y": row.source_y},
            "accuracy_m": row.accuracy_m, "assignment": location.to_json()}
     out.update(personal.shown(role, "events", "event_json", row))
+    if attachments is not None:
+        out["attachments"] = attachments  # issue 18
     return out
 
 
@@ -254,11 +257,17 @@ def _iso(value: dt.datetime | None) -> str | None:
 
 def get_event(session: Session, user: User, event_id: int) -> tuple[object, Location]:
     """One event (row, stored assignment with cadres); a worker sees only events in their grids."""
+    row = visible_event_row(session, user, event_id)
+    return row, _with_cadres(session, row)
+
+
+def visible_event_row(session: Session, user: User, event_id: int):
+    """The joined row of an event `user` may read (a worker: only in their grids), else NotFound."""
     row = _event_row(session, event_id)
     if user.role == "worker" and row.grid_code not in user_grid_codes(session, user.id):
         # Not 403: a worker must not learn which event ids exist in other grids.
         raise NotFound("No such event", f"There is no event {event_id} in your grids.")
-    return row, _with_cadres(session, row)
+    return row
 
 
 def event_row(session: Session, event_id: int):

@@ -7,10 +7,13 @@ from typing import Any
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from gis.cases.attachments import ORIGINAL_URL, attach, report_move_id
 from gis.cases.events import create_event
+from gis.cases.photos import Photo, PhotoLimits
 from gis.cases.workflow import check_photo_ref, find_duplicates
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
+from gis.core.media import MediaStore
 from gis.core.personal import mask_text
 from gis.core.settings import get_settings
 
@@ -23,6 +26,7 @@ MAX_RESULTS = 1000
 # east–west at 31°N, a block of several buildings, so a report cannot be pinned to one door. (A
 # grid's centroid would say more where grids are small and less where they are large.)
 PUBLIC_DECIMALS = 3
+PUBLIC_PHOTO_URL = "/open311/v2/media/{id}"  # api/open311.py serves it, always without GPS
 
 STATUS_NOTES = {
     "reported": "已受理，待立案 received, awaiting registration",
@@ -87,6 +91,7 @@ _SELECT = """
            e.merged_into_id, t.status AS target_status, e.channel, e.published_at, e.public_reply,
            coalesce(t.level, e.level) AS effective_level,
            gr.name AS grid_name, com.name AS community_name, st.name AS street_name, di.name AS district_name,
+           (SELECT a.id FROM attachments a WHERE a.event_id = e.id ORDER BY a.created_at, a.id LIMIT 1) AS photo_id,
            (SELECT m.photo_ref FROM event_moves m WHERE m.event_id = e.id AND m.photo_ref IS NOT NULL
             ORDER BY m.at, m.id LIMIT 1) AS media_url,
            (SELECT m.note FROM event_moves m WHERE m.event_id = coalesce(e.merged_into_id, e.id)
@@ -100,6 +105,14 @@ _SELECT = """
 """
 
 
+# Worker-filed cases never reach the public: they hold what residents told a worker in person.
+_PUBLIC = "e.channel = 'open311' AND e.category = ANY(:public) AND NOT (c.major_code = ANY(:private))"
+
+
+def _public_params(session: Session) -> dict[str, list[str]]:
+    return {"public": public_categories(session), "private": private_majors(session)}
+
+
 def find_requests(session: Session, *, ids: str | None = None, service_code: str | None = None,
                   status: str | None = None, start_date: str | None = None, end_date: str | None = None,
                   staff: bool = False, limit: int = MAX_RESULTS) -> tuple[list[dict[str, Any]], int]:
@@ -111,9 +124,8 @@ def find_requests(session: Session, *, ids: str | None = None, service_code: str
     """
     where, params = [], {"limit": limit}
     if not staff:
-        # Worker-filed cases never reach the public: they hold what residents told a worker in person.
-        where.append("e.channel = 'open311' AND e.category = ANY(:public) AND NOT (c.major_code = ANY(:private))")
-        params.update(public=public_categories(session), private=private_majors(session))
+        where.append(_PUBLIC)
+        params.update(_public_params(session))
     id_list = _split(ids)
     if id_list:
         # GeoReport: service_request_id overrides every other filter.
@@ -192,7 +204,8 @@ def public_view(r) -> dict[str, Any]:
         "updated_datetime": r.updated_at.isoformat(),
         "lat": round(r.lat, PUBLIC_DECIMALS),
         "long": round(r.lon, PUBLIC_DECIMALS),
-        "media_url": r.media_url if published else None,
+        # Issue 18: its first photo through the public route (GPS removed), else the URL it came with.
+        "media_url": (PUBLIC_PHOTO_URL.format(id=r.photo_id) if r.photo_id else r.media_url) if published else None,
     }
 
 
@@ -224,16 +237,17 @@ def _request(r) -> dict[str, Any]:
         "zipcode": None,
         "lat": r.lat,
         "long": r.lon,
-        "media_url": r.media_url,
+        "media_url": ORIGINAL_URL.format(id=r.photo_id) if r.photo_id else r.media_url,
     }
 
 
 def create_request(session: Session, user, *, service_code: str, lon: float, lat: float, crs: str = "wgs84",
                    description: str = "", media_url: str | None = None, contact: dict | None = None,
-                   idempotency_key: str | None = None):
+                   idempotency_key: str | None = None, media: Photo | None = None, store: MediaStore | None = None,
+                   limits: PhotoLimits | None = None):
     """A new request: created, located and assigned by gis.cases.events.create_event (as POST /api/v1/events
-    does), its clock started, and the likely duplicates it may be; returns (event, duplicates, how many
-    more duplicates were left out)."""
+    does), its clock started, its photo (`media`, checked already) attached to its report, and the likely
+    duplicates it may be; returns (event, duplicates, how many more duplicates were left out)."""
     name = session.execute(text("SELECT name FROM categories WHERE code = :c AND active"), {"c": service_code}).scalar()
     if name is None:
         raise InvalidInput("Unknown service_code", f"No active service has code {service_code[:20]!r}; "
@@ -251,8 +265,23 @@ def create_request(session: Session, user, *, service_code: str, lon: float, lat
     if photo and not event.replayed:  # the report's photo belongs to its first timeline entry
         session.execute(text("UPDATE event_moves SET photo_ref = :p WHERE event_id = :id AND move = 'report'"),
                         {"p": photo, "id": event.id})
+    if media is not None:
+        attach(session, store, user, event.id, media, limits=limits or PhotoLimits(),
+               move_id=report_move_id(session, event.id))
     point_lon, point_lat = session.execute(text("SELECT ST_X(geom), ST_Y(geom) FROM events WHERE id = :id"),
                                            {"id": event.id}).one()
     duplicates, omitted = find_duplicates(session, category=service_code, lon=point_lon, lat=point_lat,
                                           at=event.reported_at, exclude_id=event.id)
     return event, duplicates, omitted
+
+
+def public_photo(session: Session, attachment_id: int) -> tuple[str, str, str]:
+    """(public hash, thumbnail hash, content type) of a published public request's photo, else NotFound."""
+    row = session.execute(text(
+        "SELECT a.public_sha256, a.thumb_sha256, a.content_type FROM attachments a JOIN events e ON e.id = a.event_id "
+        f"JOIN categories c ON c.code = e.category WHERE a.id = :id AND e.published_at IS NOT NULL AND {_PUBLIC}"),
+        {"id": attachment_id, **_public_params(session)}).first()
+    if row is None:
+        raise NotFound("No such photo", f"There is no public photo {attachment_id}; a report's photo is public "
+                       "once staff publish the report.")
+    return row.public_sha256, row.thumb_sha256, row.content_type

@@ -27,6 +27,18 @@ class InvalidInput(GridgovError):
     title = "Invalid input"
 
 
+class UnsupportedMedia(InvalidInput):
+    """An upload whose content is not a kind of file accepted here (e.g. a text file named photo.jpg)."""
+
+    title = "Unsupported file type"
+
+
+class TooLarge(GridgovError):
+    """An upload over the configured size or pixel limit; the detail names the limit."""
+
+    title = "Too large"
+
+
 class InvalidGeometry(InvalidInput):
     """A geometry that is not valid; the detail carries ST_IsValidReason / shapely's reason."""
 

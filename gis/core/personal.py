@@ -9,12 +9,13 @@ from sqlalchemy.orm import Session
 
 from gis.core import audit
 
-KINDS = ("contact", "id_number", "name", "phone")
+KINDS = ("contact", "id_number", "name", "phone", "location")
 # The roles that dispatch and follow up a resident's report; a later issue may add party organisers.
 STAFF = ("admin", "commander")
 # Where a personal field may appear at all, for the roles allowed to read it. Public outputs (the
 # Open311 anonymous view, layers and tiles) are never among them: a map has no use for a phone.
-OUTPUTS = ("event_json", "timeline", "open311", "layer", "export")
+# "photo" is the bytes of a photo: the original keeps its EXIF, the public variant has no GPS.
+OUTPUTS = ("event_json", "timeline", "open311", "layer", "export", "photo")
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class PersonalField:
 PERSONAL_FIELDS: tuple[PersonalField, ...] = (
     PersonalField("events", "contact", "contact", outputs=("event_json",)),
     PersonalField("cadres", "phone", "phone", outputs=("export",)),
+    # Issue 18: where a photo was taken, from its EXIF GPS (often a resident's door). Its readers get the
+    # position in the attachment list and the original bytes; everyone else the variant without GPS.
+    PersonalField("attachments", "taken_lon", "location", outputs=("event_json", "photo")),
+    PersonalField("attachments", "taken_lat", "location", outputs=("event_json", "photo")),
 )
 
 # Free text people write (descriptions, notes): phone and ID numbers inside it are masked for
@@ -71,6 +76,12 @@ def may_read(role: str | None, table: str, column: str) -> bool:
 def sees_personal(role: str | None) -> bool:
     """Whether `role` reads free text unmasked (the roles allowed to read every declared field)."""
     return role is not None and all(role in f.readers for f in PERSONAL_FIELDS)
+
+
+def photo_variant(role: str | None) -> str:
+    """Which bytes of a photo `role` receives: "original" (EXIF GPS kept) for its position's readers, else "public"."""
+    declared = [f for f in fields_of("attachments") if "photo" in f.outputs]
+    return "original" if declared and all(may_read(role, f.table, f.column) for f in declared) else "public"
 
 
 def personal_columns(table: str, columns: Iterable[str]) -> list[str]:

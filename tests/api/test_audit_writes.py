@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import io
 import uuid
 from types import SimpleNamespace
 
@@ -11,6 +12,7 @@ from sqlalchemy import text
 from api.auth import SAFE_METHODS
 from tests.conftest import auth
 from tests.factories import cadre, lonlat, three_grids
+from tests.images import photo
 
 # Write routes that need no audit row here, each with its reason. Anything else that accepts a
 # write must have a recipe below, so a new write route without an audit row fails this test.
@@ -83,6 +85,8 @@ RECIPES = {
     "users.sign_out_everywhere": lambda ctx: ("admin", "POST", f"/api/v1/users/{ctx.names['worker']}/signout", {}),
     "open311.create_request": lambda ctx: ("commander", "POST", "/open311/v2/requests.json", _open311(ctx)),
     "open311.create_request_bare": lambda ctx: ("commander", "POST", "/open311/v2/requests", _open311(ctx)),
+    "attachments.upload": lambda ctx: ("worker", "POST", f"/api/v1/events/{_event(ctx)}/attachments", {
+        "data": {"file": (io.BytesIO(photo(lonlat=lonlat(50, 50))), "p.jpg")}, "content_type": "multipart/form-data"}),
 }
 
 

@@ -88,6 +88,15 @@ BAD_BODIES: list[tuple[bytes, str]] = [
     (b"<xml/>", "application/xml"),
     (b"\x00\x01\x02", "application/octet-stream"),
     (b"a=1&b=%ff", "application/x-www-form-urlencoded"),
+    # Issue 18: multipart as photo uploads send it, broken every way a client manages.
+    (b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.jpg"\r\n\r\nnot an image\r\n--x--\r\n',
+     "multipart/form-data; boundary=x"),
+    (b'--x\r\nContent-Disposition: form-data; name="media"; filename="a.jpg"\r\n\r\n\xff\xd8\xff\xe0',
+     "multipart/form-data; boundary=x"),
+    (b'--x\r\nContent-Disposition: form-data; name="file"; filename="a.png"\r\n\r\n\x89PNG\r\n\x1a\n\r\n--x--\r\n',
+     "multipart/form-data; boundary=x"),
+    (b"--x\r\n\r\n--x--", "multipart/form-data; boundary=x"),
+    (b"no boundary", "multipart/form-data"),
 ]
 # A string (or a number) where an object or list is expected, for every field a route reads.
 WRONG_TYPES = ["x", 1, {"type": "x"}, [[[]]], True]

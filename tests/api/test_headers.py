@@ -27,7 +27,7 @@ def district(session):
 def paths(app, district) -> list[str]:
     """One concrete path per GET route of the app, its parameters filled with real ids."""
     values = {**SAMPLE, "event_id": district["event"], "request_id": district["event"], "contract_id": "1",
-              "edit_id": "1"}
+              "edit_id": "1", "attachment_id": "1"}
     out = []
     for rule in app.url_map.iter_rules():
         if "GET" not in (rule.methods or ()):

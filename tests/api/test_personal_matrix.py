@@ -2,24 +2,27 @@
 for it, never in a layer, a tile or the public view; free text is masked for everyone else; reads are audited."""
 from __future__ import annotations
 
+import io
 import json
 import math
 
 import mapbox_vector_tile
 import pytest
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gis.core import personal
 from gis.core.models import ROLES, AuditEntry, EventMove
 from layers.registry import LAYERS
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, lonlat, point_event, rect
+from tests.images import gps_of, photo
 
 PHONE, MASKED_PHONE = "13812345678", "138****5678"
 ID_NUMBER = "350203198807150012"
 ANONYMOUS = None
 # A value for each kind of declared field, so the test covers fields declared after it was written.
-VALUES = {"contact": {"phone": PHONE, "first_name": "林"}, "phone": PHONE, "name": "林阿姨", "id_number": ID_NUMBER}
+VALUES = {"contact": {"phone": PHONE, "first_name": "林"}, "phone": PHONE, "name": "林阿姨", "id_number": ID_NUMBER,
+          "location": 121.4712}
 
 
 @pytest.fixture
@@ -136,3 +139,25 @@ def test_reading_a_contact_is_audited_and_a_masked_read_is_not(client, session, 
     expected = sorted(r for group in readers for r in group if r in ROLES)
     assert sorted(actor.split("-")[0] for actor, _ in rows) == expected
     assert all(after["ids"] == [town["event"]] and "contact" in after["fields"] for _, after in rows)
+
+
+@pytest.mark.parametrize("role", [*ROLES, ANONYMOUS])
+def test_a_photos_position_reaches_only_the_readers_declared_for_it(client, session, town, role):
+    made = client.post(f"/api/v1/events/{town['event']}/attachments", headers=headers_of(town, "admin"),
+                       data={"file": (io.BytesIO(photo(lonlat=lonlat(50, 50))), "p.jpg")},
+                       content_type="multipart/form-data")
+    assert made.status_code == 201, made.get_data(as_text=True)
+    before = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0)))  # the upload's own rows
+    event = client.get(f"/api/v1/events/{town['event']}", headers=headers_of(town, role))
+    original = client.get(made.json["original_url"], headers=headers_of(town, role))
+    if role in (None, "viewer"):
+        assert event.status_code in (401, 403) and original.status_code in (401, 403)
+        return
+    listed = event.json["attachments"][0]
+    for f in personal.fields_of("attachments"):
+        assert (f.column in listed) == ("event_json" in f.outputs and role in f.readers), (role, f.column)
+    readers = {r for f in personal.fields_of("attachments") if "photo" in f.outputs for r in f.readers}
+    assert original.status_code == 200 and bool(gps_of(original.data)) == (role in readers)
+    outputs = [after["output"] for after in session.scalars(select(AuditEntry.after).where(
+        AuditEntry.action == "read", AuditEntry.entity == "attachments", AuditEntry.id > before))]
+    assert sorted(outputs) == (["event_json", "photo"] if role in readers else [])

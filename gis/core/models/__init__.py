@@ -4,11 +4,13 @@ from gis.core.models.base import NAMING, SRID, Base
 from gis.core.models.cadres import CADRE_TYPES, Cadre, Contract
 from gis.core.models.cases import (
     ASSIGN_STATUSES,
+    ATTACHMENT_FLAGS,
     CLOSED_EVENT_STATUSES,
     EVENT_STATUSES,
     LEVELS,
     MOVES,
     OPEN_EVENT_STATUSES,
+    Attachment,
     CaseStatsDaily,
     CaseStatsMonthly,
     Category,
@@ -34,10 +36,9 @@ from gis.core.models.spatial import (
 )
 from gis.core.models.users import ROLES, AuditEntry, LoginThrottle, User, UserSession, user_grids
 
-__all__ = ["AREA_CODE_LENGTH", "AREA_LEVELS", "ASSIGN_STATUSES", "CADRE_TYPES", "CLOSED_EVENT_STATUSES",
-           "EVENT_STATUSES", "GRID_EDIT_OPS", "GRID_KINDS", "LEVELS", "LINEAGE_RELATIONS", "MOVES", "NAMING",
-           "OPEN_EVENT_STATUSES", "ROLES", "SRID", "AdminArea", "AuditEntry", "Base", "Building", "Cadre",
-           "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract", "Event", "EventMove", "Grid", "GridEdit",
-           "GridLineage", "LoginThrottle", "User", "UserSession", "WorkCalendarDay", "WorkflowSetting",
-           "case_stats_dirty", "event_is_open",
-           "grid_codes", "user_grids"]
+__all__ = ["AREA_CODE_LENGTH", "AREA_LEVELS", "ASSIGN_STATUSES", "ATTACHMENT_FLAGS", "CADRE_TYPES",
+           "CLOSED_EVENT_STATUSES", "EVENT_STATUSES", "GRID_EDIT_OPS", "GRID_KINDS", "LEVELS", "LINEAGE_RELATIONS",
+           "MOVES", "NAMING", "OPEN_EVENT_STATUSES", "ROLES", "SRID", "AdminArea", "Attachment", "AuditEntry", "Base",
+           "Building", "Cadre", "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract", "Event", "EventMove",
+           "Grid", "GridEdit", "GridLineage", "LoginThrottle", "User", "UserSession", "WorkCalendarDay",
+           "WorkflowSetting", "case_stats_dirty", "event_is_open", "grid_codes", "user_grids"]

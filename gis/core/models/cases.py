@@ -7,6 +7,7 @@ from typing import Any
 
 from geoalchemy2 import Geometry
 from sqlalchemy import (
+    CHAR,
     BigInteger,
     Boolean,
     CheckConstraint,
@@ -269,3 +270,41 @@ case_stats_dirty = Table(
     Column("grid_id", Integer, primary_key=True),
     Column("urgent", Boolean, primary_key=True),
 )
+
+
+# -- Issue 18: photos attached to an event or to one move of its timeline ---------------------
+ATTACHMENT_FLAGS = ("far", "old", "future", "no_exif_time")
+
+
+class Attachment(Base):
+    """One photo of an event: hashes of its original, GPS-stripped variant and thumbnail, and what its EXIF said."""
+    # Stored content-addressed (gis/core/media.py); `public_sha256` equals `sha256` when there was nothing to strip.
+
+    __tablename__ = "attachments"
+    __table_args__ = (
+        # The same photo sent twice for one event (a retry, a second tap) is stored once.
+        UniqueConstraint("event_id", "sha256"),
+        CheckConstraint("bytes > 0 AND width > 0 AND height > 0", name="sizes_positive"),
+        CheckConstraint("flags <@ ARRAY['far', 'old', 'future', 'no_exif_time']::text[]", name="flags"),
+        Index("ix_attachments_move_id", "move_id"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
+    move_id: Mapped[int | None] = mapped_column(ForeignKey("event_moves.id", ondelete="SET NULL"))
+    sha256: Mapped[str] = mapped_column(CHAR(64))
+    public_sha256: Mapped[str] = mapped_column(CHAR(64))
+    thumb_sha256: Mapped[str] = mapped_column(CHAR(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    bytes: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    # From EXIF: DateTimeOriginal (with OffsetTimeOriginal, else the district's zone) and the GPS position.
+    taken_at: Mapped[dt.datetime | None]
+    taken_lon: Mapped[float | None] = mapped_column(Float)
+    taken_lat: Mapped[float | None] = mapped_column(Float)
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    # Metres from the event's point to where the photo was taken (NULL without GPS).
+    distance_m: Mapped[float | None] = mapped_column(Float)
+    uploaded_by: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
