@@ -1,7 +1,8 @@
 /* The events layer of the command center: clustered markers coloured by status or category,
  * a heat map, overdue cases ringed in red, and live upserts from the stream. */
 
-import { bboxOf, latestJSON, propsTable, withQuery } from "./core.js";
+import { bboxOf, el, latestJSON, propsTable, withQuery } from "./core.js";
+import { photoStrip } from "./photos.js";
 import { mark, state } from "./state.js";
 
 const colorMaps = new WeakMap();
@@ -29,8 +30,13 @@ export function eventLayers(map, layer, notice) {
       fillColor: eventColor(layer, feature.properties, ctx.colorBy),
     }, overdue ? { color: layer.style.overdue_color, weight: layer.style.overdue_weight } : {}));
     m.feature = feature;
-    m.bindPopup(() => propsTable(feature.properties, `${layer.title} #${feature.id}`) +
-      `<p><a class="gg-case-link" href="/cases/${encodeURIComponent(feature.id)}">案件流转 case →</a></p>`);
+    m.bindPopup(() => {
+      const card = el("div", {});
+      card.innerHTML = propsTable(feature.properties, `${layer.title} #${feature.id}`) +
+        `<p><a class="gg-case-link" href="/cases/${encodeURIComponent(feature.id)}">案件流转 case →</a></p>`;
+      card.append(photoStrip(feature.id));  // issue 18: the report's photos
+      return card;
+    });
     return m;
   }
 
