@@ -30,6 +30,7 @@ from api import (
     ogc,
     open311,
     pages,
+    residents,
     static,
     stats,
     stream,
@@ -81,6 +82,10 @@ DEFAULTS = {
     "MAX_ATTACHMENT_PIXELS": 50_000_000,  # against decompression bombs
     "PHOTO_FAR_M": 500,  # a photo taken farther from the event's point is flagged 'far'
     "PHOTO_OLD_H": 24,  # … taken more hours before the report, 'old'
+    # The residents' channel (/report): reports without an account through Open311, at most this many
+    # per client address and hour (counted across every host from the audit trail).
+    "RESIDENT_REPORTS": True,
+    "RESIDENT_REPORTS_PER_HOUR": 5,
 }
 
 BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, events.bp,
@@ -89,7 +94,7 @@ BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, even
               workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
               grids.bp,  # issue #7: boundary edits
               audit.bp,  # issue #17: the audit trail
-              attachments.bp, offline.bp)  # issue 18: photos, the worker page offline
+              attachments.bp, offline.bp, residents.bp)  # issue 18: photos, offline, residents
 
 
 def create_app(test_config: dict | None = None) -> Flask:

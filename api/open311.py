@@ -8,9 +8,10 @@ from flask import Blueprint, Response, g, jsonify, request
 
 from api import db
 from api.attachments import allow_upload, limits, serve, store, uploaded
-from api.auth import current_user, refuse_token, requires
+from api.auth import current_user, refuse_token
 from api.params import number
-from gis.cases import open311
+from api.residents import is_resident, staff_or_residents
+from gis.cases import open311, residents
 from gis.core.errors import InvalidInput
 from gis.core.users import user_by_token
 
@@ -159,7 +160,7 @@ def _fields() -> dict[str, Any]:
 
 @bp.post("/requests", endpoint="create_request_bare")
 @bp.post(f"/requests.<{FORMATS}:fmt>")
-@requires("worker", "commander", "viewer")
+@staff_or_residents("worker", "commander", "viewer")
 def create_request(fmt: str = "json"):
     """Create a service request: an event located, assigned and given its deadline like any report."""
     fields = _fields()
@@ -179,6 +180,8 @@ def create_request(fmt: str = "json"):
         media_url=fields.get("media_url") or None,
         contact={k: str(fields[k]) for k in ("first_name", "last_name", "email", "phone") if fields.get(k)} or None,
         idempotency_key=request.headers.get("Idempotency-Key"), media=media, store=store(), limits=limits())
+    if is_resident() and not event.replayed:
+        residents.record_report(session, event.id)  # counts against this address's limit
     session.commit()
     ids = ", ".join(str(d["id"]) for d in duplicates)
     more = f" (… 还有 {omitted} 项未列出 / and {omitted} more)" if omitted else ""

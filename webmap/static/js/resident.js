@@ -80,7 +80,9 @@ function page(root) {
     answer.textContent = t("resident.sending");
     let response;
     try {
-      response = await fetch(config.endpoints.report, { method: "POST", body, headers: { Accept: "application/json", "Idempotency-Key": key } });
+      const headers = { Accept: "application/json", "Idempotency-Key": key };
+      if (config.csrf) headers["X-CSRF-Token"] = config.csrf;
+      response = await fetch(config.endpoints.report, { method: "POST", body, headers });
     } catch {
       submit.disabled = false;
       return (answer.textContent = t("resident.offline"));
