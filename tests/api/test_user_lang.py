@@ -53,3 +53,12 @@ def test_gridgov_user_lang_sets_and_clears_the_choice(db_url, session):
     assert gridgov(db_url, "user", "lang", "lang-cli", "browser").returncode == 0
     assert session.scalar(text("SELECT lang FROM users WHERE name = 'lang-cli'")) is None
     assert gridgov(db_url, "user", "lang", "lang-cli", "fr").returncode == 2  # click refuses the choice
+
+
+def test_the_workflows_move_and_status_labels_are_the_catalogs_in_the_callers_language(client, make_user):
+    headers = auth(make_user("commander"))
+    zh = client.get("/api/v1/workflow", headers=headers).json
+    assert zh["moves"]["register"] == catalog.t("move.register")
+    assert zh["statuses"]["in_progress"] == catalog.t("status.in_progress")
+    en = client.get("/api/v1/workflow", headers=headers | {"Accept-Language": "en"}).json
+    assert en["statuses"]["in_progress"] == catalog.t("status.in_progress", "en")
