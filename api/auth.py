@@ -13,6 +13,7 @@ from flask.sessions import SecureCookieSessionInterface
 
 from api import db
 from api.hub import hub
+from api.lang import request_lang, tr
 from gis.core import audit, sessions, throttle
 from gis.core.errors import Forbidden, Unauthenticated
 from gis.core.models import User
@@ -203,7 +204,7 @@ def check_every_write_is_guarded(app: Flask) -> None:
 def _login_page(error: str | None, name: str) -> str:
     """The sign-in form (webmap/templates/login.html), posting back with the page's ?next=."""
     action = url_for("auth.login", next=request.args.get("next", ""))
-    return render("login.html", error=error, name=name, action=action)
+    return render("login.html", request_lang(), error=error, name=name, action=action)
 
 
 # What a `next` may be: a path of printable ASCII, without backslashes, `@` or `//`, and without an
@@ -254,7 +255,7 @@ def login():
         throttle.fail(db_session, _client_keys(name))
         audit.record(db_session, "login_failed", "user", name[:64])
         db_session.commit()
-        return _login_page("用户名或密码错误 — wrong name or password.", name), 401
+        return _login_page(tr("page.login.wrong"), name), 401
     if session.get("sid"):  # a new id at every sign-in: a planted cookie never becomes a signed-in one
         sessions.revoke(db_session, sessions.hash_session_id(session["sid"]))
     session_id = sessions.open_session(db_session, user.id, address=request.remote_addr)

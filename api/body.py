@@ -47,7 +47,7 @@ def _check_body() -> None:
     raw = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH: werkzeug's 413, a problem too
     limit = int(current_app.config["MAX_JSON_DEPTH"])
     if depth(raw) > limit:
-        raise InvalidInput("JSON 嵌套过深 — JSON nested too deep",
+        raise InvalidInput("JSON nested too deep",
                            f"JSON 数组和对象最多嵌套 {limit} 层 — arrays and objects may nest at most {limit} "
                            "levels deep; send a flatter body.")
     g.json_body = _parse(raw) if raw.strip() else None
@@ -60,18 +60,18 @@ def _parse(raw: bytes) -> object:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise InvalidInput("JSON 不是有效的 UTF-8 — JSON is not valid UTF-8",
+        raise InvalidInput("JSON is not valid UTF-8",
                            f"请求正文须为 UTF-8 编码 — the body must be UTF-8 (RFC 8259); byte {exc.start} "
                            "is not.") from None
     try:
         value = json.loads(text, object_pairs_hook=_no_repeated_keys)
     except ValueError as exc:  # JSONDecodeError, or an integer of more digits than Python converts
-        raise InvalidInput("JSON 格式错误 — Malformed JSON", f"正文不是有效的 JSON — the body is not valid JSON: "
+        raise InvalidInput("Malformed JSON", f"正文不是有效的 JSON — the body is not valid JSON: "
                            f"{str(exc)[:120]}.") from None
     where = _non_finite(value)
     if where is not None:
         name = ".".join(where) or "body"
-        raise InvalidInput("JSON 不允许 NaN 或 Infinity — NaN and Infinity are not JSON",
+        raise InvalidInput("NaN and Infinity are not JSON",
                            f"`{name}` 不是 JSON 数值 — `{name}` is NaN or Infinity, not a JSON number (RFC 8259); "
                            "send a finite number or null.", **({"parameter": where[0]} if where else {}))
     return value
@@ -93,7 +93,7 @@ def _no_repeated_keys(pairs: list[tuple[str, object]]) -> dict:
     seen = dict(pairs)
     if len(seen) != len(pairs):
         names = sorted({k for k, _ in pairs if sum(1 for j, _ in pairs if j == k) > 1})
-        raise InvalidInput("JSON 键重复 — JSON key repeated",
+        raise InvalidInput("JSON key repeated",
                        f"同一对象中的键只能出现一次 — a key may appear once per object; repeated: "
                        f"{', '.join(names)[:200]}.")
     return seen

@@ -3,12 +3,17 @@
 Routes never choose an error status themselves: they raise a domain error (gis/core/errors.py), or
 one of the two errors of the HTTP exchange below, and STATUS decides. The handlers at the end turn
 what the database driver and werkzeug raise into problems too.
+
+Titles: the code raises stable English titles; a problem's `title` is that title's entry of the
+catalog (webmap/messages/problems.json) in the request's language — the user's choice, else
+Accept-Language, else Chinese — and `code` is the entry's key, the same in every language, for
+clients that act on the kind of error rather than show it. `detail` stays as the code wrote it.
 """
 from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, json, request
+from flask import Flask, Response, g, json, request
 from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
@@ -29,6 +34,7 @@ from gis.core.errors import (
     Unauthenticated,
     UnsupportedMedia,
 )
+from webmap.catalog import choose_lang, problem_title
 
 log = logging.getLogger(__name__)
 
@@ -73,9 +79,23 @@ def status_of(exc: GridgovError) -> int:
     return next(status for cls, status in STATUS if isinstance(exc, cls))
 
 
+def problem_lang() -> str:
+    """The language of a problem: the user's choice if this request resolved a user already (no new lookup:
+    the database may be what failed), else Accept-Language, else Chinese."""
+    if not request:
+        return choose_lang(None, None)
+    return choose_lang(getattr(g.get("user"), "lang", None), request.headers.get("Accept-Language"))
+
+
+def translated(title: str, status: int = 500) -> tuple[str, str]:
+    """(catalog key, text in the request's language) of an English problem title."""
+    return problem_title(title, problem_lang(), status)
+
+
 def problem(status: int, title: str, detail: str = "", headers: dict | None = None, **extra) -> Response:
-    """A problem+json response."""
-    body = {"type": "about:blank", "title": title, "status": status, "detail": detail,
+    """A problem+json response; `title` is the English title, sent in the request's language."""
+    code, text = translated(title, status)
+    body = {"type": "about:blank", "title": text, "code": code, "status": status, "detail": detail,
             "instance": request.path if request else None}
     body.update(extra)
     response = Response(json.dumps(body, ensure_ascii=False), status=status, mimetype=PROBLEM_JSON)

@@ -5,7 +5,7 @@ from flask import Blueprint, current_app, jsonify, request
 
 from api import db
 from api.auth import current_user, requires
-from api.errors import PreconditionRequired
+from api.errors import PreconditionRequired, translated
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
 from gis.core.errors import InvalidInput, SetupRequired
@@ -111,7 +111,8 @@ def preview():
                              snap_m=snap_m(), dry_run=True)
         body = {"valid": True, "errors": []} | result.to_dict()
     except EditRejected as exc:
-        body = {"valid": False, "preview": True, "title": exc.title, "detail": exc.detail,
+        code, title = translated(exc.title, 422)
+        body = {"valid": False, "preview": True, "title": title, "code": code, "detail": exc.detail,
                 "errors": exc.extra["problems"], "warnings": exc.extra.get("warnings", []),
                 "rules": exc.extra.get("rules")}
     finally:

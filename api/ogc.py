@@ -8,6 +8,7 @@ from flask import Blueprint, Response, request
 from api import db
 from api.auth import current_user
 from api.hub import hub
+from api.lang import request_lang, tr
 from api.layers import caller_scope, readable
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
@@ -72,7 +73,7 @@ def conformance():
     """The conformance classes."""
     doc = ogc.conformance()
     if _wants_html():
-        return _page("Conformance", "", rows=[{"class": c} for c in doc["conformsTo"]])
+        return _page(tr("ogc.conformance", current_user()), "", rows=[{"class": c} for c in doc["conformsTo"]])
     return _json(doc)
 
 
@@ -83,7 +84,7 @@ def api_definition():
     if _wants_html():
         rows = [{"path": "/ogc" + path.rstrip("/"), "summary": op["get"]["summary"]}
                 for path, op in doc["paths"].items()]
-        return _page("API definition", "OpenAPI 3.0; the JSON form is at /ogc/api?f=json.", rows=rows,
+        return _page(tr("ogc.api", current_user()), tr("ogc.api_intro", current_user()), rows=rows,
                      links=[ogc.link(f"{_base()}/ogc/api?f=json", "alternate", ogc.OPENAPI, "OpenAPI JSON")])
     return _json(doc, ogc.OPENAPI)
 
@@ -100,7 +101,7 @@ def collections():
     if _wants_html():
         rows = [{"id": _a(f"{base}/ogc/collections/{c['id']}?f=html", c["id"]), "title": c["title"],
                  "description": c["description"]} for c in doc["collections"]]
-        return _page("Collections", "", rows=rows, links=doc["links"])
+        return _page(tr("ogc.collections", current_user()), "", rows=rows, links=doc["links"])
     return _json(doc)
 
 
@@ -112,7 +113,8 @@ def collection(name: str):
     if _wants_html():
         bbox = doc["extent"].get("spatial", {}).get("bbox", [[]])[0]
         rows = [{"property": k, "type": v} for k, v in spec.properties.items()]
-        return _page(spec.title, f"{spec.description} Extent: {bbox}.", rows=rows, links=doc["links"])
+        return _page(spec.title, tr("ogc.extent", current_user(), description=spec.description, bbox=bbox),
+                     rows=rows, links=doc["links"])
     return _json(doc)
 
 
@@ -185,5 +187,6 @@ class _a(str):
 
 
 def _page(title: str, intro: str, *, rows: list[dict] | None = None, links: list[dict] | None = None) -> Response:
-    html = render("ogc.html", title=title, intro=intro, rows=rows or [], links=links or [])
+    html = render("ogc.html", request_lang(current_user()), title=title, intro=intro, rows=rows or [],
+                  links=links or [])
     return Response(html, mimetype="text/html")

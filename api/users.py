@@ -1,14 +1,16 @@
-"""Users API: who am I, and admins adding users."""
+"""Users API: who am I and my language, and admins adding users."""
 from __future__ import annotations
 
 from flask import Blueprint, jsonify
 
 from api import db
 from api.auth import current_user, requires
+from api.hub import hub
 from api.params import json_body
 from gis.core import audit
+from gis.core.errors import InvalidInput
 from gis.core.sessions import revoke_all
-from gis.core.users import create_user, get_user, user_grid_codes
+from gis.core.users import create_user, get_user, set_lang, user_grid_codes
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1")
 
@@ -18,8 +20,26 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1")
 def me():
     """The signed-in user, their role and grid scope."""
     user = current_user()
-    return jsonify(name=user.name, display_name=user.display_name, role=user.role,
+    return jsonify(name=user.name, display_name=user.display_name, role=user.role, lang=user.lang,
                    grids=user_grid_codes(db.session(), user.id))
+
+
+@bp.patch("/me")
+@requires("admin", "planner", "commander", "worker", "viewer")
+def set_my_lang():
+    """Choose the language I read gridgov in: {"lang": "zh" | "en" | null (follow the browser)}."""
+    body = json_body()
+    if "lang" not in body:
+        raise InvalidInput("Missing lang", 'Send {"lang": "zh"}, {"lang": "en"} or {"lang": null}.', parameter="lang")
+    if body["lang"] is not None and not isinstance(body["lang"], str):
+        raise InvalidInput("Invalid lang", "`lang` is a string (zh or en) or null.", parameter="lang")
+    session = db.session()
+    user = set_lang(session, current_user().name, body["lang"])
+    session.commit()
+    # The token's cached Principal carries the old choice until this process hears the NOTIFY on
+    # users; the next request of the one who just chose must already read their language.
+    hub().generations.bump("users")
+    return jsonify(name=user.name, lang=user.lang)
 
 
 @bp.post("/users")

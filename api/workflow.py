@@ -7,6 +7,7 @@ from flask import Blueprint, current_app, jsonify, redirect, request, url_for
 
 from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
+from api.lang import request_lang, tr
 from api.params import json_body, number
 from gis.cases import queues, workflow
 from gis.cases.attachments import attachments_json, attachments_of
@@ -34,12 +35,14 @@ def _visible_event(event_id: int) -> Event:
 
 def _case(event: Event) -> dict:
     session = db.session()
-    role = current_user().role
-    return {"case": workflow.case_summary(session, event, role=role),
-            "timeline": workflow.timeline(session, event.id, role=role),
-            "allowed_moves": workflow.allowed_moves(session, event, current_user()),
+    user = current_user()
+    case = workflow.case_summary(session, event, role=user.role)
+    case["status_label"] = tr(f"status.{case['status']}", user)  # the catalog's words, in the reader's language
+    timeline = [step | {"label": tr(f"move.{step['move']}", user)} for step in
+                workflow.timeline(session, event.id, role=user.role)]
+    return {"case": case, "timeline": timeline, "allowed_moves": workflow.allowed_moves(session, event, user),
             # Issue 18: its photos; the timeline output shows no one where they were taken.
-            "attachments": attachments_json(session, attachments_of(session, event.id), role=role,
+            "attachments": attachments_json(session, attachments_of(session, event.id), role=user.role,
                                             output="timeline")}
 
 
@@ -50,7 +53,9 @@ def state_table():
     return jsonify(
         transitions=[{"from": t.from_status, "move": t.move, "to": t.to_status, "roles": list(t.roles),
                       "rule": t.rule} for t in workflow.TRANSITIONS],
-        system_moves=list(workflow.SYSTEM_MOVES), moves=workflow.MOVE_LABELS, statuses=workflow.STATUS_LABELS,
+        system_moves=list(workflow.SYSTEM_MOVES),
+        moves={move: tr(f"move.{move}", current_user()) for move in workflow.MOVE_LABELS},
+        statuses={status: tr(f"status.{status}", current_user()) for status in workflow.STATUS_LABELS},
         settings=workflow.settings_view(workflow.get_settings(db.session())))
 
 
@@ -191,7 +196,7 @@ def case_page(event_id: int):
     duplicates = workflow.duplicates_of(session, event_id)[0] if "merge" in data["allowed_moves"] else []
     cfg = current_app.config
     return case_pages.case_page(data["case"], data["timeline"], data["allowed_moves"],
-                                lonlat=workflow.event_lonlat(session, event_id), move_labels=workflow.MOVE_LABELS,
+                                lonlat=workflow.event_lonlat(session, event_id), lang=request_lang(user),
                                 handlers=workflow.handler_choices(session, event), duplicates=duplicates,
                                 attachments=data["attachments"],
                                 csrf_token=csrf_token(), user_name=user.display_name or user.name,
@@ -207,4 +212,4 @@ def todo_page():
     if user.role not in ("admin", "commander", "worker"):
         raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
     lists, omitted = workflow.todo(db.session(), user)
-    return case_pages.todo_page(lists, omitted, user_name=user.display_name or user.name)
+    return case_pages.todo_page(lists, omitted, user_name=user.display_name or user.name, lang=request_lang(user))

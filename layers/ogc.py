@@ -167,8 +167,8 @@ def openapi(base: str, specs: list[LayerSpec]) -> dict:
         "links": links, "timeStamp": {"type": "string", "format": "date-time"},
         "numberMatched": {"type": "integer", "minimum": 0}, "numberReturned": {"type": "integer", "minimum": 0}}}
     problem = {"type": "object", "required": ["title", "status"], "properties": {
-        "type": {"type": "string"}, "title": {"type": "string"}, "status": {"type": "integer"},
-        "detail": {"type": "string"}, "instance": {"type": "string"}}}
+        "type": {"type": "string"}, "title": {"type": "string"}, "code": {"type": "string"},
+        "status": {"type": "integer"}, "detail": {"type": "string"}, "instance": {"type": "string"}}}
     params = {
         "bbox": {"name": "bbox", "in": "query", "required": False, "style": "form", "explode": False,
                  "description": "minLon,minLat,maxLon,maxLat in CRS84; features intersecting it.",

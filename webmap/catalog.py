@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from pathlib import Path
 
 LANGS = ("zh", "en")
 DEFAULT_LANG = "zh"
 FOLDER = Path(__file__).resolve().parent / "messages"
+PROBLEM = "problem."  # the keys of problem titles (webmap/messages/problems.json)
 
 
 @functools.cache
@@ -66,3 +68,42 @@ def choose_lang(preferred: str | None, accept_language: str | None) -> str:
         if lang in LANGS:
             return lang
     return DEFAULT_LANG
+
+
+@functools.cache
+def _problem_titles() -> tuple[dict[str, str], list[tuple[re.Pattern, str]]]:
+    """English problem title → key, and the titles with placeholders ("Invalid {name}") as patterns."""
+    exact: dict[str, str] = {}
+    patterns = []
+    for key, texts in entries().items():
+        if not key.startswith(PROBLEM):
+            continue
+        parts = re.split(r"\{(\w+)\}", texts["en"])
+        if len(parts) == 1:
+            exact.setdefault(texts["en"], key)  # a domain title before the HTTP status of the same words
+        else:
+            regex = "".join(re.escape(p) if i % 2 == 0 else f"(?P<{p}>.+?)" for i, p in enumerate(parts))
+            patterns.append((re.compile(regex), key))
+    # The most literal text first: "Invalid {name}" must not take "{name} out of range".
+    patterns.sort(key=lambda item: -len(re.sub(r"\(\?P<\w+>\.\+\?\)", "", item[0].pattern)))
+    return exact, patterns
+
+
+def problem_key(title: str) -> tuple[str, dict[str, str]] | None:
+    """The catalog key of an English problem title the code raises, with its placeholder values; None if none."""
+    exact, patterns = _problem_titles()
+    if title in exact:
+        return exact[title], {}
+    for pattern, key in patterns:
+        found = pattern.fullmatch(title)
+        if found:
+            return key, found.groupdict()
+    return None
+
+
+def problem_title(title: str, lang: str, status: int = 500) -> tuple[str, str]:
+    """(key, text in `lang`) for an English problem title; one the catalog lacks falls back to its HTTP status."""
+    key, values = problem_key(title) or (f"{PROBLEM}http_{status}", {})
+    if not has(key):
+        key = f"{PROBLEM}http_500"
+    return key, t(key, lang, **values)

@@ -1,9 +1,12 @@
 """The HTML pages that are not maps (sign-in, OGC API, case panel, to-do list) from Jinja templates, autoescaped."""
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import jinja2
+
+from webmap import catalog
 
 
 def when(iso: str | None) -> str:
@@ -17,6 +20,13 @@ ENV = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).resolve()
 ENV.filters["when"] = when
 
 
-def render(template: str, **context) -> str:
-    """webmap/templates/<template> filled with `context`."""
-    return ENV.get_template(template).render(**context)
+def label(prefix: str, value, lang: str = catalog.DEFAULT_LANG) -> str:
+    """The catalog's text for a value the data names (status.closed), or the value itself when there is none."""
+    key = f"{prefix}.{value}"
+    return catalog.t(key, lang) if catalog.has(key) else ("—" if value is None else str(value))
+
+
+def render(template: str, lang: str = catalog.DEFAULT_LANG, **context) -> str:
+    """webmap/templates/<template> filled with `context`; `t(key, **values)` and `label(prefix, value)` speak `lang`."""
+    return ENV.get_template(template).render(lang=lang, t=functools.partial(catalog.t, lang=lang),
+                                             label=functools.partial(label, lang=lang), **context)

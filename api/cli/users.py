@@ -1,13 +1,13 @@
-"""`gridgov user add|token|list|role|disable|enable|signout|locks|unlock`: users, tokens, sessions, locks."""
+"""`gridgov user add|token|list|role|lang|disable|enable|signout|locks|unlock`: users, tokens, sessions, locks."""
 from __future__ import annotations
 
 import click
 
 from api.cli.common import new_session
 from gis.core import audit, clock, throttle
-from gis.core.models import ROLES
+from gis.core.models import LANGS, ROLES
 from gis.core.sessions import revoke_all
-from gis.core.users import create_user, get_user, list_users, rotate_token, set_active, set_role
+from gis.core.users import create_user, get_user, list_users, rotate_token, set_active, set_lang, set_role
 
 
 @click.group()
@@ -60,6 +60,17 @@ def user_role(name: str, role: str) -> None:
         audit.record(session, "role_changed", "user", name, before={"role": before}, after={"role": role})
         session.commit()
     click.echo(f"user {name} is now {role}; their sessions ended")
+
+
+@user.command("lang")
+@click.argument("name")
+@click.argument("lang", type=click.Choice([*LANGS, "browser"]))
+def user_lang(name: str, lang: str) -> None:
+    """Set the language a user reads gridgov in: zh, en, or browser (follow their browser's Accept-Language)."""
+    with new_session() as session:
+        set_lang(session, name, None if lang == "browser" else lang)
+        session.commit()
+    click.echo(f"user {name} reads gridgov in {lang}")
 
 
 @user.command("disable")

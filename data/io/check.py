@@ -54,8 +54,7 @@ class RowErrors:
         shown = lines[:MAX_ERRORS]
         more = f" (first {MAX_ERRORS} listed)" if len(lines) > MAX_ERRORS else ""
         raise InvalidInput(
-            f"{layer} file has {len(lines)} problem{'s' * (len(lines) != 1)} in {rows} row{'s' * (rows != 1)}"
-            f"; nothing was imported",
+            f"{layer} file has {len(lines)} problem(s) in {rows} row(s); nothing was imported",
             f"{path}: {lines[0]}" + (f"; and {len(lines) - 1} more{more}" if len(lines) > 1 else ""),
             errors=shown, errors_omitted=len(lines) - len(shown))
 

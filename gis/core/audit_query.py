@@ -61,7 +61,7 @@ def retention_days(session: Session) -> int:
     """The `audit_retention_days` setting, refused below the legal floor."""
     days = get_settings(session)["audit_retention_days"]
     if isinstance(days, bool) or not isinstance(days, int) or days < AUDIT_RETENTION_MIN_DAYS:
-        raise InvalidInput("审计日志保留期过短 — audit retention too short",
+        raise InvalidInput("Audit retention too short",
                            f"audit_retention_days 须至少 {AUDIT_RETENTION_MIN_DAYS} 天 — must be at least "
                            f"{AUDIT_RETENTION_MIN_DAYS} days (network logs are kept six months); it is {days!r}.")
     return days

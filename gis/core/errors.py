@@ -1,4 +1,8 @@
-"""Domain errors: what went wrong and what to do about it, with no HTTP in them."""
+"""Domain errors: what went wrong and what to do about it, with no HTTP in them.
+
+Titles are English and stable: api/errors.py sends each in the request's language through its entry in
+webmap/messages/problems.json (tests/api/test_problem_titles.py checks every title the code raises has one).
+"""
 from __future__ import annotations
 
 from typing import Any
@@ -78,7 +82,7 @@ class Forbidden(GridgovError):
 class TooManyAttempts(GridgovError):
     """Too many failed sign-ins or bad keys from this account or address: locked for retry_after_s seconds."""
 
-    title = "尝试次数过多 — too many failed attempts"
+    title = "Too many failed attempts"
 
     def __init__(self, title: str | None = None, detail: str = "", *, retry_after_s: int = 60, **extra: Any):
         super().__init__(title, detail, **extra)

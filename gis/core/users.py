@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from gis.core import audit
 from gis.core.errors import Conflict, InvalidInput, NotFound
-from gis.core.models import ROLES, User, grid_codes, user_grids
+from gis.core.models import LANGS, ROLES, User, grid_codes, user_grids
 from gis.core.sessions import revoke_all
 
 TOKEN_PREFIX = "gg_"
@@ -124,6 +124,18 @@ def set_active(session: Session, name: str, active: bool) -> User:
     return user
 
 
+def set_lang(session: Session, name: str, lang: str | None) -> User:
+    """Set the language a user reads gridgov in (zh or en; None follows their browser), audited."""
+    if lang is not None and lang not in LANGS:
+        raise InvalidInput("Invalid lang", f"`lang` is one of {', '.join(LANGS)}, or null to follow the browser.",
+                           parameter="lang")
+    user = get_user(session, name)
+    if user.lang != lang:
+        audit.record(session, "user.lang", "user", name, before={"lang": user.lang}, after={"lang": lang})
+        user.lang = lang
+    return user
+
+
 def get_user(session: Session, name: str) -> User:
     """The user with this name, or NotFound."""
     user = session.scalar(select(User).where(User.name == name))
@@ -148,13 +160,14 @@ class Principal:
     display_name: str | None
     role: str
     active: bool
+    lang: str | None = None
 
 
 def principal_by_token(session: Session, token: str) -> Principal | None:
     """The active user holding this API token, as a Principal (cacheable across requests), or None."""
     if not token:
         return None
-    row = session.execute(select(User.id, User.name, User.display_name, User.role, User.active)
+    row = session.execute(select(User.id, User.name, User.display_name, User.role, User.active, User.lang)
                           .where(User.token_hash == hash_token(token), User.active)).first()
     return Principal(*row) if row else None
 

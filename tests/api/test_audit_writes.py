@@ -82,6 +82,7 @@ RECIPES = {
         "headers": {"If-Match": _etags(ctx, ctx.g["b"].code, ctx.g["c"].code)}}),
     "events.publish_event": lambda ctx: ("commander", "POST", f"/api/v1/events/{_public_report(ctx)}/publish", {
         "json": {"reply": "已安排清运"}}),
+    "users.set_my_lang": lambda ctx: ("worker", "PATCH", "/api/v1/me", {"json": {"lang": "en"}}),
     "users.sign_out_everywhere": lambda ctx: ("admin", "POST", f"/api/v1/users/{ctx.names['worker']}/signout", {}),
     "open311.create_request": lambda ctx: ("commander", "POST", "/open311/v2/requests.json", _open311(ctx)),
     "open311.create_request_bare": lambda ctx: ("commander", "POST", "/open311/v2/requests", _open311(ctx)),

@@ -8,6 +8,7 @@ from flask import Blueprint, Flask
 
 from api.auth import check_every_write_is_guarded, public, requires
 from tests.conftest import auth, live_hub
+from webmap import catalog
 
 
 def test_no_token_is_401_problem(client):
@@ -21,7 +22,7 @@ def test_no_token_is_401_problem(client):
 def test_unknown_token_is_401(client):
     response = client.get("/api/v1/me", headers=auth("gg_not-a-real-token"))
     assert response.status_code == 401
-    assert response.json["title"] == "Invalid token"
+    assert response.json["title"] == catalog.t("problem.invalid_token")
 
 
 def test_token_identifies_user_and_grid_scope(client, make_user, session):
@@ -33,7 +34,8 @@ def test_token_identifies_user_and_grid_scope(client, make_user, session):
     token = make_user("worker", grids=[g.code], name="wang")
     response = client.get("/api/v1/me", headers=auth(token))
     assert response.status_code == 200
-    assert response.json == {"name": "wang", "display_name": None, "role": "worker", "grids": [g.code]}
+    assert response.json == {"name": "wang", "display_name": None, "role": "worker", "lang": None,
+                             "grids": [g.code]}
 
 
 def test_wrong_role_is_403(client, make_user):
@@ -85,7 +87,7 @@ def test_login_session_and_csrf(client, make_user):
     assert client.get("/api/v1/me").json["name"] == "boss"
     # A write from a cookie session without the page's CSRF token is refused …
     denied = client.post("/api/v1/users", json={"name": "n1", "role": "viewer"})
-    assert denied.status_code == 403 and "CSRF" in denied.json["title"]
+    assert denied.status_code == 403 and denied.json["title"] == catalog.t("problem.csrf_token_missing")
     # … and accepted with it.
     with client.session_transaction() as s:
         csrf = s["csrf"]

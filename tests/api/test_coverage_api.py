@@ -10,6 +10,7 @@ import pytest
 from gis.cadres.coverage import CSV_COLUMNS
 from tests.conftest import auth, problem
 from tests.gis.cadres.test_coverage import build_scene
+from webmap import catalog
 
 
 @pytest.fixture
@@ -95,7 +96,7 @@ def test_coverage_needs_sign_in(client, scene):
 ])
 def test_bad_input_is_problem_json(client, make_user, scene, query, status, word):
     body = problem(client.get(f"/api/v1/coverage?{query}", headers=auth(make_user("commander"))), status)
-    assert word in body["detail"] or word in body["title"].lower()
+    assert word in body["detail"] or word in catalog.t(body["code"], "en").lower()
 
 
 def test_unacceptable_accept_is_406(client, make_user, scene):

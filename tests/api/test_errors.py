@@ -4,6 +4,7 @@ from __future__ import annotations
 from api import create_app
 from api import db as api_db
 from tests.conftest import auth, problem
+from webmap import catalog
 
 
 def test_healthz_ok(client):
@@ -20,7 +21,7 @@ def test_healthz_when_database_is_down_is_503():
     app = create_app({"TESTING": True, "SECRET_KEY": "x",
                       "DATABASE_URL": f"postgresql+psycopg://nobody:pw@127.0.0.1:{port}/nothing"})
     body = problem(app.test_client().get("/healthz"), 503)
-    assert "database" in body["title"].lower()
+    assert body["title"] == catalog.t(body["code"]) and "database" in catalog.t(body["code"], "en").lower()
 
 
 def test_unknown_route_is_404_problem(client):
@@ -36,7 +37,7 @@ def test_malformed_json_is_400(client, make_user):
     token = make_user("admin")
     body = problem(client.post("/api/v1/users", data="{not json", content_type="application/json",
                                    headers=auth(token)), 400)
-    assert "JSON" in body["title"]
+    assert body["title"] == catalog.t("problem.malformed_json")
 
 
 def test_non_json_body_is_400(client, make_user):
@@ -161,7 +162,7 @@ def test_a_request_that_finds_every_connection_in_use_is_503_with_retry_after(db
             assert client.get(path, headers=headers).status_code == 200
             held = exhaust(engine)
             response = client.get(path, headers=headers)
-            assert problem(response, 503)["title"] == "Server busy"
+            assert problem(response, 503)["title"] == catalog.t("problem.server_busy")
             assert response.headers["Retry-After"] == "5"
             for connection in held:
                 connection.close()

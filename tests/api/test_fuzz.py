@@ -17,7 +17,7 @@ QUERY_VALUES = ["\x00", "x", "1e309"]
 BODY_FIELDS = ["lon", "lat", "crs", "accuracy_m", "category", "title", "description", "occurred_at", "contact",
                "role", "grid_code", "cadre_code", "valid_from", "valid_to", "geometry", "to", "note", "reason",
                "deadline", "level", "target", "name", "grids", "password", "code", "community_code", "kind",
-               "households", "line", "codes", "edits", "at", "service_code", "changes"]
+               "households", "line", "codes", "edits", "at", "service_code", "changes", "lang"]
 BODY_VALUES = ["\x00", [], 2**70]
 
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from tests.conftest import auth, problem
+from webmap import catalog
 
 
 def _post(client, token, data: bytes, path: str = "/api/v1/grid-edits/validate", **kw):
@@ -11,7 +12,7 @@ def _post(client, token, data: bytes, path: str = "/api/v1/grid-edits/validate",
 def test_json_nested_100000_deep_is_a_400_that_names_the_limit(client, make_user):
     token = make_user("planner")
     body = problem(_post(client, token, b"[" * 100_000 + b"]" * 100_000), 400)
-    assert "JSON 嵌套过深" in body["title"] and "64" in body["detail"]
+    assert body["title"] == catalog.t("problem.json_nested_too_deep") and "64" in body["detail"]
 
 
 def test_brackets_inside_strings_do_not_count_as_depth(client, make_user):

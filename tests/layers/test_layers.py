@@ -10,6 +10,7 @@ from sqlalchemy import text
 from layers.registry import REGISTRY
 from tests.conftest import auth, live_hub, wait_for_change
 from tests.factories import cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
+from webmap import catalog
 
 PHONE = "13800138000"
 CADRE_PHONE = "13900139000"
@@ -151,7 +152,7 @@ def test_feature_cap_is_a_clear_problem_or_aggregates_on_request(client, command
     session.commit()
     response = client.get("/layers/events.geojson?zoom=16", headers=commander)
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
-    assert response.json["title"] == "Too many features"
+    assert response.json["title"] == catalog.t("problem.too_many_features")
     assert "narrow the bbox" in response.json["detail"] and response.json["limit"] == 5000
     fallback = client.get("/layers/events.geojson?zoom=16&overflow=aggregate", headers=commander).json
     assert fallback["aggregated"] is True
@@ -183,7 +184,7 @@ def test_big_geojson_is_gzipped_for_clients_that_accept_it(client, commander, di
 def test_bad_parameters_are_problems_that_say_what_to_send(client, query, title):
     response = client.get(f"/layers/grids.geojson?{query}")
     assert response.status_code == 400 and response.mimetype == "application/problem+json"
-    assert response.json["title"] == title and response.json["detail"]
+    assert response.json["title"] == catalog.problem_title(title, "zh")[1] and response.json["detail"]
 
 
 def test_unknown_layer_is_404(client):

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from layers.registry import REGISTRY
 from webmap import catalog
 
 JS = Path(catalog.__file__).resolve().parent / "static" / "js"
@@ -36,6 +37,14 @@ def test_every_key_the_page_scripts_use_is_in_the_catalog():
 def test_every_prefix_the_scripts_label_by_has_messages():
     prefixes = {p for path in JS.rglob("*.js") for p in PREFIX.findall(path.read_text(encoding="utf-8"))}
     assert all(catalog.messages("zh", prefix + ".") for prefix in prefixes), prefixes
+
+
+def test_every_layer_and_every_property_a_popup_shows_has_its_name_in_the_catalog():
+    for spec in REGISTRY.values():
+        assert catalog.has(f"layer.{spec.name}"), spec.name
+        names = set(spec.properties) | set(spec.aggregate.measures if spec.aggregate else ())
+        missing = sorted(name for name in names if not catalog.has(f"field.{name}"))
+        assert not missing, spec.name
 
 
 def test_chinese_is_the_default_and_english_is_available():

@@ -9,6 +9,7 @@ import urllib.request
 import pytest
 
 from tests.factories import four_grids, lonlat
+from webmap import catalog
 
 PASSWORD = "correct-horse-9"
 ASSET = re.compile(r"""(?:src|href)\s*=\s*["']([^"']+)["']""")
@@ -110,7 +111,8 @@ def test_command_center_polls_when_the_server_has_no_stream_slot(app, live_serve
     make_user("commander", password=PASSWORD, name="c3")
     browser_sign_in(page, live_server, "c3", "/map")
     page.wait_for_function("() => gridgov.state.drawn.events === 4 && gridgov.state.polling === true")
-    assert "live updates busy" in page.locator("#gg-live").text_content()
+    # In the page's language (Chromium asks for en-US unless told otherwise).
+    assert page.locator("#gg-live").text_content() == catalog.t("map.live.busy", page.evaluate("gridgov.lang"), s=1)
     new_id = _worker_reports(live_server, make_user, district, "轮询事件")["id"]
     page.wait_for_function(f"() => gridgov.state.events.has({new_id})", timeout=5000)
     assert page.evaluate("gridgov.state.live") is False

@@ -34,11 +34,11 @@ from gis.core.models.spatial import (
     GridLineage,
     grid_codes,
 )
-from gis.core.models.users import ROLES, AuditEntry, LoginThrottle, User, UserSession, user_grids
+from gis.core.models.users import LANGS, ROLES, AuditEntry, LoginThrottle, User, UserSession, user_grids
 
 __all__ = ["AREA_CODE_LENGTH", "AREA_LEVELS", "ASSIGN_STATUSES", "ATTACHMENT_FLAGS", "CADRE_TYPES",
-           "CLOSED_EVENT_STATUSES", "EVENT_STATUSES", "GRID_EDIT_OPS", "GRID_KINDS", "LEVELS", "LINEAGE_RELATIONS",
-           "MOVES", "NAMING", "OPEN_EVENT_STATUSES", "ROLES", "SRID", "AdminArea", "Attachment", "AuditEntry", "Base",
-           "Building", "Cadre", "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract", "Event", "EventMove",
-           "Grid", "GridEdit", "GridLineage", "LoginThrottle", "User", "UserSession", "WorkCalendarDay",
-           "WorkflowSetting", "case_stats_dirty", "event_is_open", "grid_codes", "user_grids"]
+           "CLOSED_EVENT_STATUSES", "EVENT_STATUSES", "GRID_EDIT_OPS", "GRID_KINDS", "LANGS", "LEVELS",
+           "LINEAGE_RELATIONS", "MOVES", "NAMING", "OPEN_EVENT_STATUSES", "ROLES", "SRID", "AdminArea", "Attachment",
+           "AuditEntry", "Base", "Building", "Cadre", "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract",
+           "Event", "EventMove", "Grid", "GridEdit", "GridLineage", "LoginThrottle", "User", "UserSession",
+           "WorkCalendarDay", "WorkflowSetting", "case_stats_dirty", "event_is_open", "grid_codes", "user_grids"]

@@ -23,13 +23,15 @@ from sqlalchemy.orm import Mapped, mapped_column
 from gis.core.models.base import Base, check_in
 
 ROLES = ("admin", "planner", "commander", "worker", "viewer")
+LANGS = ("zh", "en")  # the catalog's languages (webmap/catalog.py; tests/webmap/test_catalog.py checks they agree)
 
 
 class User(Base):
     """A person or system that signs in: role, argon2 password hash, hashed API token."""
 
     __tablename__ = "users"
-    __table_args__ = (CheckConstraint(check_in("role", ROLES), name="role"),)
+    __table_args__ = (CheckConstraint(check_in("role", ROLES), name="role"),
+                      CheckConstraint(check_in("lang", LANGS), name="lang"))
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     name: Mapped[str] = mapped_column(String(64), unique=True)
@@ -41,6 +43,8 @@ class User(Base):
     token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     active: Mapped[bool] = mapped_column(Boolean, server_default=text("true"))
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
+    # The language they chose for pages, problems and messages; NULL follows the browser's Accept-Language.
+    lang: Mapped[str | None] = mapped_column(String(2))
 
 
 user_grids = Table(

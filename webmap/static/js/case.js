@@ -1,11 +1,12 @@
 /* The case page (/cases/<id>): each move's form goes to the case's moves API as JSON; the page
  * then reloads with the new state, or shows the API's problem. section.moves carries the URL
- * and the page's CSRF token (webmap/templates/case_panel.html). */
+ * and the page's CSRF token (webmap/templates/case_panel.html); the API's problem title is in the reader's
+ * language already, and data-failed says it when the answer is not one. */
 
 const moves = document.querySelector("section.moves");
 
 if (moves) {
-  const { url, csrf } = moves.dataset;
+  const { url, csrf, failed } = moves.dataset;
   document.querySelectorAll("form.move").forEach((form) => {
     form.addEventListener("submit", async (ev) => {
       ev.preventDefault();
@@ -22,7 +23,7 @@ if (moves) {
         window.location.reload();
         return;
       }
-      const problem = await response.json().catch(() => ({ title: response.statusText }));
+      const problem = await response.json().catch(() => ({ title: failed }));
       error.textContent = problem.title + (problem.detail ? ": " + problem.detail : "");
     });
   });

@@ -4,6 +4,7 @@
 import { el, getJSON, notifier, propsTable, withQuery } from "./core.js";
 import { legend, userBar } from "./controls.js";
 import { eventLayers } from "./events.js";
+import { label, layerTitle, t } from "./i18n.js";
 import { basemapLayers, bboxLayer, identify, tileLayer } from "./layers.js";
 import { liveStream } from "./live.js";
 import { gridgov } from "./state.js";
@@ -14,11 +15,11 @@ function countersPanel(map, config) {
   const ctl = L.control({ position: "topleft" });
   const cells = {};
   const items = [
-    ["today_events", "今日事件 today"],
-    ["open_events", "在办 open"],
-    ["overdue_events", "超期 overdue"],
-    ["closure_rate", "结案率 closure rate"],
-    ["on_time_closure_rate", "按期结案率 on time"],  // issue #8: last 30 days, as of the last tick
+    ["today_events", t("map.counter.today_events")],
+    ["open_events", t("map.counter.open_events")],
+    ["overdue_events", t("map.counter.overdue_events")],
+    ["closure_rate", t("map.counter.closure_rate")],
+    ["on_time_closure_rate", t("map.counter.on_time_closure_rate")],  // issue #8: last 30 days, as of the last tick
   ];
   ctl.onAdd = () => {
     const box = el("div", { class: "gg-panel gg-counters", id: "gg-counters" });
@@ -55,26 +56,26 @@ function searchControl(map, config, layers, notice) {
   const ctl = L.control({ position: "topleft" });
   const found = { highlight: null };  // the outline of the place last shown
   ctl.onAdd = () => {
-    const input = el("input", { type: "search", placeholder: "网格编码 / 地址 grid code or address", "aria-label": "search", id: "gg-search" });
+    const input = el("input", { type: "search", placeholder: t("map.search.placeholder"), "aria-label": t("map.search.label"), id: "gg-search" });
     const list = el("ul", { class: "gg-results" });
     const form = el("form", { class: "gg-panel gg-search" }, input, list);
     form.addEventListener("submit", async (e) => {
       e.preventDefault();
       const q = input.value.trim();
       list.replaceChildren();
-      if (q.length < 2) return notice("请输入至少两个字符 — type at least 2 characters");
+      if (q.length < 2) return notice(t("map.search.too_short"));
       const data = await getJSON(withQuery(config.endpoints.search, { q }));
       if (data.problem) return notice(data.problem.detail);
-      if (!data.results.length) return notice(`没有找到 “${q}” — nothing found`);
+      if (!data.results.length) return notice(t("map.search.nothing", { q }));
       data.results.forEach((r) => {
-        const item = el("li", { tabindex: "0" }, `${r.name} `, el("small", {}, `${r.type} ${r.code}`));
+        const item = el("li", { tabindex: "0" }, `${r.name} `, el("small", {}, `${label("map.search.type", r.type)} ${r.code}`));
         const go = () => show(r);
         item.addEventListener("click", go);
         item.addEventListener("keydown", (ev) => ev.key === "Enter" && go());
         list.append(item);
       });
       if (data.results_omitted > 0) {
-        list.append(el("li", { class: "gg-more" }, `… 还有 ${data.results_omitted} 项未列出 / and ${data.results_omitted} more — 请输入更多字符 type more to narrow`));
+        list.append(el("li", { class: "gg-more" }, `… ${t("map.search.more", { n: data.results_omitted })}`));
       }
       if (data.results.length === 1) show(data.results[0]);
     });
@@ -93,7 +94,7 @@ function searchControl(map, config, layers, notice) {
       if (data.features && data.features.length) {
         map.removeLayer(found.highlight);
         found.highlight = L.geoJSON(data, { style: { color: "#e53935", weight: 4, fill: false } }).addTo(map);
-        found.highlight.bindPopup(propsTable(data.features[0].properties, grids.title)).openPopup();
+        found.highlight.bindPopup(propsTable(data.features[0].properties, layerTitle(grids))).openPopup();
       }
     }
   }
@@ -103,8 +104,8 @@ function searchControl(map, config, layers, notice) {
 function eventOptions(map, ctx) {
   const ctl = L.control({ position: "topright" });
   ctl.onAdd = () => {
-    const colour = el("select", { "aria-label": "colour events by" },
-      el("option", { value: "status" }, "按状态 by status"), el("option", { value: "category" }, "按类别 by category"));
+    const colour = el("select", { "aria-label": t("map.events.colour_by") },
+      el("option", { value: "status" }, t("map.events.by_status")), el("option", { value: "category" }, t("map.events.by_category")));
     colour.addEventListener("change", () => {
       ctx.colorBy = colour.value;
       ctx.recolor();
@@ -114,7 +115,7 @@ function eventOptions(map, ctx) {
       ctx.includeClosed = closed.checked;
       ctx.reload();
     });
-    const box = el("div", { class: "gg-panel gg-event-options" }, "事件 events: ", colour, el("label", {}, closed, " 含已结案 closed too"));
+    const box = el("div", { class: "gg-panel gg-event-options" }, t("map.events.heading"), colour, el("label", {}, closed, ` ${t("map.events.closed_too")}`));
     L.DomEvent.disableClickPropagation(box);
     return box;
   };
@@ -130,7 +131,7 @@ function overdueFilter(map, ctx) {
       ctx.overdueOnly = box.checked;
       ctx.reload();
     });
-    const panel = el("label", { class: "gg-panel gg-overdue-only" }, box, " 只看超期 overdue only");
+    const panel = el("label", { class: "gg-panel gg-overdue-only" }, box, ` ${t("map.events.overdue_only")}`);
     L.DomEvent.disableClickPropagation(panel);
     return panel;
   };
@@ -138,7 +139,8 @@ function overdueFilter(map, ctx) {
 }
 
 // Every layer as an overlay, events first: their one request should not queue behind dozens of
-// tile requests. Returns the overlays by title and the events layer (null when not readable).
+// tile requests. Returns the overlays by title (in the reader's language) and the events layer
+// (null when not readable).
 function drawLayers(map, layers, notice) {
   const drawn = { overlays: {}, events: null };
   const overlays = drawn.overlays;
@@ -148,15 +150,15 @@ function drawLayers(map, layers, notice) {
       // Polygons counted per grid below their min zoom (buildings) would hide the grids'
       // choropleth under a second one: here they appear from their min zoom.
       const fromZoom = layer.aggregate && layer.aggregate.shape === "polygon" ? layer.min_zoom : 0;
-      overlays[layer.title] = tileLayer(map, layer, {}, { minZoom: fromZoom });
+      overlays[layerTitle(layer)] = tileLayer(map, layer, {}, { minZoom: fromZoom });
     } else if (layer.render === "points") {
       drawn.events = eventLayers(map, layer, notice);
-      overlays[layer.title] = drawn.events.cluster;
-      overlays[`${layer.title} 热力图 heat map`] = drawn.events.heat;
+      overlays[layerTitle(layer)] = drawn.events.cluster;
+      overlays[t("layer.heat", { layer: layerTitle(layer) })] = drawn.events.heat;
     } else {
-      overlays[layer.title] = bboxLayer(map, layer, { notice });
+      overlays[layerTitle(layer)] = bboxLayer(map, layer, { notice });
     }
-    if (layer.shown && overlays[layer.title]) overlays[layer.title].addTo(map);
+    if (layer.shown && overlays[layerTitle(layer)]) overlays[layerTitle(layer)].addTo(map);
   });
   return drawn;
 }
@@ -169,7 +171,7 @@ export function command(map, config) {
   Object.values(bases).forEach((b) => b.addTo(map));
   // The layer control lists layers in registry order, whatever order they were drawn in.
   const ordered = {};
-  layers.forEach((layer) => Object.keys(overlays).filter((t) => t.startsWith(layer.title)).forEach((t) => (ordered[t] = overlays[t])));
+  layers.forEach((layer) => Object.keys(overlays).filter((name) => name.startsWith(layerTitle(layer))).forEach((name) => (ordered[name] = overlays[name])));
   L.control.layers(bases, ordered, { collapsed: window.innerWidth < 900 }).addTo(map);
   legend(map, layers);
   searchControl(map, config, layers, notice);
@@ -189,7 +191,8 @@ export function command(map, config) {
         events.upsert(feature);
         refreshCounters.soon();
         const live = document.getElementById("gg-live");
-        if (live) live.textContent = `${op === "insert" ? "新事件" : "更新"} #${feature.id} ${feature.properties.title} (${feature.properties.grid_code || "—"})`;
+        const values = { id: feature.id, title: feature.properties.title, grid: feature.properties.grid_code || "—" };
+        if (live) live.textContent = op === "insert" ? t("map.live.new", values) : t("map.live.updated", values);
       },
       reload() {
         events.reload();

@@ -1,6 +1,7 @@
 /* Shared helpers of the map pages: DOM building, HTML escaping, the message bar, and fetching
  * JSON from this server (problems resolve to {problem}, never throw). */
 
+import { fieldName, fieldValue, t } from "./i18n.js";
 import { state } from "./state.js";
 
 export function el(tag, attrs, ...children) {
@@ -18,10 +19,11 @@ export function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
+// A feature's properties as a popup shows them: each by its catalog name, its value labelled and in units.
 export function propsTable(props, title) {
   const rows = Object.entries(props)
     .filter(([, v]) => v !== null && v !== "")
-    .map(([k, v]) => `<tr><th>${escapeHtml(k)}</th><td>${escapeHtml(v)}</td></tr>`)
+    .map(([k, v]) => `<tr><th>${escapeHtml(fieldName(k))}</th><td>${escapeHtml(fieldValue(k, v))}</td></tr>`)
     .join("");
   return (title ? `<b>${escapeHtml(title)}</b>` : "") + `<table class="gg-props">${rows}</table>`;
 }
@@ -43,7 +45,7 @@ export function notifier(map) {
 export async function getJSON(url, options) {
   const response = await fetch(url, Object.assign({ credentials: "same-origin", headers: { Accept: "application/json" } }, options));
   const body = await response.json().catch(() => null);
-  if (!response.ok) return { problem: body || { title: `HTTP ${response.status}`, detail: url } };
+  if (!response.ok) return { problem: body || { title: t("map.http_status", { status: response.status }), detail: url } };
   return body;
 }
 

@@ -1,7 +1,8 @@
 /* The events layer of the command center: clustered markers coloured by status or category,
  * a heat map, overdue cases ringed in red, and live upserts from the stream. */
 
-import { bboxOf, el, latestJSON, propsTable, withQuery } from "./core.js";
+import { bboxOf, el, escapeHtml, latestJSON, propsTable, withQuery } from "./core.js";
+import { layerTitle, t } from "./i18n.js";
 import { photoStrip } from "./photos.js";
 import { mark, state } from "./state.js";
 
@@ -32,8 +33,8 @@ export function eventLayers(map, layer, notice) {
     m.feature = feature;
     m.bindPopup(() => {
       const card = el("div", {});
-      card.innerHTML = propsTable(feature.properties, `${layer.title} #${feature.id}`) +
-        `<p><a class="gg-case-link" href="/cases/${encodeURIComponent(feature.id)}">案件流转 case →</a></p>`;
+      card.innerHTML = propsTable(feature.properties, t("map.events.popup_title", { layer: layerTitle(layer), id: feature.id })) +
+        `<p><a class="gg-case-link" href="/cases/${encodeURIComponent(feature.id)}">${escapeHtml(t("map.events.case_link"))}</a></p>`;
       card.append(photoStrip(feature.id));  // issue 18: the report's photos
       return card;
     });
@@ -56,7 +57,7 @@ export function eventLayers(map, layer, notice) {
     if (ctx.overdueOnly) params.overdue = "true";
     const data = await fetchLatest(withQuery(layer.links.geojson, params));
     if (!data) return;
-    if (data.problem) return notice(`${layer.title}: ${data.problem.detail || data.problem.title}`);
+    if (data.problem) return notice(t("map.problem", { layer: layerTitle(layer), title: data.problem.title, detail: data.problem.detail || "" }));
     ctx.aggregated = data.aggregated;
     cluster.clearLayers();
     state.events.clear();

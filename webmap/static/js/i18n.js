@@ -34,3 +34,34 @@ export function localTime(moment, withDate = true) {
   if (withDate) Object.assign(opts, { month: "numeric", day: "numeric" });
   return new Date(moment).toLocaleString(gridgov.lang === "en" ? "en-GB" : "zh-CN", opts);
 }
+
+// A number as the reader's language writes it (at most one decimal).
+export function number(n) {
+  return Number(n).toLocaleString(gridgov.lang === "en" ? "en" : "zh-CN", { maximumFractionDigits: 1 });
+}
+
+// A layer's name in the reader's language (layer.<name>), else the registry's title.
+export function layerTitle(layer) {
+  return texts[`layer.${layer.name}`] ?? layer.title;
+}
+
+// A feature property's name (field.<key>), and its value as a person reads it: statuses, levels and
+// yes/no from the catalog, areas and counts rounded in metric units, times to the minute.
+export function fieldName(key) {
+  return texts[`field.${key}`] ?? key;
+}
+
+export function fieldValue(key, value) {
+  if (value === null || value === undefined || value === "") return "—";
+  if (typeof value === "boolean") return value ? t("value.yes") : t("value.no");
+  if (key === "status") return label("status", value);
+  if (key === "level") return label("level", value);
+  if (key === "assign_status") return label("assign", value);
+  if (key === "area_m2") return t("unit.m2", { n: number(Math.round(value)) });
+  if (key === "households") return t("unit.households", { n: number(value) });
+  if (key === "population") return t("unit.people", { n: number(value) });
+  if (key === "floors") return t("unit.floors", { n: number(value) });
+  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) return value.slice(0, 16).replace("T", " ");
+  if (typeof value === "number") return number(value);
+  return String(value);
+}

@@ -2,6 +2,7 @@
  * for the view, the optional basemap, and identify (what lies under a click). */
 
 import { bboxOf, getJSON, latestJSON, propsTable, withQuery } from "./core.js";
+import { layerTitle, t } from "./i18n.js";
 import { mark, state } from "./state.js";
 
 function classColor(value, spec) {
@@ -56,7 +57,7 @@ export function bboxLayer(map, layer, options) {
     style: (f) => pathStyle(layer, f.properties),
     pointToLayer: opts.pointToLayer,
     onEachFeature: (f, lyr) => {
-      lyr.bindPopup(() => propsTable(f.properties, layer.title));
+      lyr.bindPopup(() => propsTable(f.properties, layerTitle(layer)));
       if (opts.onEachFeature) opts.onEachFeature(f, lyr);
     },
   });
@@ -74,7 +75,7 @@ export function bboxLayer(map, layer, options) {
     const data = await fetchLatest(withQuery(layer.links.geojson, params));
     if (!data) return;
     if (data.problem) {
-      if (opts.notice) opts.notice(`${layer.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
+      if (opts.notice) opts.notice(t("map.problem", { layer: layerTitle(layer), title: data.problem.title, detail: data.problem.detail || "" }));
       return;
     }
     group.clearLayers();
@@ -90,7 +91,7 @@ export function bboxLayer(map, layer, options) {
 
 export function basemapLayers(config) {
   if (!config.basemap) return {};
-  return { "底图 basemap": L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 20 }) };
+  return { [t("layer.basemap")]: L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 20 }) };
 }
 
 // Point query: what lies under a click (current grid, building), from the layers themselves.
@@ -102,7 +103,7 @@ export async function identify(map, latlng, layers) {
     const layer = layers.find((l) => l.name === name);
     if (!layer) continue;
     const data = await getJSON(withQuery(layer.links.geojson, { bbox }));
-    if (data && data.features) data.features.slice(0, 2).forEach((f) => parts.push(propsTable(f.properties, layer.title)));
+    if (data && data.features) data.features.slice(0, 2).forEach((f) => parts.push(propsTable(f.properties, layerTitle(layer))));
   }
   if (parts.length) L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(parts.join("<hr>")).openOn(map);
 }

@@ -1,6 +1,7 @@
 /* Live updates from the server-sent event stream, with polling when the server turns the
  * stream away; state.live and state.polling say which is running. */
 
+import { t } from "./i18n.js";
 import { state } from "./state.js";
 
 // A browser without EventSource, or one the server turned away (503 when every stream slot of
@@ -18,7 +19,7 @@ export function liveStream(url, handlers, pollSeconds) {
     state.live = false;
     state.polling = true;
     const line = document.getElementById("gg-live");
-    if (line) line.textContent = `实时推送繁忙，每${pollSeconds || 30}秒刷新 · live updates busy, refreshing every ${pollSeconds || 30} s`;
+    if (line) line.textContent = t("map.live.busy", { s: pollSeconds || 30 });
     if (!live.poll) live.poll = setInterval(() => handlers.reload(), 1000 * (pollSeconds || 30));
     if (retry) setTimeout(connect, 1000 * (60 + Math.random() * 60));
   };

@@ -5,8 +5,11 @@ import { el, getJSON } from "./core.js";
 import { t } from "./i18n.js";
 
 function flagText(photo, flag) {
-  if (flag === "far") return t("photo.flag.far", { km: ((photo.distance_m || 0) / 1000).toFixed(1) });
-  return t(`photo.flag.${flag}`);
+  const d = photo.distance_m || 0;
+  if (flag === "far") return d >= 1000 ? t("photo.far_km", { km: (d / 1000).toFixed(1) }) : t("photo.far_m", { m: Math.round(d) });
+  if (flag === "old") return t("photo.flag.old");
+  if (flag === "future") return t("photo.flag.future");
+  return t("photo.flag.no_exif_time");
 }
 
 export function photoStrip(eventId) {

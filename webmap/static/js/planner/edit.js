@@ -1,6 +1,8 @@
 /* The planner's pending edit: dragged vertices, grids reshaped with Geoman, or one split,
  * merge, create or retire; only one kind at a time, as the grid edit API takes it. */
 
+import { t } from "../i18n.js";
+
 export class PendingEdit {
   constructor() {
     this.moves = new Map(); // vertex key -> { from: [lng, lat], to: [lng, lat] }
@@ -19,8 +21,8 @@ export class PendingEdit {
 
   label() {
     if (this.other) return this.other.label;
-    if (this.moves.size) return `移动顶点 move ${this.moves.size} vertex(es)`;
-    return this.changed.size ? `改形 reshape ${[...this.changed.keys()].join(", ")}` : "";
+    if (this.moves.size) return t("planner.edit.moves", { n: this.moves.size });
+    return this.changed.size ? t("planner.edit.reshape", { grids: [...this.changed.keys()].join(", ") }) : "";
   }
 
   // The edit as the API wants it, or null when nothing waits.

@@ -6,6 +6,7 @@
 
 import { userBar } from "../controls.js";
 import { bboxOf, el, escapeHtml, latestJSON, notifier, postJSON, withQuery } from "../core.js";
+import { layerTitle, number, t } from "../i18n.js";
 import { basemapLayers, bboxLayer, pathStyle, tileLayer } from "../layers.js";
 import { gridgov, mark, state } from "../state.js";
 import { PendingEdit } from "./edit.js";
@@ -74,8 +75,8 @@ export function planner(map, config) {
     if (view.asOf) params.at = view.asOf;
     const data = await fetchLatest(withQuery(grids.links.geojson, params));
     if (!data) return;
-    if (data.problem) return notice(`${grids.title}: ${data.problem.title} — ${data.problem.detail || ""}`);
-    if (data.aggregated) return notice("视图内网格太多，请放大 — too many grids in view, zoom in");
+    if (data.problem) return notice(t("map.problem", { layer: layerTitle(grids), title: data.problem.title, detail: data.problem.detail || "" }));
+    if (data.aggregated) return notice(t("planner.too_many"));
     group.clearLayers();
     view.loaded.clear();
     group.addData(data);
@@ -85,7 +86,7 @@ export function planner(map, config) {
     mark("grids");
     ui.table.replaceChildren(...data.features.map((f) =>
       el("tr", {}, el("td", {}, f.properties.code), el("td", {}, f.properties.name),
-        el("td", {}, Math.round(f.properties.area_m2).toLocaleString()), el("td", {}, String(f.properties.households)),
+        el("td", {}, number(Math.round(f.properties.area_m2))), el("td", {}, number(f.properties.households ?? 0)),
         el("td", {}, String(f.properties.version)))));
     rebuildHandles();
   }
@@ -144,7 +145,7 @@ export function planner(map, config) {
   async function runPreview() {
     const body = edit.body(ui.take.checked);
     if (!body) return;
-    ui.result.replaceChildren(el("p", { class: "gg-note" }, "预览中… previewing…"));
+    ui.result.replaceChildren(el("p", { class: "gg-note" }, t("planner.previewing")));
     const answer = await postJSON(api.preview, body, config.csrf);
     if (JSON.stringify(edit.body(ui.take.checked)) !== JSON.stringify(body)) return; // edited meanwhile: a newer preview follows
     problems.clearLayers();
@@ -159,7 +160,7 @@ export function planner(map, config) {
     } else {
       planner.preview = null;
       ui.save.disabled = true;
-      ui.result.replaceChildren(problemView(answer.body || { title: `HTTP ${answer.status}` }, problems, reloadView));
+      ui.result.replaceChildren(problemView(answer.body || { title: t("map.http_status", { status: answer.status }) }, problems, reloadView));
     }
   }
 
@@ -175,12 +176,12 @@ export function planner(map, config) {
     const answer = await postJSON(api.save, body, config.csrf, tags.join(", "));
     if (answer.status === 201) {
       planner.saved = answer.body;
-      notice(`已保存 saved: edit #${answer.body.edit.id} — ${answer.body.opened.map((g) => `${g.code} v${g.version}`).join(", ")}`, 8000);
+      notice(t("planner.saved", { id: answer.body.edit.id, grids: answer.body.opened.map((g) => `${g.code} v${g.version}`).join(", ") }), 8000);
       discard(true);
       overview.redraw(); // the server's tile cache forgot these grids when they changed
     } else {
-      ui.result.replaceChildren(problemView(answer.body || { title: `HTTP ${answer.status}` }, problems, reloadView));
-      if (answer.status === 412) notice("网格已被他人修改，请重新加载 — someone changed these grids meanwhile; reload", 10000);
+      ui.result.replaceChildren(problemView(answer.body || { title: t("map.http_status", { status: answer.status }) }, problems, reloadView));
+      if (answer.status === 412) notice(t("planner.changed_meanwhile"), 10000);
     }
   });
 
@@ -216,7 +217,7 @@ export function planner(map, config) {
   Object.values(bases).forEach((b) => b.addTo(map));
   const overlays = {};
   config.layers.filter((l) => ["districts", "streets", "communities"].includes(l.name)).forEach((l) => {
-    overlays[l.title] = bboxLayer(map, l, { notice, readOnly: true });
+    overlays[layerTitle(l)] = bboxLayer(map, l, { notice, readOnly: true });
   });
   L.control.layers(bases, overlays, { collapsed: true }).addTo(map);
   userBar(map, config);

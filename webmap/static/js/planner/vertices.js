@@ -1,6 +1,8 @@
 /* Shared vertices on the planner's map: one draggable handle per distinct vertex of the grids
  * loaded, so dragging a vertex neighbours share moves every grid that has it. */
 
+import { t } from "../i18n.js";
+
 const key = (ll) => `${ll.lng.toFixed(10)},${ll.lat.toFixed(10)}`;
 
 function walk(latlngs, path, visit) {
@@ -26,7 +28,7 @@ export function buildHandles(map, group, handles, { canEdit, maxHandles, notice,
     vertices.get(k).refs.push({ lyr, path });
   }));
   if (vertices.size > maxHandles) {
-    notice("顶点太多，请放大后拖动 — zoom in to drag vertices");
+    notice(t("planner.zoom_for_vertices"));
     return 0;
   }
   vertices.forEach((v, k) => {
@@ -34,7 +36,7 @@ export function buildHandles(map, group, handles, { canEdit, maxHandles, notice,
     const handle = L.marker(v.latlng, {
       draggable: true, pmIgnore: true, keyboard: false, zIndexOffset: shared ? 1000 : 500,
       icon: L.divIcon({ className: shared ? "gg-vertex gg-shared" : "gg-vertex", iconSize: shared ? [14, 14] : [10, 10] }),
-      title: shared ? "共用顶点 shared vertex" : "顶点 vertex",
+      title: shared ? t("planner.shared_vertex") : t("planner.vertex"),
     });
     handle.vertexKey = k;
     handle.grids = [...new Set(v.refs.map((r) => r.lyr.feature.properties.code))];
