@@ -57,7 +57,7 @@ def report_page():
     config = {"csrf": csrf_token() if user is not None else None,  # staff trying the page report as themselves
               "lang": lang, "messages": {**messages(lang, "resident."), **messages(lang, "photo.")},
               "time_zone": zone_of(session).key, "services": open311.services(session),
-              "bounds": district_bounds(session), "areas": url_for("layers.geojson", name="communities"),
+              "bounds": district_bounds(session), "areas": url_for("layers.layer_features", name="communities"),
               "endpoints": {"report": url_for("open311.create_request", fmt="json")}}
     return render("resident.html", lang=lang, config=config)
 

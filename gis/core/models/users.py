@@ -85,7 +85,10 @@ class AuditEntry(Base):
     """Who did what, when, from where, with the before and after state (gis.core.audit writes it)."""
 
     __tablename__ = "audit_log"
-    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"), Index("ix_audit_log_at", "at"))
+    __table_args__ = (Index("ix_audit_log_entity", "entity", "entity_id"), Index("ix_audit_log_at", "at"),
+                      # The residents' channel counts one address's reports of the last hour (migration 0016).
+                      Index("ix_audit_log_resident_reports", "address", "at",
+                            postgresql_where=text("action = 'resident.report'")))
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
