@@ -56,7 +56,7 @@ def inspect(data: bytes, limits: PhotoLimits) -> Photo:
     if not data:
         raise InvalidInput("Empty file", "The uploaded file has no bytes; send the photo itself.", parameter="file")
     if len(data) > limits.max_bytes:
-        raise TooLarge("照片过大 — photo too large", f"The photo is {len(data):,} bytes; at most "
+        raise TooLarge("Photo too large", f"The photo is {len(data):,} bytes; at most "
                        f"{limits.max_bytes:,} bytes ({limits.max_bytes / 1048576:.0f} MB) are accepted. Send it at a "
                        "smaller size (phones offer this when sharing).", limit_bytes=limits.max_bytes)
     image = _open(data, limits)
@@ -73,7 +73,7 @@ def inspect(data: bytes, limits: PhotoLimits) -> Photo:
     except (InvalidInput, TooLarge):
         raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error … for damaged files
-        raise InvalidInput("照片已损坏 — damaged photo", f"The file looks like {fmt} but cannot be decoded "
+        raise InvalidInput("Damaged photo", f"The file looks like {fmt} but cannot be decoded "
                            f"({type(exc).__name__}); send the photo again, as the camera saved it.",
                            parameter="file") from None
     content_type = _heif_type(data) if fmt == "HEIF" else FORMATS[fmt]
@@ -89,7 +89,7 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image:
         except (Image.DecompressionBombError, Image.DecompressionBombWarning):
             raise _too_many_pixels(None, limits) from None
         except Exception:  # UnidentifiedImageError mostly; a plugin may raise anything on bytes it half knows
-            raise UnsupportedMedia("不支持的文件类型 — not a photo we accept", "The file's content is not a "
+            raise UnsupportedMedia("Not a photo we accept", "The file's content is not a "
                                    f"{ACCEPTED} image (its name does not matter, only what it holds); send a "
                                    "photo in one of these formats.", parameter="file", accepted=list(FORMATS.values())
                                    ) from None
@@ -100,7 +100,7 @@ def _open(data: bytes, limits: PhotoLimits) -> Image.Image:
 
 def _too_many_pixels(image: Image.Image | None, limits: PhotoLimits) -> TooLarge:
     size = f"is {image.width} × {image.height} pixels" if image is not None else "has far more pixels than that"
-    return TooLarge("照片像素过多 — too many pixels", f"At most {limits.max_pixels:,} pixels are accepted and the "
+    return TooLarge("Too many pixels", f"At most {limits.max_pixels:,} pixels are accepted and the "
                     f"image {size}; send it at a smaller resolution.", limit_pixels=limits.max_pixels)
 
 

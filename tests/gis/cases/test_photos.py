@@ -38,7 +38,7 @@ def test_a_photo_without_exif_has_no_time_and_no_place():
 
 
 def test_a_text_file_is_refused_as_unsupported():
-    with pytest.raises(UnsupportedMedia, match="not a photo"):
+    with pytest.raises(UnsupportedMedia, match="Not a photo"):
         inspect(b"just some text, saved as photo.jpg\n" * 20, LIMITS)
 
 
