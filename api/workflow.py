@@ -110,11 +110,14 @@ def make_move(event_id: int):
     record = workflow.apply_move(session, event_id, user, body["move"], note=body.get("note") or "",
                                  photo_ref=body.get("photo_ref"), handler=handler, deadline=body.get("deadline"),
                                  extra_hours=extra, target=int(target) if target is not None else None,
-                                 category=body.get("category"))
+                                 category=body.get("category"),
+                                 idempotency_key=request.headers.get("Idempotency-Key"))
     session.commit()
     event = workflow.get_event(session, event_id)
     payload = _case(event)
     payload["move"] = next(m for m in payload["timeline"] if m["id"] == record.id)
+    if getattr(record, "replayed", False):
+        return jsonify(payload), 200, {"Idempotent-Replayed": "true"}
     return jsonify(payload), 201
 
 
@@ -199,7 +202,8 @@ def case_page(event_id: int):
                                 lonlat=workflow.event_lonlat(session, event_id), lang=request_lang(user),
                                 handlers=workflow.handler_choices(session, event), duplicates=duplicates,
                                 attachments=data["attachments"],
-                                csrf_token=csrf_token(), user_name=user.display_name or user.name,
+                                csrf_token=csrf_token(), user_name=user.display_name or user.name, user_key=user.name,
+                                time_zone=clock.zone_of(session).key,
                                 basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
 
 

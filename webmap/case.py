@@ -7,7 +7,7 @@ from typing import Any
 import folium
 
 from webmap.assets import literal_html, render_page
-from webmap.catalog import DEFAULT_LANG, t
+from webmap.catalog import DEFAULT_LANG, messages, t
 from webmap.render import render
 
 CASE_CSS = "/static/case.css"
@@ -25,21 +25,22 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
     "dispatch": [("handler", "case.field.handler", "handler", False),
                  ("note", "case.field.dispatch_note", "text", False)],
     "start": [],
-    "handle": [("note", "case.field.done", "text", True), ("photo_ref", "case.field.photo_ref", "text", False)],
-    "verify": [("note", "case.field.verify_note", "text", False)],
+    # Photos of the work done or checked go as attachments of the move (the page's outbox sends them after it).
+    "handle": [("note", "case.field.done", "text", True), ("photos", "case.field.photos", "file", False)],
+    "verify": [("note", "case.field.verify_note", "text", False), ("photos", "case.field.photos", "file", False)],
     "rework": [("note", "case.field.rework_reason", "text", True)],
     "postpone": [("extra_hours", "case.field.extra_hours", "number", True),
                  ("note", "case.field.postpone_reason", "text", True)],
     "escalate": [("note", "case.field.reason", "text", False)],
     "deescalate": [("note", "case.field.reason", "text", False)],
-    "note": [("note", "case.field.note", "text", True), ("photo_ref", "case.field.photo_ref", "text", False)],
+    "note": [("note", "case.field.note", "text", True), ("photos", "case.field.photos", "file", False)],
 }
 
 
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               handlers: list[str], duplicates: list[dict], csrf_token: str, user_name: str, lang: str = DEFAULT_LANG,
               basemap_url: str | None = None, basemap_attribution: str = "",
-              attachments: list[dict] = ()) -> str:
+              attachments: list[dict] = (), user_key: str = "", time_zone: str = "Asia/Shanghai") -> str:
     """The page for one case, usable at phone width: a small map, the state, the moves, the timeline."""
     lon, lat = lonlat
     m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=True)
@@ -55,7 +56,11 @@ def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *,
                    forms=_forms(allowed), duplicates=duplicates if "merge" in allowed else [],
                    steps=[_step(step) for step in reversed(timeline)],
                    moves_url=f"/api/v1/events/{case['id']}/moves", csrf_token=csrf_token,
-                   photos=[_photo(a, case, timeline, lang) for a in attachments])
+                   photos=[_photo(a, case, timeline, lang) for a in attachments], user_key=user_key,
+                   # The page's outbox (moves made without a network) shows its items in these words.
+                   script_config={"lang": lang, "time_zone": time_zone,
+                                  "messages": {**messages(lang, "worker.outbox"), **messages(lang, "move."),
+                                               **messages(lang, "worker.queued"), **messages(lang, "worker.failed")}})
     figure.html.add_child(folium.Element(panel), name="case_panel")
     return render_page(m, f"{t('case.title', lang, id=case['id'])} — gridgov")
 

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from gis.cases.workflow import open_case
 from gis.core import audit, clock, dated, personal
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.core.idempotency import idempotency_key as checked_key
 from gis.core.models import ASSIGN_STATUSES, CADRE_TYPES, EVENT_STATUSES, Category, Event, User
 from gis.core.users import user_grid_codes
 from gis.spatial.assign import DEFAULT_SNAP_M, CadreRef, Location, Ref, locate_point
@@ -22,7 +23,6 @@ from gis.spatial.crs import normalise_crs, to_wgs84
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 10_000
-IDEMPOTENCY_KEY_MAX = 128
 # Phones' clocks drift: an occurred_at up to this far in the future is accepted.
 CLOCK_SKEW = dt.timedelta(minutes=5)
 PAGE_DEFAULT, PAGE_MAX = 50, 500
@@ -42,7 +42,7 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
     a point in no grid (beyond the snap distance) is InvalidInput. Flushes; the caller commits.
     """
     source_crs = normalise_crs(crs)
-    key = _idempotency_key(idempotency_key)
+    key = checked_key(idempotency_key)
     title = (title or "").strip() if isinstance(title, str) else title
     if not isinstance(title, str) or not title or len(title) > TITLE_MAX:
         raise InvalidInput("Invalid title", f"Give `title` as text of 1 to {TITLE_MAX} characters.",
@@ -101,15 +101,6 @@ def create_event(session: Session, user: User, *, lon: float, lat: float, crs: s
                         "assign_status": location.status, "source_crs": source_crs, "has_contact": bool(contact)})
     event.replayed = False
     return event, location
-
-
-def _idempotency_key(key: str | None) -> str | None:
-    if key is None or key == "":
-        return None
-    if not isinstance(key, str) or len(key) > IDEMPOTENCY_KEY_MAX or not key.isprintable() or not key.isascii():
-        raise InvalidInput("Invalid Idempotency-Key", f"Use 1 to {IDEMPOTENCY_KEY_MAX} printable ASCII characters, "
-                           "e.g. a UUID generated once per report on the phone.")
-    return key
 
 
 def _by_key(session: Session, user: User, key: str) -> Event | None:

@@ -166,3 +166,24 @@ def test_a_report_starts_its_clock_and_is_offered_its_likely_duplicates(client, 
     assert again.get_json()["id"] == replay.get_json()["id"]
     reports = [m for m in workflow.timeline(session, again.get_json()["id"], role="admin") if m["move"] == "report"]
     assert len(reports) == 1
+
+
+def test_a_move_resent_with_its_idempotency_key_is_made_once(client, session, setting):
+    case = setting["case"].id
+    key = {"Idempotency-Key": "phone-outbox-move-1"}
+    first = client.post(f"/api/v1/events/{case}/moves", json={"move": "register"},
+                        headers={**auth(setting["commander"]), **key})
+    again = client.post(f"/api/v1/events/{case}/moves", json={"move": "register"},
+                        headers={**auth(setting["commander"]), **key})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json()["move"]["id"] == first.get_json()["move"]["id"]
+    moves = [m["move"] for m in again.get_json()["timeline"]]
+    assert moves.count("register") == 1
+    # The same key for another move is a mistake of the sender, said plainly.
+    other = client.post(f"/api/v1/events/{case}/moves", json={"move": "dispatch", "handler": "h"},
+                        headers={**auth(setting["commander"]), **key})
+    assert other.status_code == 409 and other.mimetype == "application/problem+json"
+    # Another user's same key is theirs: keys are per person.
+    assert client.post(f"/api/v1/events/{case}/moves", json={"move": "note", "note": "到场"},
+                       headers={**auth(setting["h"]), **key}).status_code == 201

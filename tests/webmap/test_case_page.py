@@ -4,6 +4,8 @@ from __future__ import annotations
 import contextlib
 
 import pytest
+from PIL import Image
+from sqlalchemy import text
 
 from gis.core.models import Event
 from tests.factories import grid, hierarchy, rect, reported_event
@@ -35,6 +37,13 @@ def signed_in(browser, live_server, name, *, viewport=None, expect_status=None):
         context.close()
 
 
+def photo_file(tmp_path) -> str:
+    """A real JPEG on disk, as a phone's camera would hand it over."""
+    path = tmp_path / "cover.jpg"
+    Image.new("RGB", (320, 240), (90, 90, 90)).save(path, "JPEG")
+    return str(path)
+
+
 def do(page, move: str, **fields):
     """Fill a move's form and submit it; wait for the page to reload with the new state."""
     form = page.locator(f"form.move[data-move={move}]")
@@ -48,7 +57,7 @@ def do(page, move: str, **fields):
 
 
 @pytest.mark.browser
-def test_the_loop_in_the_browser(browser, live_server, session, make_user):
+def test_the_loop_in_the_browser(browser, live_server, session, make_user, tmp_path):
     from tests.factories import lonlat
 
     _, _, community = hierarchy(session)
@@ -89,7 +98,13 @@ def test_the_loop_in_the_browser(browser, live_server, session, make_user):
         # Page fits the phone: no horizontal scrolling.
         assert phone.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
         do(phone, "start")
-        do(phone, "handle", note="已补装井盖", photo_ref="https://img.example.org/cover.jpg")
+        phone.locator("form.move[data-move=handle] input[name=photos]").set_input_files(photo_file(tmp_path))
+        do(phone, "handle", note="已补装井盖")
+        # The photo of the work done came after the move, attached to it.
+        handle = session.execute(text("SELECT m.id FROM event_moves m WHERE m.event_id = :id AND m.move = 'handle'"),
+                                 {"id": case_id}).scalar()
+        assert session.execute(text("SELECT move_id FROM attachments WHERE event_id = :id"),
+                               {"id": case_id}).scalars().all() == [handle]
         assert phone.locator("form.move[data-move=verify]").count() == 0  # not their own work
 
     with signed_in(browser, live_server, "wang", viewport=PHONE) as phone:

@@ -107,8 +107,9 @@ def test_a_report_with_two_photos_made_offline_arrives_once_with_its_photos(main
     page.set_input_files("#gg-photos", [jpeg(tmp_path, "a.jpg", (200, 30, 30)), jpeg(tmp_path, "b.jpg", (30, 30, 200))])
     page.wait_for_function("() => document.querySelectorAll('#gg-previews img').length === 2")
     page.tap("#gg-submit")
-    page.wait_for_function("() => document.querySelectorAll('#gg-outbox li').length === 1")
-    assert page.get_attribute("#gg-outbox li", "data-state") == "queued"
+    # It tries, finds no network, and waits.
+    page.wait_for_function("() => [...document.querySelectorAll('#gg-outbox li')].map((li) => li.dataset.state)"
+                           ".join() === 'queued'")
 
     # The worker walks on: the page is reloaded, still without signal; the report is still there.
     page.reload()
@@ -143,3 +144,51 @@ def test_a_report_with_two_photos_made_offline_arrives_once_with_its_photos(main
                     "m.openPopup(); }", event_id)
     center.wait_for_function("() => document.querySelectorAll('.leaflet-popup .gg-photos img').length === 2")
     desk.close()
+
+
+@pytest.mark.browser
+@pytest.mark.slow
+def test_a_report_back_made_offline_on_the_case_page_is_one_move_with_its_photo(mains, browser, make_user,
+                                                                              district, session, tmp_path):
+    from gis.cases.workflow import apply_move  # the commander's side, done directly: this test is the worker's
+    from gis.core.models import User
+
+    grid = district["grids"][1]
+    make_user("worker", password=PASSWORD, name="field", grids=[grid.code])
+    make_user("commander", password=PASSWORD, name="chief")
+    case = district["events"][1]
+    chief = session.query(User).filter_by(name="chief").one()
+    apply_move(session, case.id, chief, "register")
+    apply_move(session, case.id, chief, "dispatch", handler="field")
+    session.commit()
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    browser_sign_in(page, mains.url, "field", "/map/worker")
+    page.wait_for_function("() => navigator.serviceWorker.controller !== null && gridgov.state.offline")
+    page.goto(f"{mains.url}/cases/{case.id}")  # seen once online: the phone keeps it
+    page.wait_for_selector("form.move[data-move=handle]")
+
+    mains.off()
+    context.set_offline(True)
+    page.reload()
+    page.wait_for_selector("form.move[data-move=handle]")
+    form = page.locator("form.move[data-move=handle]")
+    form.locator("input[name=note]").fill("已清理")
+    form.locator("input[name=photos]").set_input_files(jpeg(tmp_path, "done.jpg", (20, 160, 60)))
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("(text) => document.querySelector('#move-error').textContent.includes(text)",
+                           arg=catalog.t("worker.queued"))
+    assert page.locator("#case-outbox li").count() == 1
+
+    mains.on()
+    context.set_offline(False)
+    page.wait_for_selector("#case-status[data-status=handled]", timeout=30000)
+    moves = session.execute(text("SELECT id FROM event_moves WHERE event_id = :id AND move = 'handle'"),
+                            {"id": case.id}).scalars().all()
+    assert len(moves) == 1
+    assert session.execute(text("SELECT move_id FROM attachments WHERE event_id = :id"),
+                           {"id": case.id}).scalars().all() == moves
+    assert errors == []
+    context.close()

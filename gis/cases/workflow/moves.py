@@ -13,6 +13,7 @@ from gis.cases.workflow.states import NEEDS_REASON, OPEN_STATUSES, TRANSITIONS, 
 from gis.cases.workhours import WorkCalendar, load_calendar
 from gis.core import audit, clock
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
+from gis.core.idempotency import idempotency_key as checked_key
 from gis.core.models import LEVELS, Category, Event, EventMove, Grid, User, user_grids
 
 
@@ -195,12 +196,18 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
                photo_ref: str | None = None, handler: int | str | None = None,
                deadline: dt.datetime | str | None = None, extra_hours: float | None = None,
                target: int | None = None, category: str | None = None, at: dt.datetime | None = None,
-               calendar: WorkCalendar | None = None) -> EventMove:
+               calendar: WorkCalendar | None = None, idempotency_key: str | None = None) -> EventMove:
     """Make one move on a case, checked against the state table and its rules, and record it.
 
     The event row is locked (FOR UPDATE) first, so two people moving the same case at once are
     serialised: the second sees the first's result and gets a 409 if its move no longer fits.
+    With an idempotency key, the same user's repeat returns the first move (`replayed = True`).
     """
+    key = checked_key(idempotency_key)
+    if key:
+        first = move_by_key(session, user, key)
+        if first is not None:
+            return _replay(first, event_id, move)
     at = _aware(at, "at") or clock.now(session)
     note = (note or "").strip()
     if len(note) > 4000:
@@ -218,7 +225,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
 
     record = EventMove(event_id=event.id, at=at, actor_id=user.id, move=move, from_status=event.status,
                        to_status=row.to_status, from_level=event.level, to_level=event.level, note=note,
-                       photo_ref=photo_ref)
+                       photo_ref=photo_ref, idempotency_key=key)
     if move == "register":
         event.registered_at = at
         if category and category != event.category:
@@ -266,6 +273,19 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
                         "handler_id": record.handler_id, "detail": record.detail})
     refresh_dirty(session)
     return record
+
+
+def move_by_key(session: Session, user: User, key: str) -> EventMove | None:
+    """The move `user` made with this Idempotency-Key, if any (a phone's outbox resending after a lost answer)."""
+    return session.scalar(select(EventMove).where(EventMove.actor_id == user.id, EventMove.idempotency_key == key))
+
+
+def _replay(first: EventMove, event_id: int, move: str) -> EventMove:
+    if (first.event_id, first.move) != (event_id, move):
+        raise Conflict("Idempotency-Key reused", f"This Idempotency-Key was already used for the {first.move} of case "
+                       f"{first.event_id}; generate a new key for a new move.", event_id=first.event_id)
+    first.replayed = True
+    return first
 
 
 def _new_deadline(calendar: WorkCalendar, event: Event, deadline, extra_hours) -> dt.datetime:

@@ -179,6 +179,7 @@ class EventMove(Base):
         CheckConstraint(f"from_level IS NULL OR {check_in('from_level', LEVELS)}", name="from_level"),
         CheckConstraint(f"to_level IS NULL OR {check_in('to_level', LEVELS)}", name="to_level"),
         Index("ix_event_moves_event_id_at", "event_id", "at"),
+        UniqueConstraint("actor_id", "idempotency_key"),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
@@ -193,6 +194,8 @@ class EventMove(Base):
     to_level: Mapped[str | None] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text, server_default="")
     photo_ref: Mapped[str | None] = mapped_column(Text)
+    # A phone's outbox sends each move with a key; a resend after a lost answer is the same move (issue 18).
+    idempotency_key: Mapped[str | None] = mapped_column(String(128))
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     deadline_at: Mapped[dt.datetime | None]
     detail: Mapped[dict | None] = mapped_column(JSONB)

@@ -12,8 +12,10 @@ import * as store from "./store.js";
 const RETRYABLE = new Set([408, 425, 429]);
 const idempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`);
 
-export function makeItem(user, body, photos) {
-  return { key: idempotencyKey(), user, created: Date.now(), body, photos, eventId: null, sent: [], state: "queued", problem: null };
+// A report (POST to the events API) or a move on a known case (POST to its moves API), with photos.
+export function makeItem(user, body, photos, move = null) {
+  return { key: idempotencyKey(), user, created: Date.now(), body, photos, kind: move ? "move" : "report",
+           url: move ? move.url : null, eventId: move ? move.eventId : null, moveId: null, sent: [], state: "queued", problem: null };
 }
 
 // What happened to one request: "ok" (with the body), "refused" (with the problem), "signin", or "later".
@@ -33,6 +35,9 @@ async function send(url, init) {
   return { outcome: "refused", problem: body || { title: `HTTP ${response.status}`, detail: "" } };
 }
 
+// Whether the report or move itself has reached the server (what is left are its photos).
+const delivered = (item) => (item.kind === "move" ? item.moveId !== null : item.eventId !== null);
+
 export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDelivered }) {
   let flushing = null;
 
@@ -44,18 +49,23 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
 
   async function deliver(item) {
     const headers = { "X-CSRF-Token": csrf, Accept: "application/json" };
-    if (item.eventId === null) {
+    if (!delivered(item)) {
       item.state = "sending";
       await store.put(item);
       await change();
-      const r = await send(reportUrl, {
+      const r = await send(item.kind === "move" ? item.url : reportUrl, {
         method: "POST", body: JSON.stringify(item.body),
         headers: Object.assign({ "Content-Type": "application/json", "Idempotency-Key": item.key }, headers),
       });
       if (r.outcome !== "ok") return r;
-      item.eventId = r.body.id;
-      item.answer = { id: r.body.id, grid: r.body.assignment && r.body.assignment.grid ? r.body.assignment.grid.code : null,
-                      duplicates: (r.body.duplicates || []).map((d) => d.id) };
+      if (item.kind === "move") {
+        item.moveId = r.body.move.id;
+        item.answer = { id: item.eventId, move: r.body.move.move };
+      } else {
+        item.eventId = r.body.id;
+        item.answer = { id: r.body.id, grid: r.body.assignment && r.body.assignment.grid ? r.body.assignment.grid.code : null,
+                        duplicates: (r.body.duplicates || []).map((d) => d.id) };
+      }
       item.state = "photos";
       await store.put(item);
     }
@@ -66,6 +76,7 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
       const form = new FormData();
       const photo = item.photos[i];
       form.append("file", photo.blob, photo.name || `photo-${i + 1}.jpg`);
+      if (item.moveId) form.append("move_id", String(item.moveId));  // a move's photos belong to that move
       const r = await send(attachmentsUrl(item.eventId), { method: "POST", body: form, headers });
       if (r.outcome !== "ok") return r;
       item.sent.push(i);
@@ -86,7 +97,7 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
         await store.put(item);
       } else {
         // Signed out, or no network: this item and those after it wait (they go in order).
-        item.state = r.outcome === "signin" ? "signin" : item.eventId === null ? "queued" : "photos";
+        item.state = r.outcome === "signin" ? "signin" : delivered(item) ? "photos" : "queued";
         await store.put(item);
         await change();
         return r.outcome;
@@ -108,8 +119,8 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
   return {
     flush,
     refresh: change,
-    async add(body, photos) {
-      const item = makeItem(user, body, photos);
+    async add(body, photos, move = null) {
+      const item = makeItem(user, body, photos, move);
       await store.put(item);
       await change();
       return item;
@@ -117,7 +128,7 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
     async resend(key) {
       const item = (await store.all()).find((it) => it.key === key);
       if (!item) return;
-      Object.assign(item, { state: item.eventId === null ? "queued" : "photos", problem: null });
+      Object.assign(item, { state: delivered(item) ? "photos" : "queued", problem: null });
       await store.put(item);
       return flush();
     },

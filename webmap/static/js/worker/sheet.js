@@ -16,14 +16,16 @@ export function renderOutbox(box, items, user, actions) {
     waiting.length ? el("ul", {}, ...waiting.map((it) => {
       const buttons = [];
       if (it.state === "refused") {
-        if (it.eventId === null) buttons.push(el("button", { type: "button", class: "gg-secondary", onclick: () => actions.edit(it.key) }, t("worker.outbox.edit")));
+        if (it.kind !== "move" && it.eventId === null) buttons.push(el("button", { type: "button", class: "gg-secondary", onclick: () => actions.edit(it.key) }, t("worker.outbox.edit")));
         buttons.push(el("button", { type: "button", class: "gg-secondary", onclick: () => actions.resend(it.key) }, t("worker.outbox.resend")));
       }
       buttons.push(el("button", { type: "button", class: "gg-link", onclick: () => confirm(t("worker.outbox.discard_confirm")) && actions.discard(it.key) }, t("worker.outbox.discard")));
       const problem = it.problem ? el("p", { class: "gg-warning" }, t("worker.failed", { title: it.problem.title || "", detail: it.problem.detail || "" })) : "";
       return el("li", { class: `gg-item gg-${it.state}`, "data-key": it.key, "data-state": it.state },
         el("b", {}, t(`worker.outbox.${it.state}`)), " ",
-        t("worker.outbox.item", { title: it.body.title, photos: it.photos.length, when: localTime(it.created) }),
+        it.kind === "move"
+          ? t("worker.outbox.move", { move: label("move", it.body.move), id: it.eventId, photos: it.photos.length, when: localTime(it.created) })
+          : t("worker.outbox.item", { title: it.body.title, photos: it.photos.length, when: localTime(it.created) }),
         it.user !== user ? el("small", {}, ` (${it.user})`) : "", problem, el("div", { class: "gg-row" }, ...buttons));
     })) : el("p", { class: "gg-note" }, t("worker.outbox_empty")));
 }
