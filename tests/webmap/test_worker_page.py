@@ -173,3 +173,31 @@ def test_locating_offline_follows_the_servers_rule(live_server, browser, make_us
     assert {c["status"] for c in cases} >= {"inside", "edge", "snapped", "outside", "ambiguous"}
     assert differ == []
     context.close()
+
+
+@pytest.mark.browser
+def test_a_report_the_server_refuses_stays_on_the_phone_with_the_reason_for_editing(live_server, browser, make_user,
+                                                                                   district):
+    mine = district["grids"][0].code
+    make_user("worker", password=PASSWORD, name="w7", grids=[mine])
+    context, page = phone(browser)
+    browser_sign_in(page, live_server, "w7", "/map/worker")
+    page.wait_for_function("() => gridgov.state.drawn.grids === 1")
+    # A point in a neighbour's grid: a worker reports only in their own, and the server says so.
+    lon, lat = lonlat(300, 100)
+    page.evaluate("([lat, lon]) => gridgov.map.fire('click', { latlng: L.latLng(lat, lon) })", [lat, lon])
+    page.wait_for_function("() => document.querySelector('#gg-locate table') !== null")
+    pick_category(page, "11001", "11001")
+    page.fill("#gg-report input[name=title]", "不在我的网格")
+    page.tap("#gg-submit")
+    page.wait_for_selector("#gg-outbox li[data-state=refused]")
+    item = page.inner_text("#gg-outbox li")
+    assert "不在我的网格" in item and catalog.t("worker.outbox.refused") in item
+    assert page.locator("#gg-outbox li .gg-warning").inner_text().strip()  # the server's reason, in words
+    # Edit: it goes back into the form, nothing lost, and leaves the outbox.
+    page.locator("#gg-outbox li button", has_text=catalog.t("worker.outbox.edit")).tap()
+    page.wait_for_function("() => document.querySelectorAll('#gg-outbox li').length === 0")
+    assert page.input_value("#gg-report input[name=title]") == "不在我的网格"
+    assert page.input_value("#gg-report input[name=category]") == "11001"
+    assert page.errors == [e for e in page.errors if "403" in e]  # the refusal itself is the only complaint
+    context.close()
