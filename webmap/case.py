@@ -40,7 +40,7 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               handlers: list[str], duplicates: list[dict], csrf_token: str, user_name: str, lang: str = DEFAULT_LANG,
               basemap_url: str | None = None, basemap_attribution: str = "",
-              attachments: list[dict] = (), user_key: str = "", time_zone: str = "Asia/Shanghai") -> str:
+              attachments: list[dict] = (), user_key: str = "", time_zone: str | None = None) -> str:
     """The page for one case, usable at phone width: a small map, the state, the moves, the timeline."""
     lon, lat = lonlat
     m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=True)

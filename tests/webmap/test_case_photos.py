@@ -7,6 +7,7 @@ import io
 from tests.factories import geodesic_offset, grid, hierarchy, lonlat, rect
 from tests.images import photo
 from webmap.case import flag_notes
+from webmap.catalog import t
 
 PASSWORD = "correct horse battery"
 
@@ -14,9 +15,11 @@ PASSWORD = "correct horse battery"
 def test_flags_read_as_short_notes():
     reported = "2026-12-07T10:00:00+08:00"
     far_old = {"flags": ["far", "old"], "distance_m": 2100.0, "taken_at": "2026-12-01T10:00:00+08:00"}
-    assert flag_notes(far_old, reported) == ["拍摄于 2.1 km 外", "拍摄时间早于上报 6 天"]
+    assert flag_notes(far_old, reported) == [t("photo.far_km", km="2.1"), t("photo.old_days", n="6")]
+    assert flag_notes(far_old, reported) == ["拍摄于 2.1 公里外", "拍摄时间早于上报 6 天"]  # what a reader sees
     near_hours = {"flags": ["far", "old"], "distance_m": 640.0, "taken_at": "2026-12-06T04:00:00+08:00"}
-    assert flag_notes(near_hours, reported) == ["拍摄于 640 m 外", "拍摄时间早于上报 30 小时"]
+    assert flag_notes(near_hours, reported) == [t("photo.far_m", m="640"), t("photo.old_hours", n="30")]
+    assert flag_notes(near_hours, reported, "en") == ["taken 640 m away", "taken 30 hours before the report"]
     assert flag_notes({"flags": ["no_exif_time"], "distance_m": None, "taken_at": None}, reported) == ["无拍摄时间"]
     assert flag_notes({"flags": [], "distance_m": 3.0, "taken_at": reported}, reported) == []
 
@@ -38,4 +41,4 @@ def test_the_case_page_shows_thumbnails_linking_to_originals_with_their_flags(cl
     client.post("/login", data={"name": "zhang", "password": PASSWORD})
     page = client.get(f"/cases/{event}").get_data(as_text=True)
     assert f'<a href="{made.json["original_url"]}"><img src="{made.json["thumb_url"]}"' in page
-    assert "拍摄于 2.1 km 外" in page and "拍摄时间早于上报 6 天" in page
+    assert "拍摄于 2.1 公里外" in page and "拍摄时间早于上报 6 天" in page

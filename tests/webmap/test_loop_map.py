@@ -10,6 +10,7 @@ from gis.cases import workflow
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
 from tests.webmap.test_map_pages import PASSWORD, browser_sign_in
+from webmap import catalog
 
 NOW = dt.datetime.now(dt.UTC)
 
@@ -103,7 +104,9 @@ def test_the_worker_page_lists_cases_with_links(live_server, page, session, loop
     session.commit()
     browser_sign_in(page, live_server, "wa", "/map/worker")
     page.wait_for_function("() => [...document.querySelectorAll('#gg-mine a.gg-case-link')].length === 1")
-    assert "超期" in page.locator("#gg-mine li", has=page.locator("a.gg-case-link")).inner_text()
+    # The browser asks for English (Playwright's default locale): the page answers in it.
+    line = page.locator("#gg-mine li", has=page.locator("a.gg-case-link")).inner_text()
+    assert catalog.t("status.overdue", "en") in line
     with page.expect_navigation():
         page.click("#gg-my-cases")
     assert page.locator(f"#to_handle li[data-id='{loop.late.id}']").count() == 1

@@ -12,7 +12,8 @@ from webmap import catalog
 SEEN = """() => {
   document.querySelectorAll("details").forEach((d) => (d.open = true));
   const marker = gridgov.state.events.values().next().value;
-  const popup = marker ? marker.getPopup().getContent()(marker) : "";
+  const content = marker ? marker.getPopup().getContent()(marker) : "";
+  const popup = content instanceof Node ? content.innerHTML : content;
   return { text: document.body.innerText, popup, missing: gridgov.missingMessages || [] };
 }"""
 
