@@ -16,6 +16,7 @@ from api.logs import RedactingLogger
 from data.demo import load_demo_if_empty
 from gis.core.db import check_postgis, resolve_database_url, session_factory
 from gis.core.pgcluster import Cluster
+from webmap.catalog import say
 
 THREADS, REQUEST_THREADS = 64, 16
 
@@ -43,7 +44,7 @@ def run(port: int, workers: int) -> None:
     bind = engine()
     check_postgis(bind)
     migrate_to_head(url)
-    click.echo(f"schema at {current_revision()}")
+    click.echo(say("cli.db.schema_at", revision=current_revision()))
     loaded = load_demo_if_empty(bind, echo=click.echo)
     with session_factory(bind)() as session:
         password = ensure_demo_users(session)
@@ -51,9 +52,9 @@ def run(port: int, workers: int) -> None:
     if loaded:
         demo_history(bind)  # issue #8: the fresh demo cases get their timelines
     click.echo("")
-    click.echo(f"  gridgov 已启动 serving on http://127.0.0.1:{port}/map")
-    click.echo(f"  登录 sign in at http://127.0.0.1:{port}/login as {demo_sign_ins()}")
-    click.echo(f"  演示密码 demo password: {password}   ({demo_password_file()})")
+    click.echo("  " + say("cli.serve.serving", port=port))
+    click.echo("  " + say("cli.serve.sign_in", port=port, users=demo_sign_ins()))
+    click.echo("  " + say("cli.serve.password", password=password, file=demo_password_file()))
     click.echo("")
     run_gunicorn("127.0.0.1", port, workers, tick=True)  # issue #8: deadlines and counters keep moving
 
@@ -98,7 +99,7 @@ def run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: bo
         try:
             probe.bind((host, port))
         except OSError:
-            raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.") from None
+            raise click.ClickException(say("cli.serve.in_use", host=host, port=port)) from None
     if announce:
         # gunicorn's own "Listening at:" line stays empty: with SO_REUSEPORT its workers bind, not it.
         click.echo(f"gridgov serving http://{host}:{port}/ with {workers} workers, each on its own socket"

@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 
 from gis.core.models import WorkCalendarDay, WorkflowSetting
 from tests.api.test_cli import gridgov
+from webmap import catalog
 
 
 def test_deadline_settings_and_tick(db_url, session):
@@ -45,7 +46,7 @@ def test_stats_prints_csv_and_refuses_bad_dates(db_url):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("code,name,period,registered,due,postponed,closed,closed_on_time")
     assert gridgov(db_url, "stats", "--from", "November").returncode == 2
-    assert gridgov(db_url, "stats", "rebuild").stdout.strip() == "0 summary rows rebuilt"
+    assert gridgov(db_url, "stats", "rebuild").stdout.strip() == catalog.t("cli.stats.rebuilt", n=0)
 
 
 def test_demo_history_needs_a_yes(db_url):

@@ -18,6 +18,7 @@ from sqlalchemy import text
 from data.io import LAYERS, export_layer, import_file
 from gis.core.errors import InvalidInput
 from tests.factories import bowtie, feature_collection, hierarchy, lonlat, rect, two_grids
+from webmap import catalog
 
 TABLES = ("admin_areas", "grids", "grid_codes", "buildings", "events", "cadres", "contracts")
 
@@ -347,9 +348,10 @@ def test_cli_import_errors_are_clear_and_change_nothing(small, session, db_url, 
     path.write_text(feature_collection([({"code": "1", "name": "x", "community_code": "2"}, bowtie())]))
     before = snapshot(session)
     done = subprocess.run([sys.executable, "-m", "api.cli", "import", "grids", str(path)], capture_output=True,
-                          text=True, env=dict(os.environ, DATABASE_URL=db_url), timeout=120)
+                          text=True, env=dict(os.environ, DATABASE_URL=db_url, GRIDGOV_LANG="zh"), timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "nothing was imported" in done.stderr and "row 1:" in done.stderr
+    assert catalog.t("problem.import_file_has_problems", layer="grids", problems=2, rows=1) in done.stderr
+    assert "row 1:" in done.stderr  # its bow tie and its short code
     session.rollback()
     assert snapshot(session) == before
 

@@ -28,6 +28,7 @@ from gis.core.models import AuditEntry, Contract
 from tests.api.test_cli import gridgov
 from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
+from webmap import catalog
 
 
 @pytest.fixture
@@ -361,7 +362,8 @@ def cli(db_url: str, *args: str):
 
     from api.cli import main
 
-    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": db_url, "GRIDGOV_DATABASE_URL": None})
+    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": db_url, "GRIDGOV_DATABASE_URL": None,
+                                                          "GRIDGOV_LANG": None})
 
 
 def test_cli_add_list_end_import(db_url, base, tmp_path):
@@ -396,14 +398,16 @@ def test_cli_add_list_end_import(db_url, base, tmp_path):
     as_csv = cli(db_url, "coverage", "310101", "--csv")
     assert as_csv.stdout.splitlines()[0].startswith("record,code,name")
     bad = cli(db_url, "coverage", "999999")
-    assert bad.exit_code == 1 and "No such area" in bad.stderr and isinstance(bad.exception, SystemExit)
+    assert bad.exit_code == 1 and isinstance(bad.exception, SystemExit)
+    assert catalog.t("problem.no_such_area") in bad.stderr
 
 
 def test_cli_add_errors_are_one_clear_line(db_url, base):
     result = gridgov(db_url, "contract", "add", "A", "--grid", base["retired"], "--role", "x")
     assert result.returncode == 1 and "no version in force" in result.stderr and "Traceback" not in result.stderr
     result = cli(db_url, "contract", "end", "12345")
-    assert result.exit_code == 1 and "No such contract" in result.stderr and isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert catalog.t("problem.no_such_contract") in result.stderr
 
 
 def test_coverage_after_api_writes(client, make_user, base, session):
