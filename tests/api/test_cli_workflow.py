@@ -7,7 +7,7 @@ import io
 from sqlalchemy import func, select
 
 from gis.core.models import WorkCalendarDay, WorkflowSetting
-from tests.api.test_cli import gridgov
+from tests.api.test_cli import gridgov, pieces
 from webmap import catalog
 
 
@@ -82,7 +82,7 @@ def _ticker(db_url: str, *args: str):
     import sys
 
     return subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", "1", *args],
-                            env=dict(os.environ, DATABASE_URL=db_url), stdout=subprocess.PIPE,
+                            env=dict(os.environ, DATABASE_URL=db_url, GRIDGOV_LANG="zh"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -103,7 +103,7 @@ def test_ticker_outlives_a_database_outage(db_url):
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             try:
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-                failed = out.wait_for("tick failed")
+                failed = out.wait_for(pieces("cli.workflow.tick_failed", reason=None, every=None)[0])
             finally:
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
         out.wait_for("cases newly overdue", after=failed + 1)

@@ -64,10 +64,10 @@ def test_gridgov_coverage_says_how_many_grids_it_left_out(demo_db_url):
     done = gridgov(demo_db_url, "coverage", DISTRICT)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    listed = _block(lines, "  shared grids:")
+    listed = _block(lines, "  " + catalog.t("cli.coverage.shared", n=shared))
     assert len(listed) == 21 and listed[-1] == more_line(shared - 20, "    ")
     assert listed[-1].strip() == catalog.t("cli.more", n=f"{shared - 20:,}")
-    gaps = _block(lines, "  uncovered grids:")
+    gaps = _block(lines, "  " + catalog.t("cli.coverage.uncovered", n=uncovered))
     assert len(gaps) == min(uncovered, 20) + (uncovered > 20)
     more = [line for line in gaps if line.strip().startswith("…")]
     assert more == ([more_line(uncovered - 20, "    ")] if uncovered > 20 else [])
@@ -81,7 +81,7 @@ def test_gridgov_grids_check_says_how_many_problems_it_left_out(demo_db_url):
     assert len(cut["warnings"]) == 3 and cut["warnings_omitted"] == warnings - 3
     assert cut["errors_omitted"] == max(len(full["errors"]) - 3, 0)
     lines = gridgov(demo_db_url, "grids", "check", DISTRICT, "--limit", "3").stdout.splitlines()
-    shown = [line for line in lines if line.startswith("warning: ")]
+    shown = [line for line in lines if line.startswith(catalog.t("cli.grids.warning", detail=""))]
     assert len(shown) == 3 and lines[lines.index(shown[-1]) + 1] == more_line(warnings - 3)
 
 

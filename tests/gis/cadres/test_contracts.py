@@ -25,7 +25,7 @@ from gis.cadres.contracts import (
 from gis.cadres.coverage import cadre_load, coverage_of
 from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
 from gis.core.models import AuditEntry, Contract
-from tests.api.test_cli import gridgov
+from tests.api.test_cli import gridgov, pieces
 from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
 from webmap import catalog
@@ -369,7 +369,7 @@ def cli(db_url: str, *args: str):
 def test_cli_add_list_end_import(db_url, base, tmp_path):
     added = cli(db_url, "contract", "add", "A", "--grid", base["g1"], "--role", "网格长", "--from", "2024-01-01")
     assert added.exit_code == 0, added.stderr
-    contract_id = added.stdout.split()[1].rstrip(":")
+    assert catalog.t("cli.contract.grid", code=base["g1"]) in added.stdout
     polygon = tmp_path / "p.geojson"
     polygon.write_text(json.dumps(_geojson(rect(100, 0, 150, 100))))
     drawn = cli(db_url, "contract", "add", "B", "--polygon", str(polygon), "--role", "包片")
@@ -379,6 +379,7 @@ def test_cli_add_list_end_import(db_url, base, tmp_path):
     assert lines[0].split("\t")[:3] == ["id", "cadre", "type"]
     assert [line.split("\t")[1] for line in lines[1:]] == ["A", "B"]
     assert "polygon" in lines[2]
+    contract_id = lines[1].split("\t")[0]  # the list's id column, not the sentence `add` says
     ended = cli(db_url, "contract", "end", contract_id, "--on", "2025-01-01")
     assert ended.exit_code == 0 and "2025-01-01" in ended.stdout
     assert len(cli(db_url, "contract", "list", "--cadre", "A").stdout.strip().splitlines()) == 1
@@ -389,12 +390,15 @@ def test_cli_add_list_end_import(db_url, base, tmp_path):
     failed = cli(db_url, "contract", "import", str(csv_path))
     assert failed.exit_code == 1 and "line 3" in failed.stderr and isinstance(failed.exception, SystemExit)
     csv_path.write_text(f"cadre_code,grid_code,role,valid_from,valid_to\nA,{base['g2']},网格长,,\n")
-    assert "would create 1" in cli(db_url, "contract", "import", str(csv_path), "--dry-run").stdout
-    assert "created 1" in cli(db_url, "contract", "import", str(csv_path)).stdout
+    assert catalog.t("cli.contract.would_create", rows=1, n=1) in cli(db_url, "contract", "import", str(csv_path),
+                                                                      "--dry-run").stdout
+    assert catalog.t("cli.contract.created", rows=1, n=1) in cli(db_url, "contract", "import", str(csv_path)).stdout
 
     report = cli(db_url, "coverage", "310101")
     assert report.exit_code == 0, report.stderr
-    assert "covered" in report.stdout and base["retired"] not in report.stdout
+    head = pieces("cli.coverage.area", name=None, code="310101", level=catalog.t("level.district"), grids=None,
+                  area=None, covered=None, ratio=None)
+    assert all(p in report.stdout for p in head) and base["retired"] not in report.stdout
     as_csv = cli(db_url, "coverage", "310101", "--csv")
     assert as_csv.stdout.splitlines()[0].startswith("record,code,name")
     bad = cli(db_url, "coverage", "999999")
