@@ -102,8 +102,8 @@ def run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: bo
             raise click.ClickException(say("cli.serve.in_use", host=host, port=port)) from None
     if announce:
         # gunicorn's own "Listening at:" line stays empty: with SO_REUSEPORT its workers bind, not it.
-        click.echo(f"gridgov serving http://{host}:{port}/ with {workers} workers, each on its own socket"
-                   f"{'' if tick else ' (no workflow ticker)'}", err=True)
+        click.echo(say("cli.serve.announce", host=host, port=port, workers=workers,
+                       ticker="" if tick else say("cli.serve.no_ticker")), err=True)
     if tick:
         # Cases fall due by the clock, not by requests: without a ticker no case would ever be
         # flagged overdue. Several servers on one database may each tick (a tick skips rows
