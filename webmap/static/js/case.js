@@ -4,6 +4,8 @@
  * language already, and data-failed says it when the answer is not one. */
 
 const moves = document.querySelector("section.moves");
+const panel = document.querySelector("main.case-panel");
+if (panel) document.documentElement.lang = panel.dataset.lang;  // the page is in the reader's language
 
 if (moves) {
   const { url, csrf, failed } = moves.dataset;
