@@ -15,6 +15,14 @@ from gis.core.pgcluster import Cluster
 from webmap.catalog import say
 
 
+def cluster_line(status) -> str:
+    """The embedded cluster's state as the command line says it."""
+    if not status.initialised:
+        return say("cli.db.no_cluster", dir=status.datadir)
+    state = say("cli.db.running", pid=status.pid, port=status.port) if status.running else say("cli.db.stopped_state")
+    return say("cli.db.cluster", dir=status.datadir, state=state)
+
+
 @click.group()
 def db() -> None:
     """The database: the embedded PostGIS under var/pg, or DATABASE_URL when set."""
@@ -25,7 +33,7 @@ def db_up() -> None:
     """Start the embedded PostGIS (creating it on first use); with DATABASE_URL, check it."""
     if embedded():
         status = Cluster().up()
-        click.echo(status.describe())
+        click.echo(cluster_line(status))
     version = check_postgis(engine())
     click.echo(say("cli.db.ready", version=version))
 
@@ -44,7 +52,7 @@ def db_status() -> None:
     """Say whether the database is up."""
     if embedded():
         status = Cluster().status()
-        click.echo(status.describe())
+        click.echo(cluster_line(status))
         if not status.running:
             sys.exit(3)
     else:

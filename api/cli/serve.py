@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from api import create_app
 from api.cli.common import embedded, engine
+from api.cli.db import cluster_line
 from api.cli.demo import demo_password_file, demo_sign_ins, ensure_demo_users
 from api.cli.schema import current_revision, migrate_to_head
 from api.cli.workflow import demo_history, start_ticker
@@ -39,7 +40,7 @@ def serve(host: str, port: int, workers: int, tick: bool) -> None:
 def run(port: int, workers: int) -> None:
     """Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."""
     if embedded():
-        click.echo(Cluster().up().describe())
+        click.echo(cluster_line(Cluster().up()))
     url = resolve_database_url()
     bind = engine()
     check_postgis(bind)

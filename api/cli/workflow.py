@@ -26,6 +26,11 @@ from gis.core.errors import InvalidInput
 from webmap.catalog import say
 
 
+def tick_line(result) -> str:
+    """What a tick did, as the command line says it."""
+    return say("cli.workflow.tick", opened=result.opened, overdue=result.overdue, escalated=result.escalated,
+               stats=result.stats_keys)
+
 @click.group()
 def workflow() -> None:
     """The case workflow: deadlines, overdue flags and escalation, settings, the working-hours calendar."""
@@ -49,7 +54,7 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
                 stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
                 result = tick(session, auto_escalate=auto_escalate)
                 session.commit()
-            click.echo(f"{stamp} {result.describe()}")
+            click.echo(f"{stamp} {tick_line(result)}")
         except Exception as exc:  # noqa: BLE001 — a long-running ticker outlives a database outage
             if not every:
                 raise
@@ -160,7 +165,7 @@ def demo_history(bind) -> None:
         count = simulate(session)
         result = tick(session)
         session.commit()
-    click.echo(say("cli.workflow.histories", n=f"{count:,}", result=result.describe()))
+    click.echo(say("cli.workflow.histories", n=f"{count:,}", result=tick_line(result)))
 
 
 @workflow.command("demo-history")

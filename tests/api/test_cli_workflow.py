@@ -10,6 +10,9 @@ from gis.core.models import WorkCalendarDay, WorkflowSetting
 from tests.api.test_cli import gridgov, pieces
 from webmap import catalog
 
+# The words of a tick's line after its count of cases newly overdue ("… 件案件新超期，…").
+NEWLY_OVERDUE = pieces("cli.workflow.tick", opened=None, overdue=None, escalated=None, stats=None)[1]
+
 
 def test_deadline_settings_and_tick(db_url, session):
     result = gridgov(db_url, "workflow", "deadline", "2026-11-20T17:55", "8")
@@ -22,7 +25,7 @@ def test_deadline_settings_and_tick(db_url, session):
     bad = gridgov(db_url, "workflow", "settings", "work_periods", "18:00-09:00")
     assert bad.returncode == 1 and "end after it starts" in bad.stderr and "Traceback" not in bad.stderr
     tick = gridgov(db_url, "workflow", "tick")
-    assert tick.returncode == 0 and "cases newly overdue" in tick.stdout
+    assert tick.returncode == 0 and NEWLY_OVERDUE in tick.stdout
     assert session.scalar(select(WorkflowSetting.value).where(WorkflowSetting.key == "last_tick_at"))
 
 
@@ -97,7 +100,7 @@ def test_ticker_outlives_a_database_outage(db_url):
     ticker = _ticker(db_url)
     out = _Lines(ticker.stdout)
     try:
-        out.wait_for("cases newly overdue")
+        out.wait_for(NEWLY_OVERDUE)
         with psycopg.connect(_libpq(make_url(db_url).set(database="postgres").render_as_string(False)),
                              autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
@@ -106,7 +109,7 @@ def test_ticker_outlives_a_database_outage(db_url):
                 failed = out.wait_for(pieces("cli.workflow.tick_failed", reason=None, every=None)[0])
             finally:
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        out.wait_for("cases newly overdue", after=failed + 1)
+        out.wait_for(NEWLY_OVERDUE, after=failed + 1)
         assert ticker.poll() is None
     finally:
         ticker.kill()
