@@ -80,8 +80,8 @@ def status_of(exc: GridgovError) -> int:
 
 
 def problem_lang() -> str:
-    """The language of a problem: the user's choice if this request resolved a user already (no new lookup:
-    the database may be what failed), else Accept-Language, else Chinese."""
+    """The language of a problem: the user's, if this request resolved one, else Accept-Language, else Chinese."""
+    # Only a user already resolved: looking one up now could meet the database that just failed.
     if not request:
         return choose_lang(None, None)
     return choose_lang(getattr(g.get("user"), "lang", None), request.headers.get("Accept-Language"))

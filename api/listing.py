@@ -4,10 +4,12 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
+from webmap.catalog import say
+
 
 def more_line(omitted: int, indent: str = "") -> str:
-    """The line after a cut list: '… 还有 232 项未列出 / and 232 more'."""
-    return f"{indent}… 还有 {omitted:,} 项未列出 / and {omitted:,} more"
+    """The line after a cut list, in the command line's language: '… 还有 232 项未列出'."""
+    return indent + say("cli.more", n=f"{omitted:,}")
 
 
 def listed(items: Sequence[Any], limit: int, render: Callable[[Any], str], indent: str = "",

@@ -99,8 +99,9 @@ def collections():
     base = _base()
     doc = ogc.collections(base, [ogc.collection(base, spec, _extent(spec)) for spec in readable_layers(_role())])
     if _wants_html():
-        rows = [{"id": _a(f"{base}/ogc/collections/{c['id']}?f=html", c["id"]), "title": c["title"],
-                 "description": c["description"]} for c in doc["collections"]]
+        rows = [{"id": _a(f"{base}/ogc/collections/{c['id']}?f=html", c["id"]),
+                 "title": tr(f"layer.{c['id']}", current_user()), "description": c["description"]}
+                for c in doc["collections"]]
         return _page(tr("ogc.collections", current_user()), "", rows=rows, links=doc["links"])
     return _json(doc)
 
@@ -113,7 +114,8 @@ def collection(name: str):
     if _wants_html():
         bbox = doc["extent"].get("spatial", {}).get("bbox", [[]])[0]
         rows = [{"property": k, "type": v} for k, v in spec.properties.items()]
-        return _page(spec.title, tr("ogc.extent", current_user(), description=spec.description, bbox=bbox),
+        user = current_user()
+        return _page(tr(f"layer.{spec.name}", user), tr("ogc.extent", user, description=spec.description, bbox=bbox),
                      rows=rows, links=doc["links"])
     return _json(doc)
 

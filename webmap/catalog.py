@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 from pathlib import Path
 
@@ -46,6 +47,17 @@ def t(key: str, lang: str = DEFAULT_LANG, **values) -> str:
 def has(key: str) -> bool:
     """Whether the catalog holds `key` (for texts built from data, e.g. a status the data names)."""
     return key in entries()
+
+
+def env_lang() -> str:
+    """The language of the command line: GRIDGOV_LANG (zh or en), else Chinese."""
+    lang = os.environ.get("GRIDGOV_LANG", "").strip().lower()
+    return lang if lang in LANGS else DEFAULT_LANG
+
+
+def say(key: str, **values) -> str:
+    """`key` in the command line's language (what `gridgov` prints for a person)."""
+    return t(key, env_lang(), **values)
 
 
 def choose_lang(preferred: str | None, accept_language: str | None) -> str:

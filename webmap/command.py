@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from webmap.app import page
+from webmap.catalog import DEFAULT_LANG, t
 
 
 def command_page(bounds: list[list[float]] | None, config: dict) -> str:
@@ -10,5 +11,6 @@ def command_page(bounds: list[list[float]] | None, config: dict) -> str:
     `config` carries the layers the user may read (catalog entries), the user, the CSRF token,
     the endpoints and the optional basemap; the page script draws everything from it.
     """
-    return page("command", "gridgov — 指挥中心 command center", bounds, config,
+    title = f"gridgov — {t('page.command.title', config.get('lang', DEFAULT_LANG))}"
+    return page("command", title, bounds, config,
                 ("cluster", "heat", "tiles"))

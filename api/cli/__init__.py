@@ -18,6 +18,7 @@ import click
 
 from api.listing import listed
 from gis.core.errors import GridgovError
+from webmap.catalog import env_lang, problem_title, say
 
 # name: (module:attribute, the first paragraph of the command's own help, which `gridgov --help`
 # shows without importing the module). tests/test_house_imports.py checks they agree.
@@ -72,7 +73,7 @@ class Gridgov(click.Group):
 
     def invoke(self, ctx: click.Context):
         """Run the command as the operating-system user (the audit trail's actor, via `cli`); a
-        GridgovError becomes its title, detail and row errors on stderr, exit 1."""
+        GridgovError becomes its title (in GRIDGOV_LANG, else Chinese), detail and row errors on stderr, exit 1."""
         # deferred: gis.core.audit pulls in SQLAlchemy, which `gridgov --help` must not pay for
         from gis.core import audit
 
@@ -80,7 +81,7 @@ class Gridgov(click.Group):
             with audit.acting(via="cli", actor=getpass.getuser()):
                 return super().invoke(ctx)
         except GridgovError as exc:
-            click.echo(f"error: {exc.title}", err=True)
+            click.echo(say("cli.error", title=problem_title(exc.title, env_lang())[1]), err=True)
             if exc.detail:
                 click.echo(f"  {exc.detail}", err=True)
             for line in listed(exc.extra.get("errors", []), 50, lambda row: f"  - {row}", indent="  ",

@@ -8,6 +8,7 @@ import click
 from api.cli.common import new_session
 from gis.core.models import ASSIGN_STATUSES, AuditEntry
 from gis.spatial.assign import assign_events
+from webmap.catalog import say
 
 
 @click.command("assign")
@@ -20,7 +21,7 @@ from gis.spatial.assign import assign_events
 def assign(scope: str, grid_code: str | None, snap_m: float, quiet: bool) -> None:
     """(Re)assign events to grids set-wise in SQL, with progress and a summary by status."""
     if grid_code and scope == "unassigned":
-        raise click.UsageError("Give one of --all, --unassigned, --grid CODE.")
+        raise click.UsageError(say("cli.assign.one_scope"))
     scope = grid_code or scope
     start = time.perf_counter()
     with new_session() as session:
@@ -30,7 +31,8 @@ def assign(scope: str, grid_code: str | None, snap_m: float, quiet: bool) -> Non
         session.commit()
     seconds = time.perf_counter() - start
     total = sum(counts[s] for s in ASSIGN_STATUSES)
-    rate = f", {total / seconds:,.0f} events/s" if seconds > 0 and total else ""
-    click.echo(f"{total} events in scope {scope!r} assigned in {seconds:.1f} s{rate}; {counts['changed']} changed")
+    rate = say("cli.assign.rate", n=f"{total / seconds:,.0f}") if seconds > 0 and total else ""
+    click.echo(say("cli.assign.done", total=total, scope=repr(scope), seconds=f"{seconds:.1f}", rate=rate,
+                   changed=counts["changed"]))
     for status in ASSIGN_STATUSES:
         click.echo(f"  {status:<10} {counts[status]:>10}")

@@ -10,6 +10,7 @@ from api.cli.common import workflow_session
 from api.listing import more_line
 from gis.core import clock
 from gis.core.audit_query import AuditFilter, purge, query_audit
+from webmap.catalog import say
 
 
 def _moment(value: str | None, tz) -> dt.datetime | None:
@@ -18,7 +19,7 @@ def _moment(value: str | None, tz) -> dt.datetime | None:
     try:
         return clock.local(dt.datetime.fromisoformat(value), tz)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a date or time such as 2026-12-01 or 2026-12-01T08:00") from None
+        raise click.BadParameter(say("cli.audit.bad_moment", value=repr(value))) from None
 
 
 def _changes(row: dict) -> str:
@@ -47,7 +48,7 @@ def audit(ctx: click.Context, since, until, actor, entity, action, limit: int, a
     if as_json:
         click.echo(json.dumps({"rows": rows, "rows_omitted": omitted}, ensure_ascii=False, default=str))
         return
-    click.echo("时间 at\t操作者 actor\t途径 via\t地址 address\t操作 action\t对象 entity\t变更 change\t请求 request")
+    click.echo(say("cli.audit.header"))  # a table for people; --json is the machine's form
     for row in rows:
         when = clock.shown(dt.datetime.fromisoformat(row["at"]), tz, seconds=True)
         subject = f"{row['entity']} {row['entity_id'] or ''}".rstrip()
@@ -63,4 +64,4 @@ def audit_purge() -> None:
     with workflow_session() as session:
         removed, days = purge(session)
         session.commit()
-    click.echo(f"已删除 {removed:,} 条超过 {days} 天的审计记录 — removed {removed:,} audit rows older than {days} days")
+    click.echo(say("cli.audit.purged", n=f"{removed:,}", days=days))

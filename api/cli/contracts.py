@@ -7,13 +7,14 @@ from api.cli.common import new_session
 from data.io import read_contract_file
 from gis.cadres.contracts import create_contract, end_contract, import_contracts, list_contracts, parse_date
 from gis.core.errors import InvalidInput
+from webmap.catalog import say
 
 
 def _describe(contract) -> str:
-    what = f"grid {contract.grid_code}" if contract.grid_code else "a drawn polygon"
-    until = f"until {contract.valid_to} (exclusive)" if contract.valid_to else "open-ended"
-    return (f"contract {contract.id}: {contract.cadre.code} ({contract.cadre.type}, {contract.role}) holds "
-            f"{what} from {contract.valid_from}, {until}")
+    what = say("cli.contract.grid", code=contract.grid_code) if contract.grid_code else say("cli.contract.polygon")
+    until = say("cli.contract.until", date=contract.valid_to) if contract.valid_to else say("cli.contract.open_ended")
+    return say("cli.contract.describe", id=contract.id, cadre=contract.cadre.code, type=contract.cadre.type,
+               role=contract.role, what=what, start=contract.valid_from, until=until)
 
 
 @click.group("contract")
@@ -84,7 +85,7 @@ def import_(path: str, dry_run: bool) -> None:
         report = import_contracts(session, rows, dry_run=dry_run)
         if dry_run:
             session.rollback()
-            click.echo(f"{report.rows} rows checked; would create {report.rows} contracts (dry run, nothing changed)")
+            click.echo(say("cli.contract.would_create", rows=report.rows, n=report.rows))
         else:
             session.commit()
-            click.echo(f"{report.rows} rows checked; created {report.created} contracts")
+            click.echo(say("cli.contract.created", rows=report.rows, n=report.created))

@@ -9,6 +9,7 @@ import click
 from api.cli.common import new_session
 from api.listing import listed
 from gis.cadres.coverage import CSV_COLUMNS, coverage_of
+from webmap.catalog import say
 
 LISTED = 20  # grids listed of each kind; --csv gives them all
 
@@ -29,20 +30,22 @@ def coverage(area_code: str, cadre_type: str | None, at: str | None, as_csv: boo
         return
     out = result.to_dict()
     ratio = "—" if out["coverage_ratio"] is None else f"{out['coverage_ratio']:.1%}"
-    click.echo(f"{out['area']['name']} ({out['area']['code']}, {out['area']['level']}): "
-               f"{result.grids} grids, {out['area_m2']:.0f} m², covered {out['covered_m2']:.0f} m² ({ratio})")
+    area = out["area"]
+    click.echo(say("cli.coverage.area", name=area["name"], code=area["code"], level=say(f"level.{area['level']}"),
+                   grids=result.grids, area=f"{out['area_m2']:,.0f}", covered=f"{out['covered_m2']:,.0f}", ratio=ratio))
     for key in ("buildings", "households", "population"):
         part = out[key]
         share = "—" if part["ratio"] is None else f"{part['ratio']:.1%}"
-        click.echo(f"  {key}: {part['covered']} of {part['total']} covered ({share})")
+        click.echo("  " + say("cli.coverage.part", what=say(f"field.{key}"), covered=part["covered"],
+                              total=part["total"], share=share))
     balance = out["balance"]
-    click.echo(f"  cadres: {len(out['cadres'])}; households max/median {balance['max_median_ratio']}, "
-               f"Gini {balance['gini_households']}")
-    click.echo(f"  uncovered grids: {len(out['uncovered_grids'])}")
-    for line in listed(out["uncovered_grids"], LISTED, indent="    ",
-                       render=lambda g: f"    {g['code']}  {g['name']}  open events {g['open_events']}"):
+    click.echo("  " + say("cli.coverage.balance", n=len(out["cadres"]), ratio=balance["max_median_ratio"],
+                          gini=balance["gini_households"]))
+    click.echo("  " + say("cli.coverage.uncovered", n=len(out["uncovered_grids"])))
+    for line in listed(out["uncovered_grids"], LISTED, indent="    ", render=lambda g: "    " + say(
+            "cli.coverage.uncovered_row", code=g["code"], name=g["name"], open=g["open_events"])):
         click.echo(line)
-    click.echo(f"  shared grids: {len(out['shared_grids'])}")
+    click.echo("  " + say("cli.coverage.shared", n=len(out["shared_grids"])))
     for line in listed(out["shared_grids"], LISTED, indent="    ",
                        render=lambda g: f"    {g['code']}  {' '.join(g['cadres'])}"):
         click.echo(line)

@@ -12,6 +12,15 @@ from api.cli.common import embedded, engine
 from api.cli.schema import alembic_config, current_revision
 from gis.core.db import check_postgis, libpq_url, resolve_database_url
 from gis.core.pgcluster import Cluster
+from webmap.catalog import say
+
+
+def cluster_line(status) -> str:
+    """The embedded cluster's state as the command line says it."""
+    if not status.initialised:
+        return say("cli.db.no_cluster", dir=status.datadir)
+    state = say("cli.db.running", pid=status.pid, port=status.port) if status.running else say("cli.db.stopped_state")
+    return say("cli.db.cluster", dir=status.datadir, state=state)
 
 
 @click.group()
@@ -24,18 +33,18 @@ def db_up() -> None:
     """Start the embedded PostGIS (creating it on first use); with DATABASE_URL, check it."""
     if embedded():
         status = Cluster().up()
-        click.echo(status.describe())
+        click.echo(cluster_line(status))
     version = check_postgis(engine())
-    click.echo(f"PostGIS {version} ready")
+    click.echo(say("cli.db.ready", version=version))
 
 
 @db.command("down")
 def db_down() -> None:
     """Stop the embedded PostGIS cleanly."""
     if not embedded():
-        raise click.ClickException("DATABASE_URL is set: that server is not ours to stop.")
+        raise click.ClickException(say("cli.db.not_ours"))
     Cluster().down()
-    click.echo("embedded PostGIS stopped")
+    click.echo(say("cli.db.stopped"))
 
 
 @db.command("status")
@@ -43,11 +52,11 @@ def db_status() -> None:
     """Say whether the database is up."""
     if embedded():
         status = Cluster().status()
-        click.echo(status.describe())
+        click.echo(cluster_line(status))
         if not status.running:
             sys.exit(3)
     else:
-        click.echo(f"DATABASE_URL: PostGIS {check_postgis(engine())}")
+        click.echo(say("cli.db.external", version=check_postgis(engine())))
 
 
 @db.command("url")
@@ -66,7 +75,7 @@ def db_psql(args: tuple[str, ...]) -> None:
     url = libpq_url(resolve_database_url())
     psql = shutil.which("psql")
     if not psql:
-        raise click.ClickException("psql not found: apt-get install -y postgresql-client")
+        raise click.ClickException(say("cli.db.no_psql"))
     os.execv(psql, [psql, url, *args])
 
 
@@ -76,7 +85,7 @@ def db_migrate(revision: str) -> None:
     """Bring the database to the head schema revision (or up to REVISION)."""
     check_postgis(engine())
     command.upgrade(alembic_config(resolve_database_url()), revision)
-    click.echo(f"schema at {current_revision() or 'base'}")
+    click.echo(say("cli.db.schema_at", revision=current_revision() or "base"))
 
 
 @db.command("downgrade")
@@ -84,4 +93,4 @@ def db_migrate(revision: str) -> None:
 def db_downgrade(revision: str) -> None:
     """Step the schema back to REVISION ('base' drops every gridgov table)."""
     command.downgrade(alembic_config(resolve_database_url()), revision)
-    click.echo(f"schema at {current_revision() or 'base'}")
+    click.echo(say("cli.db.schema_at", revision=current_revision() or "base"))

@@ -12,6 +12,7 @@ from api.listing import listed
 from gis.core.errors import GridgovError
 from gis.spatial.history import grid_history
 from gis.spatial.topology import Rules, validate_partition
+from webmap.catalog import say
 
 
 @click.group("grids")
@@ -35,12 +36,13 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(limit), ensure_ascii=False, indent=1))
     else:
-        for kind, items in (("error", report.errors), ("warning", report.warnings)):
-            for line in listed(items, limit, lambda p, kind=kind: f"{kind}: {p.detail}"):
+        for kind, items in (("cli.grids.error", report.errors), ("cli.grids.warning", report.warnings)):
+            for line in listed(items, limit, lambda p, kind=kind: say(kind, detail=p.detail)):
                 click.echo(line)
-        counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items())) or "no errors"
-        click.echo(f"{report.communities} communities, {report.grids} grids checked in {seconds:.2f} s: {counts}; "
-                   f"{len(report.warnings)} warnings")
+        counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items()))
+        click.echo(say("cli.grids.checked", communities=report.communities, grids=report.grids,
+                       seconds=f"{seconds:.2f}", counts=counts or say("cli.grids.no_errors"),
+                       warnings=len(report.warnings)))
     sys.exit(0 if report.valid else 1)
 
 
@@ -55,10 +57,14 @@ def history(code: str) -> None:
             raise click.ClickException(str(exc)) from None
     for v in h["versions"]:
         edit = v["opened_by"]
-        by = f"  opened by edit {edit['id']} ({edit['op']}, {edit['user'] or '—'})" if edit else ""
-        links = "; ".join([f"from {p['code']} v{p['version']} ({p['relation']})" for p in v["parents"]]
-                          + [f"to {c['code']} v{c['version']} ({c['relation']})" for c in v["children"]])
-        click.echo(f"v{v['version']} {v['name']}  {v['valid_from'] or 'before records'} → {v['valid_to'] or 'now'}  "
-                   f"{v['area_m2']:,.1f} m²{by}{'  ' + links if links else ''}")
+        by = say("cli.grids.opened_by", id=edit["id"], op=edit["op"], user=edit["user"] or "—") if edit else ""
+        links = "; ".join([say("cli.grids.from", code=p["code"], version=p["version"], relation=p["relation"])
+                           for p in v["parents"]]
+                          + [say("cli.grids.to", code=c["code"], version=c["version"], relation=c["relation"])
+                             for c in v["children"]])
+        click.echo(say("cli.grids.version", version=v["version"], name=v["name"],
+                       start=v["valid_from"] or say("cli.grids.before_records"),
+                       end=v["valid_to"] or say("cli.grids.now"), area=f"{v['area_m2']:,.1f}", by=by,
+                       links="  " + links if links else ""))
     if h["retired"]:
-        click.echo(f"{code} is retired; codes are never reused.")
+        click.echo(say("cli.grids.retired", code=code))

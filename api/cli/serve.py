@@ -9,6 +9,7 @@ from gunicorn.app.base import BaseApplication
 
 from api import create_app
 from api.cli.common import embedded, engine
+from api.cli.db import cluster_line
 from api.cli.demo import demo_password_file, demo_sign_ins, ensure_demo_users
 from api.cli.schema import current_revision, migrate_to_head
 from api.cli.workflow import demo_history, start_ticker
@@ -16,6 +17,7 @@ from api.logs import RedactingLogger
 from data.demo import load_demo_if_empty
 from gis.core.db import check_postgis, resolve_database_url, session_factory
 from gis.core.pgcluster import Cluster
+from webmap.catalog import say
 
 THREADS, REQUEST_THREADS = 64, 16
 
@@ -38,12 +40,12 @@ def serve(host: str, port: int, workers: int, tick: bool) -> None:
 def run(port: int, workers: int) -> None:
     """Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."""
     if embedded():
-        click.echo(Cluster().up().describe())
+        click.echo(cluster_line(Cluster().up()))
     url = resolve_database_url()
     bind = engine()
     check_postgis(bind)
     migrate_to_head(url)
-    click.echo(f"schema at {current_revision()}")
+    click.echo(say("cli.db.schema_at", revision=current_revision()))
     loaded = load_demo_if_empty(bind, echo=click.echo)
     with session_factory(bind)() as session:
         password = ensure_demo_users(session)
@@ -51,9 +53,9 @@ def run(port: int, workers: int) -> None:
     if loaded:
         demo_history(bind)  # issue #8: the fresh demo cases get their timelines
     click.echo("")
-    click.echo(f"  gridgov 已启动 serving on http://127.0.0.1:{port}/map")
-    click.echo(f"  登录 sign in at http://127.0.0.1:{port}/login as {demo_sign_ins()}")
-    click.echo(f"  演示密码 demo password: {password}   ({demo_password_file()})")
+    click.echo("  " + say("cli.serve.serving", port=port))
+    click.echo("  " + say("cli.serve.sign_in", port=port, users=demo_sign_ins()))
+    click.echo("  " + say("cli.serve.password", password=password, file=demo_password_file()))
     click.echo("")
     run_gunicorn("127.0.0.1", port, workers, tick=True)  # issue #8: deadlines and counters keep moving
 
@@ -98,11 +100,11 @@ def run_gunicorn(host: str, port: int, workers: int, *, tick: bool, announce: bo
         try:
             probe.bind((host, port))
         except OSError:
-            raise click.ClickException(f"{host}:{port} is in use; stop what runs there or use --port N.") from None
+            raise click.ClickException(say("cli.serve.in_use", host=host, port=port)) from None
     if announce:
         # gunicorn's own "Listening at:" line stays empty: with SO_REUSEPORT its workers bind, not it.
-        click.echo(f"gridgov serving http://{host}:{port}/ with {workers} workers, each on its own socket"
-                   f"{'' if tick else ' (no workflow ticker)'}", err=True)
+        click.echo(say("cli.serve.announce", host=host, port=port, workers=workers,
+                       ticker="" if tick else say("cli.serve.no_ticker")), err=True)
     if tick:
         # Cases fall due by the clock, not by requests: without a ticker no case would ever be
         # flagged overdue. Several servers on one database may each tick (a tick skips rows

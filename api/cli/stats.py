@@ -8,6 +8,7 @@ import click
 
 from api.cli.common import workflow_session
 from gis.cases.stats import StatsQuery, indicators, rebuild, to_csv
+from webmap.catalog import say
 
 
 @click.group("stats", invoke_without_command=True)
@@ -30,7 +31,7 @@ def stats(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_j
         try:
             return dt.date.fromisoformat(value) if value else None
         except ValueError:
-            raise click.BadParameter(f"{name} is YYYY-MM-DD") from None
+            raise click.BadParameter(say("cli.stats.bad_date", name=name)) from None
 
     query = StatsQuery(group=group, date_from=day(date_from, "--from"), date_to=day(date_to, "--to"),
                        bucket=bucket, area=area, rank_by=rank_by, min_count=min_count)
@@ -48,4 +49,4 @@ def stats_rebuild() -> None:
     with workflow_session() as session:
         keys = rebuild(session)
         session.commit()
-    click.echo(f"{keys} summary rows rebuilt")
+    click.echo(say("cli.stats.rebuilt", n=keys))

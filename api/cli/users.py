@@ -8,6 +8,7 @@ from gis.core import audit, clock, throttle
 from gis.core.models import LANGS, ROLES
 from gis.core.sessions import revoke_all
 from gis.core.users import create_user, get_user, list_users, rotate_token, set_active, set_lang, set_role
+from webmap.catalog import say
 
 
 @click.group()
@@ -25,8 +26,8 @@ def user_add(name: str, role: str, grids: tuple[str, ...], password: str | None)
     with new_session() as session:
         user_obj, token = create_user(session, name, role, grids=grids, password=password)
         session.commit()
-    scope = f", grids {', '.join(grids)}" if grids else ""
-    click.echo(f"user {user_obj.name} ({role}{scope}) created; its token is shown once:")
+    scope = say("cli.user.scope", grids=", ".join(grids)) if grids else ""
+    click.echo(say("cli.user.created", name=user_obj.name, role=role, scope=scope))
     click.echo(token)
 
 
@@ -37,7 +38,7 @@ def user_token(name: str) -> None:
     with new_session() as session:
         token = rotate_token(session, name)
         session.commit()
-    click.echo(f"new token for {name}:")
+    click.echo(say("cli.user.new_token", name=name))
     click.echo(token)
 
 
@@ -46,7 +47,8 @@ def user_list() -> None:
     """List users and roles."""
     with new_session() as session:
         for u, grids in list_users(session):
-            click.echo(f"{u.name}\t{u.role}\t{'active' if u.active else 'disabled'}\t{' '.join(grids)}")
+            state = say("cli.user.active") if u.active else say("cli.user.disabled_state")
+            click.echo(f"{u.name}\t{u.role}\t{state}\t{' '.join(grids)}")
 
 
 @user.command("role")
@@ -59,7 +61,7 @@ def user_role(name: str, role: str) -> None:
         set_role(session, name, role)
         audit.record(session, "role_changed", "user", name, before={"role": before}, after={"role": role})
         session.commit()
-    click.echo(f"user {name} is now {role}; their sessions ended")
+    click.echo(say("cli.user.role_changed", name=name, role=role))
 
 
 @user.command("lang")
@@ -70,7 +72,8 @@ def user_lang(name: str, lang: str) -> None:
     with new_session() as session:
         set_lang(session, name, None if lang == "browser" else lang)
         session.commit()
-    click.echo(f"user {name} reads gridgov in {lang}")
+    chosen = say("cli.user.lang_browser") if lang == "browser" else say(f"lang.{lang}")
+    click.echo(say("cli.user.lang", name=name, choice=chosen))
 
 
 @user.command("disable")
@@ -81,7 +84,7 @@ def user_disable(name: str) -> None:
         set_active(session, name, False)
         audit.record(session, "user_disabled", "user", name)
         session.commit()
-    click.echo(f"user {name} disabled")
+    click.echo(say("cli.user.disabled", name=name))
 
 
 @user.command("enable")
@@ -92,7 +95,7 @@ def user_enable(name: str) -> None:
         set_active(session, name, True)
         audit.record(session, "user_enabled", "user", name)
         session.commit()
-    click.echo(f"user {name} enabled")
+    click.echo(say("cli.user.enabled", name=name))
 
 
 @user.command("signout")
@@ -103,7 +106,7 @@ def user_signout(name: str) -> None:
         ended = revoke_all(session, get_user(session, name).id)
         audit.record(session, "signout_everywhere", "user", name, after={"sessions_ended": ended})
         session.commit()
-    click.echo(f"{ended} session(s) of {name} ended")
+    click.echo(say("cli.user.signed_out", n=ended, name=name))
 
 
 @user.command("locks")
@@ -124,4 +127,4 @@ def user_unlock(name_or_address: str) -> None:
         cleared = throttle.unlock(session, name_or_address)
         audit.record(session, "lock_lifted", "throttle", name_or_address, before={"keys": cleared})
         session.commit()
-    click.echo(f"unlocked {', '.join(cleared)}")
+    click.echo(say("cli.user.unlocked", keys=", ".join(cleared)))

@@ -23,7 +23,13 @@ from gis.cases.workhours import load_calendar
 from gis.core import clock
 from gis.core.db import session_factory
 from gis.core.errors import InvalidInput
+from webmap.catalog import say
 
+
+def tick_line(result) -> str:
+    """What a tick did, as the command line says it."""
+    return say("cli.workflow.tick", opened=result.opened, overdue=result.overdue, escalated=result.escalated,
+               stats=result.stats_keys)
 
 @click.group()
 def workflow() -> None:
@@ -48,12 +54,12 @@ def workflow_tick(every: float | None, auto_escalate: bool | None, parent_pid: i
                 stamp = dt.datetime.now(zone).isoformat(timespec="seconds")
                 result = tick(session, auto_escalate=auto_escalate)
                 session.commit()
-            click.echo(f"{stamp} {result.describe()}")
+            click.echo(f"{stamp} {tick_line(result)}")
         except Exception as exc:  # noqa: BLE001 — a long-running ticker outlives a database outage
             if not every:
                 raise
             reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
-            click.echo(f"{stamp} tick failed ({reason}); trying again in {every:g} s", err=True)
+            click.echo(f"{stamp} {say('cli.workflow.tick_failed', reason=reason, every=f'{every:g}')}", err=True)
         if not every:
             return
         time.sleep(max(every, 1.0))
@@ -72,7 +78,7 @@ def workflow_settings(key: str | None, value: str | None) -> None:
                 click.echo(f"{k}\t{json.dumps(v, ensure_ascii=False)}")
             return
         if value is None:
-            raise click.UsageError("Give a VALUE to set.")
+            raise click.UsageError(say("cli.workflow.value_needed"))
         try:
             parsed = json.loads(value)
         except json.JSONDecodeError:
@@ -126,7 +132,7 @@ def calendar_import(path: Path, replace: bool) -> None:
     with workflow_session() as session:
         store_calendar_days(session, rows, replace=replace)
         session.commit()
-    click.echo(f"{len(rows)} calendar days loaded from {path}")
+    click.echo(say("cli.workflow.calendar_loaded", n=len(rows), path=path))
 
 
 @calendar.command("export")
@@ -149,7 +155,7 @@ def workflow_deadline(start: str, hours: float) -> None:
     try:
         begin = dt.datetime.fromisoformat(start)
     except ValueError:
-        raise click.BadParameter("START is an ISO time such as 2026-11-20T17:55") from None
+        raise click.BadParameter(say("cli.workflow.bad_start")) from None
     click.echo(clock.iso(cal.add_working_hours(clock.local(begin, cal.tz), hours), cal.tz))
 
 
@@ -159,7 +165,7 @@ def demo_history(bind) -> None:
         count = simulate(session)
         result = tick(session)
         session.commit()
-    click.echo(f"demo case histories: {count:,} timelines; {result.describe()}")
+    click.echo(say("cli.workflow.histories", n=f"{count:,}", result=tick_line(result)))
 
 
 @workflow.command("demo-history")
@@ -167,5 +173,5 @@ def demo_history(bind) -> None:
 def workflow_demo_history(yes: bool) -> None:
     """Invent timelines for events without a case clock — for a demo database only, never real data."""
     if not yes:
-        raise click.UsageError("This invents who did what and when; on a demo database run it with --yes.")
+        raise click.UsageError(say("cli.workflow.needs_yes"))
     demo_history(engine())

@@ -8,6 +8,7 @@ from sqlalchemy import text
 
 from api.cli import main
 from tests.conftest import auth, problem
+from webmap import catalog
 
 
 def _rows(session, n: int, actor: str = "甲", action: str = "user.create") -> None:
@@ -38,11 +39,13 @@ def test_only_admins_read_the_trail_and_bad_filters_are_400(client, make_user):
 def test_the_cli_prints_local_times_and_what_it_left_out(db_url, session, monkeypatch):
     _rows(session, 4)
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("GRIDGOV_LANG", raising=False)
     done = CliRunner().invoke(main, ["audit", "--actor", "甲", "--limit", "3"])
     assert done.exit_code == 0, done.output
     lines = done.output.splitlines()
     assert lines[1].startswith("2026-06-01 08:34:00\t甲\tcli") and "user.create" in lines[1]
-    assert len(lines) == 5 and "还有 1 项未列出 / and 1 more" in lines[-1]
+    assert lines[0] == catalog.t("cli.audit.header")
+    assert len(lines) == 5 and lines[-1] == catalog.t("cli.more", n="1")
     as_json = json.loads(CliRunner().invoke(main, ["audit", "--since", "2026-06-01 08:33", "--json"]).output)
     assert [r["entity_id"] for r in as_json["rows"]] == ["4", "3"] and as_json["rows_omitted"] == 0
 
@@ -52,7 +55,8 @@ def test_gridgov_audit_purge_keeps_what_is_younger_than_the_retention(db_url, se
                          "(now() - interval '200 days', 'young', 'x')"))
     session.commit()
     monkeypatch.setenv("DATABASE_URL", db_url)
+    monkeypatch.delenv("GRIDGOV_LANG", raising=False)
     done = CliRunner().invoke(main, ["audit", "purge"])
     assert done.exit_code == 0, done.output
-    assert "removed 1 audit rows older than 365 days" in done.output
+    assert catalog.t("cli.audit.purged", n="1", days=365) in done.output
     assert set(session.scalars(text("SELECT action FROM audit_log"))) == {"young", "audit.purge"}

@@ -7,13 +7,22 @@ import sys
 import uuid
 
 from tests.conftest import auth, create_database, drop_database
+from webmap import catalog
 
 
-def gridgov(db_url: str, *args: str) -> subprocess.CompletedProcess:
-    """Run `gridgov …` against a database given by DATABASE_URL."""
-    env = dict(os.environ, DATABASE_URL=db_url)
+def gridgov(db_url: str, *args: str, lang: str | None = None) -> subprocess.CompletedProcess:
+    """Run `gridgov …` against a database given by DATABASE_URL, in GRIDGOV_LANG `lang` (None: the default)."""
+    env = {k: v for k, v in os.environ.items() if k != "GRIDGOV_LANG"} | {"DATABASE_URL": db_url}
+    if lang:
+        env["GRIDGOV_LANG"] = lang
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
                           env=env, timeout=120)
+
+
+def pieces(key: str, lang: str = catalog.DEFAULT_LANG, **values) -> list[str]:
+    """What `key` prints with `values`, cut where the values given as None (times, rates) go."""
+    filled = {name: "\0" if value is None else value for name, value in values.items()}
+    return [p for p in catalog.t(key, lang, **filled).split("\0") if p]
 
 
 def test_user_add_prints_token_alone_on_last_line(db_url, client):
@@ -53,11 +62,11 @@ def test_db_url_and_migrate_honour_database_url(pg_admin_url):
         assert psql.returncode == 0 and psql.stdout.strip() == name, psql.stderr
         migrated = gridgov(url, "db", "migrate")
         assert migrated.returncode == 0, migrated.stderr
-        assert "schema at" in migrated.stdout
+        assert all(p in migrated.stdout for p in pieces("cli.db.schema_at", revision=None))
         status = gridgov(url, "db", "status")
         assert status.returncode == 0 and "PostGIS" in status.stdout
         down = gridgov(url, "db", "downgrade", "base")
-        assert down.returncode == 0 and "schema at base" in down.stdout
+        assert down.returncode == 0 and catalog.t("cli.db.schema_at", revision="base") in down.stdout
     finally:
         drop_database(pg_admin_url, name)
 
@@ -72,7 +81,8 @@ def test_database_without_postgis_is_a_clear_error(pg_admin_url):
     try:
         result = gridgov(url, "db", "migrate")
         assert result.returncode == 1
-        assert "PostGIS is not enabled" in result.stderr and "CREATE EXTENSION postgis" in result.stderr
+        assert catalog.t("problem.postgis_is_not_enabled_in_this_database") in result.stderr
+        assert "CREATE EXTENSION postgis" in result.stderr
     finally:
         drop_database(pg_admin_url, name)
 
@@ -97,11 +107,13 @@ def test_assign_prints_progress_and_a_summary_by_status(db_url, session):
     assert result.returncode == 0, result.stderr
     assert "writing" in result.stderr and "4 of 4 events changed" in result.stderr
     out = result.stdout
-    assert "4 events in scope 'all'" in out and "4 changed" in out
+    done = pieces("cli.assign.done", total=4, scope="'all'", seconds=None, rate=None, changed=4)
+    assert len(done) == 3 and all(p in out.splitlines()[0] for p in done)
     summary = dict(line.split() for line in out.splitlines()[1:])
     assert summary == {"inside": "2", "edge": "1", "snapped": "0", "outside": "1", "ambiguous": "0"}
     again = gridgov(db_url, "assign", "--unassigned", "--quiet")
-    assert "1 events in scope 'unassigned'" in again.stdout and "0 changed" in again.stdout
+    assert all(p in again.stdout for p in pieces("cli.assign.done", total=1, scope="'unassigned'", seconds=None,
+                                                 rate=None, changed=0))
     assert again.stderr == ""
     assert session.query(AuditEntry).filter_by(action="assign").count() == 2
     bad = gridgov(db_url, "assign", "--grid", "310101001001999")

@@ -7,7 +7,11 @@ import io
 from sqlalchemy import func, select
 
 from gis.core.models import WorkCalendarDay, WorkflowSetting
-from tests.api.test_cli import gridgov
+from tests.api.test_cli import gridgov, pieces
+from webmap import catalog
+
+# The words of a tick's line after its count of cases newly overdue ("… 件案件新超期，…").
+NEWLY_OVERDUE = pieces("cli.workflow.tick", opened=None, overdue=None, escalated=None, stats=None)[1]
 
 
 def test_deadline_settings_and_tick(db_url, session):
@@ -21,7 +25,7 @@ def test_deadline_settings_and_tick(db_url, session):
     bad = gridgov(db_url, "workflow", "settings", "work_periods", "18:00-09:00")
     assert bad.returncode == 1 and "end after it starts" in bad.stderr and "Traceback" not in bad.stderr
     tick = gridgov(db_url, "workflow", "tick")
-    assert tick.returncode == 0 and "cases newly overdue" in tick.stdout
+    assert tick.returncode == 0 and NEWLY_OVERDUE in tick.stdout
     assert session.scalar(select(WorkflowSetting.value).where(WorkflowSetting.key == "last_tick_at"))
 
 
@@ -45,7 +49,7 @@ def test_stats_prints_csv_and_refuses_bad_dates(db_url):
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("code,name,period,registered,due,postponed,closed,closed_on_time")
     assert gridgov(db_url, "stats", "--from", "November").returncode == 2
-    assert gridgov(db_url, "stats", "rebuild").stdout.strip() == "0 summary rows rebuilt"
+    assert gridgov(db_url, "stats", "rebuild").stdout.strip() == catalog.t("cli.stats.rebuilt", n=0)
 
 
 def test_demo_history_needs_a_yes(db_url):
@@ -81,7 +85,7 @@ def _ticker(db_url: str, *args: str):
     import sys
 
     return subprocess.Popen([sys.executable, "-m", "api.cli", "workflow", "tick", "--every", "1", *args],
-                            env=dict(os.environ, DATABASE_URL=db_url), stdout=subprocess.PIPE,
+                            env=dict(os.environ, DATABASE_URL=db_url, GRIDGOV_LANG="zh"), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
 
 
@@ -96,16 +100,16 @@ def test_ticker_outlives_a_database_outage(db_url):
     ticker = _ticker(db_url)
     out = _Lines(ticker.stdout)
     try:
-        out.wait_for("cases newly overdue")
+        out.wait_for(NEWLY_OVERDUE)
         with psycopg.connect(_libpq(make_url(db_url).set(database="postgres").render_as_string(False)),
                              autocommit=True) as admin:
             admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS false')
             try:
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-                failed = out.wait_for("tick failed")
+                failed = out.wait_for(pieces("cli.workflow.tick_failed", reason=None, every=None)[0])
             finally:
                 admin.execute(f'ALTER DATABASE "{name}" ALLOW_CONNECTIONS true')
-        out.wait_for("cases newly overdue", after=failed + 1)
+        out.wait_for(NEWLY_OVERDUE, after=failed + 1)
         assert ticker.poll() is None
     finally:
         ticker.kill()

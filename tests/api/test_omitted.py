@@ -20,6 +20,7 @@ from tests.api.test_cli import gridgov
 from tests.api.test_stream import Stream, _insert
 from tests.conftest import auth
 from tests.factories import cadre, feature_collection, four_grids, rect, two_grids
+from webmap import catalog
 
 DISTRICT = "350209"
 
@@ -63,12 +64,13 @@ def test_gridgov_coverage_says_how_many_grids_it_left_out(demo_db_url):
     done = gridgov(demo_db_url, "coverage", DISTRICT)
     assert done.returncode == 0, done.stderr
     lines = done.stdout.splitlines()
-    listed = _block(lines, "  shared grids:")
+    listed = _block(lines, "  " + catalog.t("cli.coverage.shared", n=shared))
     assert len(listed) == 21 and listed[-1] == more_line(shared - 20, "    ")
-    assert f"… 还有 {shared - 20:,} 项未列出 / and {shared - 20:,} more" in listed[-1]
-    gaps = _block(lines, "  uncovered grids:")
+    assert listed[-1].strip() == catalog.t("cli.more", n=f"{shared - 20:,}")
+    gaps = _block(lines, "  " + catalog.t("cli.coverage.uncovered", n=uncovered))
     assert len(gaps) == min(uncovered, 20) + (uncovered > 20)
-    assert [line for line in gaps if "还有" in line] == ([more_line(uncovered - 20, "    ")] if uncovered > 20 else [])
+    more = [line for line in gaps if line.strip().startswith("…")]
+    assert more == ([more_line(uncovered - 20, "    ")] if uncovered > 20 else [])
 
 
 def test_gridgov_grids_check_says_how_many_problems_it_left_out(demo_db_url):
@@ -79,7 +81,7 @@ def test_gridgov_grids_check_says_how_many_problems_it_left_out(demo_db_url):
     assert len(cut["warnings"]) == 3 and cut["warnings_omitted"] == warnings - 3
     assert cut["errors_omitted"] == max(len(full["errors"]) - 3, 0)
     lines = gridgov(demo_db_url, "grids", "check", DISTRICT, "--limit", "3").stdout.splitlines()
-    shown = [line for line in lines if line.startswith("warning: ")]
+    shown = [line for line in lines if line.startswith(catalog.t("cli.grids.warning", detail=""))]
     assert len(shown) == 3 and lines[lines.index(shown[-1]) + 1] == more_line(warnings - 3)
 
 
@@ -219,6 +221,8 @@ def test_a_stream_that_missed_more_than_it_replays_is_told_how_many_and_to_reloa
         stream.close()
 
 
-def test_more_line_says_the_count_in_chinese_then_english():
-    assert more_line(232) == "… 还有 232 项未列出 / and 232 more"
-    assert more_line(1234, "  ") == "  … 还有 1,234 项未列出 / and 1,234 more"
+def test_more_line_says_the_count_in_the_command_lines_language(monkeypatch):
+    monkeypatch.delenv("GRIDGOV_LANG", raising=False)
+    assert more_line(232) == catalog.t("cli.more", n="232") and "232" in more_line(232)
+    monkeypatch.setenv("GRIDGOV_LANG", "en")
+    assert more_line(1234, "  ") == "  " + catalog.t("cli.more", "en", n="1,234") == "  … and 1,234 more"

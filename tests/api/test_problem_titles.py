@@ -38,8 +38,8 @@ def _trees() -> list[tuple[str, ast.Module]]:
 
 
 def raised_titles() -> dict[str, str]:
-    """Every title the code gives an error (class titles, raise sites, problem() calls, through helpers that
-    pass a `title` parameter on) → where; a title that is not a literal is listed as an error to fix."""
+    """Every title the code gives an error → where: class titles, raise sites, problem() calls and title helpers."""
+    # A title that is not a literal is listed as "<not a literal>", which has no entry: the test then fails.
     trees = _trees()
     errors = {"GridgovError"}
     while True:  # every subclass of GridgovError, wherever it is defined

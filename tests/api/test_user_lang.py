@@ -62,3 +62,16 @@ def test_the_workflows_move_and_status_labels_are_the_catalogs_in_the_callers_la
     assert zh["statuses"]["in_progress"] == catalog.t("status.in_progress")
     en = client.get("/api/v1/workflow", headers=headers | {"Accept-Language": "en"}).json
     assert en["statuses"]["in_progress"] == catalog.t("status.in_progress", "en")
+
+
+def test_gridgov_speaks_gridgov_lang_chinese_by_default(db_url):
+    assert gridgov(db_url, "user", "add", "lang-cli-2", "--role", "viewer").returncode == 0
+    zh = gridgov(db_url, "user", "disable", "lang-cli-2")
+    assert zh.stdout.strip() == catalog.t("cli.user.disabled", name="lang-cli-2")
+    en = gridgov(db_url, "user", "enable", "lang-cli-2", lang="en")
+    assert en.stdout.strip() == catalog.t("cli.user.enabled", "en", name="lang-cli-2")
+    missing = gridgov(db_url, "user", "disable", "nobody-here", lang="en")
+    assert missing.returncode == 1
+    assert missing.stderr.splitlines()[0] == catalog.t("cli.error", "en", title=catalog.t("problem.no_such_user", "en"))
+    missing = gridgov(db_url, "user", "disable", "nobody-here")
+    assert missing.stderr.splitlines()[0] == catalog.t("cli.error", title=catalog.t("problem.no_such_user"))

@@ -30,6 +30,7 @@ from data.demo import (
 )
 from gis.core.db import make_engine, session_factory
 from gis.core.models import CADRE_TYPES, EVENT_STATUSES
+from webmap import catalog
 
 AS_OF = dt.datetime(2026, 11, 1, tzinfo=dt.UTC)
 GEOD = Geod(ellps="WGS84")
@@ -455,9 +456,9 @@ def test_demo_areas_are_valid_and_measured_in_square_metres(demo_session):
 def test_demo_refuses_a_database_that_holds_data(demo_db_url):
     before = _counts(demo_db_url)
     done = subprocess.run([sys.executable, "-m", "api.cli", "demo"], capture_output=True, text=True,
-                          env=dict(os.environ, DATABASE_URL=demo_db_url), timeout=120)
+                          env=dict(os.environ, DATABASE_URL=demo_db_url, GRIDGOV_LANG="zh"), timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "already holds data" in done.stderr and "grids" in done.stderr
+    assert catalog.t("problem.the_database_already_holds_data") in done.stderr and "grids" in done.stderr
     assert _counts(demo_db_url) == before
 
 

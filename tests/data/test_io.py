@@ -17,7 +17,9 @@ from sqlalchemy import text
 
 from data.io import LAYERS, export_layer, import_file
 from gis.core.errors import InvalidInput
+from tests.api.test_cli import pieces
 from tests.factories import bowtie, feature_collection, hierarchy, lonlat, rect, two_grids
+from webmap import catalog
 
 TABLES = ("admin_areas", "grids", "grid_codes", "buildings", "events", "cadres", "contracts")
 
@@ -347,15 +349,16 @@ def test_cli_import_errors_are_clear_and_change_nothing(small, session, db_url, 
     path.write_text(feature_collection([({"code": "1", "name": "x", "community_code": "2"}, bowtie())]))
     before = snapshot(session)
     done = subprocess.run([sys.executable, "-m", "api.cli", "import", "grids", str(path)], capture_output=True,
-                          text=True, env=dict(os.environ, DATABASE_URL=db_url), timeout=120)
+                          text=True, env=dict(os.environ, DATABASE_URL=db_url, GRIDGOV_LANG="zh"), timeout=120)
     assert done.returncode == 1 and "Traceback" not in done.stderr
-    assert "nothing was imported" in done.stderr and "row 1:" in done.stderr
+    assert catalog.t("problem.import_file_has_problems", layer="grids", problems=2, rows=1) in done.stderr
+    assert "row 1:" in done.stderr  # its bow tie and its short code
     session.rollback()
     assert snapshot(session) == before
 
 
 def test_cli_export_then_dry_run_import(demo_db_url, tmp_path):
-    env = dict(os.environ, DATABASE_URL=demo_db_url)
+    env = dict(os.environ, DATABASE_URL=demo_db_url, GRIDGOV_LANG="zh")
     out = tmp_path / "cadres.csv"
     done = subprocess.run([sys.executable, "-m", "api.cli", "export", "cadres", str(out)], capture_output=True,
                           text=True, env=env, timeout=120)
@@ -363,7 +366,9 @@ def test_cli_export_then_dry_run_import(demo_db_url, tmp_path):
     again = subprocess.run([sys.executable, "-m", "api.cli", "import", "cadres", str(out), "--dry-run"],
                            capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0, again.stderr
-    assert "would import cadres" in again.stdout and "0 new, 0 changed" in again.stdout
+    said = pieces("cli.io.would_import", layer="cadres", path=None, rows=None, added="0", updated="0", unchanged=None,
+                  versions=None, seconds=None, rate=None)
+    assert all(p in again.stdout for p in said)
 
 
 # -- coordinates and files -------------------------------------------------------------------

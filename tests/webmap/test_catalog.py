@@ -27,6 +27,11 @@ def test_every_message_has_chinese_and_english_with_the_same_placeholders():
         assert placeholders(texts["zh"]) == placeholders(texts["en"]), key
 
 
+def test_no_placeholder_is_named_like_a_parameter_of_t():
+    clashes = sorted(key for key, texts in catalog.entries().items() if placeholders(texts["en"]) & {"key", "lang"})
+    assert not clashes, "t(key, lang, **values) could not fill them"
+
+
 def test_every_key_the_page_scripts_use_is_in_the_catalog():
     used = {(path.name, key) for path in JS.rglob("*.js") for key in USED.findall(path.read_text(encoding="utf-8"))}
     assert used, "the scripts use the catalog"

@@ -60,6 +60,7 @@ def test_the_case_panel_labels_its_moves_fields_and_timeline_from_the_catalog(cl
     assert not _raw_keys(html)
     en = client.get(f"/cases/{case.id}", headers={"Accept-Language": "en"}).get_data(as_text=True)
     assert catalog.t("move.register", "en") in en and catalog.t("case.timeline", "en") in en
+    assert 'data-lang="en"' in en and 'data-lang="zh-CN"' in html
 
 
 def test_a_users_own_language_decides_the_page_over_the_browser(client, session, make_user):
@@ -68,6 +69,15 @@ def test_a_users_own_language_decides_the_page_over_the_browser(client, session,
                         headers={"X-CSRF-Token": _csrf(client)}).status_code == 200
     html = client.get(f"/cases/{case.id}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
     assert catalog.t("case.timeline", "en") in html and catalog.t("case.timeline") not in html
+
+
+def test_the_map_pages_are_titled_in_the_readers_language(client, session, make_user):
+    make_user("planner", name="texts-planner", password=PASSWORD)
+    assert client.post("/login", data={"name": "texts-planner", "password": PASSWORD}).status_code == 302
+    zh = client.get("/map").get_data(as_text=True)
+    assert f"<title>gridgov — {catalog.t('page.command.title')}</title>" in zh
+    en = client.get("/map/planner", headers={"Accept-Language": "en"}).get_data(as_text=True)
+    assert f"<title>gridgov — {catalog.t('page.planner.title', 'en')}</title>" in en
 
 
 def test_the_ogc_pages_say_their_headings_in_the_readers_language(client):

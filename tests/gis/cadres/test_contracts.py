@@ -25,9 +25,10 @@ from gis.cadres.contracts import (
 from gis.cadres.coverage import cadre_load, coverage_of
 from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, NotFound, PreconditionFailed
 from gis.core.models import AuditEntry, Contract
-from tests.api.test_cli import gridgov
+from tests.api.test_cli import gridgov, pieces
 from tests.conftest import auth, problem
 from tests.factories import bowtie, cadre, grid, hierarchy, lonlat, rect
+from webmap import catalog
 
 
 @pytest.fixture
@@ -361,13 +362,14 @@ def cli(db_url: str, *args: str):
 
     from api.cli import main
 
-    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": db_url, "GRIDGOV_DATABASE_URL": None})
+    return CliRunner().invoke(main, list(args), env={"DATABASE_URL": db_url, "GRIDGOV_DATABASE_URL": None,
+                                                          "GRIDGOV_LANG": None})
 
 
 def test_cli_add_list_end_import(db_url, base, tmp_path):
     added = cli(db_url, "contract", "add", "A", "--grid", base["g1"], "--role", "网格长", "--from", "2024-01-01")
     assert added.exit_code == 0, added.stderr
-    contract_id = added.stdout.split()[1].rstrip(":")
+    assert catalog.t("cli.contract.grid", code=base["g1"]) in added.stdout
     polygon = tmp_path / "p.geojson"
     polygon.write_text(json.dumps(_geojson(rect(100, 0, 150, 100))))
     drawn = cli(db_url, "contract", "add", "B", "--polygon", str(polygon), "--role", "包片")
@@ -377,6 +379,7 @@ def test_cli_add_list_end_import(db_url, base, tmp_path):
     assert lines[0].split("\t")[:3] == ["id", "cadre", "type"]
     assert [line.split("\t")[1] for line in lines[1:]] == ["A", "B"]
     assert "polygon" in lines[2]
+    contract_id = lines[1].split("\t")[0]  # the list's id column, not the sentence `add` says
     ended = cli(db_url, "contract", "end", contract_id, "--on", "2025-01-01")
     assert ended.exit_code == 0 and "2025-01-01" in ended.stdout
     assert len(cli(db_url, "contract", "list", "--cadre", "A").stdout.strip().splitlines()) == 1
@@ -387,23 +390,28 @@ def test_cli_add_list_end_import(db_url, base, tmp_path):
     failed = cli(db_url, "contract", "import", str(csv_path))
     assert failed.exit_code == 1 and "line 3" in failed.stderr and isinstance(failed.exception, SystemExit)
     csv_path.write_text(f"cadre_code,grid_code,role,valid_from,valid_to\nA,{base['g2']},网格长,,\n")
-    assert "would create 1" in cli(db_url, "contract", "import", str(csv_path), "--dry-run").stdout
-    assert "created 1" in cli(db_url, "contract", "import", str(csv_path)).stdout
+    assert catalog.t("cli.contract.would_create", rows=1, n=1) in cli(db_url, "contract", "import", str(csv_path),
+                                                                      "--dry-run").stdout
+    assert catalog.t("cli.contract.created", rows=1, n=1) in cli(db_url, "contract", "import", str(csv_path)).stdout
 
     report = cli(db_url, "coverage", "310101")
     assert report.exit_code == 0, report.stderr
-    assert "covered" in report.stdout and base["retired"] not in report.stdout
+    head = pieces("cli.coverage.area", name=None, code="310101", level=catalog.t("level.district"), grids=None,
+                  area=None, covered=None, ratio=None)
+    assert all(p in report.stdout for p in head) and base["retired"] not in report.stdout
     as_csv = cli(db_url, "coverage", "310101", "--csv")
     assert as_csv.stdout.splitlines()[0].startswith("record,code,name")
     bad = cli(db_url, "coverage", "999999")
-    assert bad.exit_code == 1 and "No such area" in bad.stderr and isinstance(bad.exception, SystemExit)
+    assert bad.exit_code == 1 and isinstance(bad.exception, SystemExit)
+    assert catalog.t("problem.no_such_area") in bad.stderr
 
 
 def test_cli_add_errors_are_one_clear_line(db_url, base):
     result = gridgov(db_url, "contract", "add", "A", "--grid", base["retired"], "--role", "x")
     assert result.returncode == 1 and "no version in force" in result.stderr and "Traceback" not in result.stderr
     result = cli(db_url, "contract", "end", "12345")
-    assert result.exit_code == 1 and "No such contract" in result.stderr and isinstance(result.exception, SystemExit)
+    assert result.exit_code == 1 and isinstance(result.exception, SystemExit)
+    assert catalog.t("problem.no_such_contract") in result.stderr
 
 
 def test_coverage_after_api_writes(client, make_user, base, session):

@@ -14,6 +14,7 @@ import psycopg
 import pytest
 
 from gis.core.pgcluster import Cluster
+from tests.api.test_cli import pieces
 
 
 @pytest.fixture(scope="module")
@@ -30,7 +31,7 @@ def _connect(cluster: Cluster) -> psycopg.Connection:
 
 
 def _gridgov(var_root: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GRIDGOV_DATABASE_URL")}
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "GRIDGOV_DATABASE_URL", "GRIDGOV_LANG")}
     env["GRIDGOV_VAR"] = str(var_root)
     return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True,
                           env=env, timeout=180)
@@ -54,7 +55,7 @@ def test_up_creates_cluster_with_postgis_on_loopback(var_root):
 def test_status_and_url_commands(var_root):
     _gridgov(var_root, "db", "up")
     status = _gridgov(var_root, "db", "status")
-    assert status.returncode == 0 and "running" in status.stdout
+    assert status.returncode == 0 and pieces("cli.db.running", pid=None, port=None)[0] in status.stdout
     url = _gridgov(var_root, "db", "url").stdout.strip()
     assert url == Cluster(var_root).url().replace("postgresql+psycopg://", "postgresql://")
     assert _gridgov(var_root, "db", "url", "--sqlalchemy").stdout.strip() == Cluster(var_root).url()

@@ -10,6 +10,8 @@ import { outbox as makeOutbox } from "./worker/outbox.js";
 import { renderOutbox } from "./worker/sheet.js";
 
 const moves = document.querySelector("section.moves");
+const panel = document.querySelector("main.case-panel");
+if (panel) document.documentElement.lang = panel.dataset.lang;  // the page is in the reader's language
 
 if (moves) {
   const { url, csrf, failed, user, event } = moves.dataset;
