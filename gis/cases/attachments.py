@@ -9,7 +9,7 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
 from gis.cases.events import CLOCK_SKEW, visible_event_row
-from gis.cases.photos import Photo, PhotoLimits
+from gis.cases.photos import Photo, PhotoLimits, public_type
 from gis.core import audit, clock, personal
 from gis.core.errors import InvalidInput, NotFound
 from gis.core.media import MediaStore
@@ -120,7 +120,7 @@ def photo_for(session: Session, user: User, attachment_id: int, *, thumb: bool =
         return StoredPhoto(attachment.thumb_sha256, "image/jpeg", attachment, "thumb")
     if personal.photo_variant(user.role) == "original":
         return StoredPhoto(attachment.sha256, attachment.content_type, attachment, "original")
-    return StoredPhoto(attachment.public_sha256, attachment.content_type, attachment, "public")
+    return StoredPhoto(attachment.public_sha256, public_type(attachment.content_type), attachment, "public")
 
 
 def record_photo_read(session: Session, user: User, photo: StoredPhoto) -> None:

@@ -69,7 +69,7 @@ def inspect(data: bytes, limits: PhotoLimits) -> Photo:
         taken_at = _taken_at(exif)
         lon, lat = _gps(exif)
         thumb = _thumbnail(image)
-        public = _without_gps(data, fmt, exif)
+        public = _without_gps(data, fmt, exif, image)  # after the thumbnail: a HEIF is decoded once, there
     except (InvalidInput, TooLarge):
         raise
     except Exception as exc:  # Pillow raises OSError, SyntaxError, ValueError, struct.error … for damaged files
@@ -102,6 +102,11 @@ def _too_many_pixels(image: Image.Image | None, limits: PhotoLimits) -> TooLarge
     size = f"is {image.width} × {image.height} pixels" if image is not None else "has far more pixels than that"
     return TooLarge("Too many pixels", f"At most {limits.max_pixels:,} pixels are accepted and the "
                     f"image {size}; send it at a smaller resolution.", limit_pixels=limits.max_pixels)
+
+
+def public_type(content_type: str) -> str:
+    """The media type of the variant without GPS: a HEIC/HEIF photo's is a JPEG (see _without_gps)."""
+    return "image/jpeg" if content_type in ("image/heic", "image/heif") else content_type
 
 
 def _heif_type(data: bytes) -> str:
@@ -171,7 +176,7 @@ def _thumbnail(image: Image.Image) -> bytes:
     return out.getvalue()
 
 
-def _without_gps(data: bytes, fmt: str, exif: Image.Exif) -> bytes:
+def _without_gps(data: bytes, fmt: str, exif: Image.Exif, decoded: Image.Image) -> bytes:
     """The original without GPS IFD, XMP or a JPEG's appended images (the same bytes when it had none)."""
     has_gps = ExifTags.IFD.GPSInfo in exif
     if fmt == "JPEG":  # lossless: segments are dropped or replaced, the image data copied
@@ -179,6 +184,20 @@ def _without_gps(data: bytes, fmt: str, exif: Image.Exif) -> bytes:
             return _jpeg_with_exif(data, None, keep_exif=True)
         kept = _exif_without_gps(exif)
         return _jpeg_with_exif(data, b"Exif\x00\x00" + kept if kept else None)
+    if fmt == "HEIF":
+        # Browsers do not show HEIC, and encoding HEVC again costs tens of seconds a photo on a small
+        # server: the variant everyone else receives is a JPEG, turned upright, its EXIF without GPS
+        # and without the orientation it no longer needs.
+        upright = ImageOps.exif_transpose(decoded).convert("RGB")
+        kept = _exif_without_gps(exif)
+        if kept:
+            block = Image.Exif()
+            block.load(kept)
+            block.pop(ExifTags.Base.Orientation, None)
+            kept = block.tobytes()
+        out = io.BytesIO()
+        upright.save(out, "JPEG", quality=REENCODE_QUALITY, exif=kept or b"")
+        return out.getvalue()
     has_xmp = b"http://ns.adobe.com/xap/1.0/" in data[:1_000_000] or b"<x:xmpmeta" in data[:1_000_000]
     if not has_gps and not has_xmp:
         return data
@@ -186,7 +205,7 @@ def _without_gps(data: bytes, fmt: str, exif: Image.Exif) -> bytes:
     image = Image.open(io.BytesIO(data))
     image.info.pop("xmp", None)
     out = io.BytesIO()
-    options = {"PNG": {}, "WEBP": {"quality": REENCODE_QUALITY}, "HEIF": {"quality": REENCODE_QUALITY}}[fmt]
+    options = {"PNG": {}, "WEBP": {"quality": REENCODE_QUALITY}}[fmt]
     image.save(out, fmt, exif=kept or b"", **options)
     return out.getvalue()
 

@@ -6,9 +6,9 @@ import struct
 import zlib
 
 import pytest
-from PIL import ExifTags
+from PIL import ExifTags, Image
 
-from gis.cases.photos import PhotoLimits, inspect
+from gis.cases.photos import PhotoLimits, inspect, public_type
 from gis.core.errors import InvalidInput, TooLarge, UnsupportedMedia
 from tests.images import gps_of, opened, photo
 
@@ -66,7 +66,16 @@ def test_the_public_variant_has_no_gps_but_keeps_the_time(fmt):
     assert gps_of(found.data) and not gps_of(found.public)
     kept = opened(found.public).getexif().get_ifd(ExifTags.IFD.Exif)
     assert kept.get(ExifTags.Base.DateTimeOriginal) == "2026:11:30 09:15:00"
-    assert opened(found.public).format == opened(found.data).format
+    # A HEIC's variant is a JPEG (browsers cannot show HEIC); the others keep their format.
+    assert opened(found.public).format == ("JPEG" if fmt == "HEIF" else opened(found.data).format)
+    assert public_type(found.content_type) == Image.MIME[opened(found.public).format]
+
+
+def test_a_heic_turned_sideways_reaches_others_as_an_upright_jpeg():
+    found = inspect(photo("HEIF", size=(1200, 800), orientation=6, lonlat=HERE), LIMITS)
+    public = opened(found.public)
+    assert public.format == "JPEG" and public.size == (800, 1200)
+    assert ExifTags.Base.Orientation not in public.getexif() and not gps_of(found.public)
 
 
 def test_the_jpeg_public_variant_keeps_the_compressed_image_unchanged():
