@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gis.cases.attachments import ORIGINAL_URL, attach, report_move_id
 from gis.cases.events import create_event
-from gis.cases.photos import Photo, PhotoLimits
+from gis.cases.photos import Photo, PhotoLimits, public_type
 from gis.cases.workflow import check_photo_ref, find_duplicates
 from gis.core import clock
 from gis.core.errors import InvalidInput, NotFound
@@ -182,15 +182,21 @@ def get_request(session: Session, request_id: int, *, staff: bool = False) -> di
     return found[0]
 
 
+def _status_notes(r, effective: str, said: str | None) -> str:
+    # The status in words, what was said about it (the public reply, or staff's last note), and the merge.
+    notes = STATUS_NOTES.get(effective, effective)
+    if said:
+        notes = f"{notes}: {said}"
+    if r.merged_into_id:
+        notes = f"与请求 {r.merged_into_id} 合并 merged with request {r.merged_into_id}; {notes}"
+    return notes
+
+
 def public_view(r) -> dict[str, Any]:
     """What a resident may see of a request: category, status, the public reply, times, a rounded place;
     the description (masked) and photo only once staff published it. Never staff notes or contacts."""
     effective = r.target_status or r.status
-    notes = STATUS_NOTES.get(effective, effective)
-    if r.public_reply:
-        notes = f"{notes}: {mask_text(r.public_reply)}"
-    if r.merged_into_id:
-        notes = f"与请求 {r.merged_into_id} 合并 merged with request {r.merged_into_id}; {notes}"
+    notes = _status_notes(r, effective, mask_text(r.public_reply) if r.public_reply else None)
     published = r.published_at is not None
     description = (r.title if not r.description else f"{r.title}：{r.description}") if published else None
     return {
@@ -211,11 +217,7 @@ def public_view(r) -> dict[str, Any]:
 
 def _request(r) -> dict[str, Any]:
     effective = r.target_status or r.status
-    notes = STATUS_NOTES.get(effective, effective)
-    if r.final_note:
-        notes = f"{notes}: {r.final_note}"
-    if r.merged_into_id:
-        notes = f"与请求 {r.merged_into_id} 合并 merged with request {r.merged_into_id}; {notes}"
+    notes = _status_notes(r, effective, r.final_note)
     agency = {"grid": r.grid_name, "community": r.community_name, "street": r.street_name,
               "district": r.district_name}.get(r.effective_level)
     address = " ".join(n for n in (r.street_name, r.community_name, r.grid_name) if n) or None
@@ -284,4 +286,4 @@ def public_photo(session: Session, attachment_id: int) -> tuple[str, str, str]:
     if row is None:
         raise NotFound("No such photo", f"There is no public photo {attachment_id}; a report's photo is public "
                        "once staff publish the report.")
-    return row.public_sha256, row.thumb_sha256, row.content_type
+    return row.public_sha256, row.thumb_sha256, public_type(row.content_type)
