@@ -7,10 +7,9 @@ from api import db
 from api.auth import current_user, requires
 from api.hub import hub
 from api.params import json_body
-from gis.core import audit
 from gis.core.errors import InvalidInput
-from gis.core.sessions import revoke_all
-from gis.core.users import create_user, get_user, set_lang, user_grid_codes
+from gis.core.users import create_user, set_lang, user_grid_codes
+from gis.core.users import sign_out_everywhere as end_sessions
 
 bp = Blueprint("users", __name__, url_prefix="/api/v1")
 
@@ -61,8 +60,6 @@ def add_user():
 def sign_out_everywhere(name: str):
     """End every signed-in session of a user at once (their API token is `gridgov user token`'s to rotate)."""
     session = db.session()
-    user = get_user(session, name)
-    ended = revoke_all(session, user.id)
-    audit.record(session, "signout_everywhere", "user", user.name, after={"sessions_ended": ended})
+    ended = end_sessions(session, name)
     session.commit()
-    return jsonify(name=user.name, sessions_ended=ended)
+    return jsonify(name=name, sessions_ended=ended)

@@ -6,8 +6,15 @@ import click
 from api.cli.common import new_session
 from gis.core import audit, clock, throttle
 from gis.core.models import LANGS, ROLES
-from gis.core.sessions import revoke_all
-from gis.core.users import create_user, get_user, list_users, rotate_token, set_active, set_lang, set_role
+from gis.core.users import (
+    create_user,
+    list_users,
+    rotate_token,
+    set_active,
+    set_lang,
+    set_role,
+    sign_out_everywhere,
+)
 from webmap.catalog import say
 
 
@@ -57,9 +64,7 @@ def user_list() -> None:
 def user_role(name: str, role: str) -> None:
     """Give a user another role; their signed-in sessions end."""
     with new_session() as session:
-        before = get_user(session, name).role
-        set_role(session, name, role)
-        audit.record(session, "role_changed", "user", name, before={"role": before}, after={"role": role})
+        set_role(session, name, role)  # audited there (user.role)
         session.commit()
     click.echo(say("cli.user.role_changed", name=name, role=role))
 
@@ -81,8 +86,7 @@ def user_lang(name: str, lang: str) -> None:
 def user_disable(name: str) -> None:
     """Disable a user: their token and sessions stop working at once."""
     with new_session() as session:
-        set_active(session, name, False)
-        audit.record(session, "user_disabled", "user", name)
+        set_active(session, name, False)  # audited there (user.active)
         session.commit()
     click.echo(say("cli.user.disabled", name=name))
 
@@ -93,7 +97,6 @@ def user_enable(name: str) -> None:
     """Enable a disabled user again."""
     with new_session() as session:
         set_active(session, name, True)
-        audit.record(session, "user_enabled", "user", name)
         session.commit()
     click.echo(say("cli.user.enabled", name=name))
 
@@ -103,8 +106,7 @@ def user_enable(name: str) -> None:
 def user_signout(name: str) -> None:
     """Sign a user out everywhere: every session of theirs ends at once (the token stays; see `user token`)."""
     with new_session() as session:
-        ended = revoke_all(session, get_user(session, name).id)
-        audit.record(session, "signout_everywhere", "user", name, after={"sessions_ended": ended})
+        ended = sign_out_everywhere(session, name)
         session.commit()
     click.echo(say("cli.user.signed_out", n=ended, name=name))
 

@@ -113,6 +113,14 @@ def set_role(session: Session, name: str, role: str) -> User:
     return user
 
 
+def sign_out_everywhere(session: Session, name: str) -> int:
+    """End every signed-in session of a user (their token stays), audited; how many ended."""
+    user = get_user(session, name)
+    ended = revoke_all(session, user.id)
+    audit.record(session, "signout_everywhere", "user", user.name, after={"sessions_ended": ended})
+    return ended
+
+
 def set_active(session: Session, name: str, active: bool) -> User:
     """Enable or disable a user; disabling ends their signed-in sessions (tokens stop: inactive users are no one)."""
     user = get_user(session, name)

@@ -15,6 +15,7 @@ import pytest
 from gis.core.pgcluster import free_port
 from tests.conftest import auth
 from tests.paths import ROOT
+from webmap import catalog
 
 
 def _serve(url: str, port: int, *options: str) -> subprocess.Popen:
@@ -147,8 +148,8 @@ def test_a_second_server_on_the_same_port_is_refused(server, db_url):
     finally:
         if second.poll() is None:
             second.kill()
-    assert second.returncode != 0 and "in use" in err
-    assert "gridgov serving" not in err  # it never claims an address it could not take
+    assert second.returncode != 0 and catalog.t("cli.serve.in_use", host="127.0.0.1", port=port) in err
+    assert catalog.t("cli.serve.serving", port=port) not in err  # it never claims an address it could not take
 
 
 def test_serve_runs_the_workflow_ticker_and_stops_it(db_url):

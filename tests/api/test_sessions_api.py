@@ -11,6 +11,7 @@ from gis.core.sessions import hash_session_id
 from gis.core.users import set_password
 from tests.api.test_cli import gridgov
 from tests.conftest import auth, problem
+from webmap import catalog
 
 PASSWORD = "correct horse"
 
@@ -96,7 +97,7 @@ def test_the_cli_lists_and_lifts_locks_and_signs_users_out(db_url, app, make_use
     assert unlocked.returncode == 0 and "user:li" in unlocked.stdout, unlocked.stderr
     assert gridgov(db_url, "user", "unlock", "li").returncode == 1  # nothing left to lift
     signed_out = gridgov(db_url, "user", "signout", "li")
-    assert signed_out.returncode == 0 and "1 session(s)" in signed_out.stdout, signed_out.stderr
+    assert signed_out.returncode == 0 and catalog.t("cli.user.signed_out", n=1, name="li") in signed_out.stdout
     problem(client.get("/api/v1/me"), 401)
     actions = set(session.scalars(select(AuditEntry.action).where(AuditEntry.via == "cli")))
     assert actions == {"lock_lifted", "signout_everywhere"}
