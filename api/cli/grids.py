@@ -58,6 +58,8 @@ def history(code: str) -> None:
     for v in h["versions"]:
         edit = v["opened_by"]
         by = say("cli.grids.opened_by", id=edit["id"], op=edit["op"], user=edit["user"] or "—") if edit else ""
+        if edit and edit.get("note"):
+            by += say("cli.grids.note", note=edit["note"])
         links = "; ".join([say("cli.grids.from", code=p["code"], version=p["version"], relation=p["relation"])
                            for p in v["parents"]]
                           + [say("cli.grids.to", code=c["code"], version=c["version"], relation=c["relation"])
