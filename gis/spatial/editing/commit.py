@@ -136,7 +136,7 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
     at = session.scalar(text("SELECT clock_timestamp()"))
     closing_ids = [ctx.grids[c].id for c in plan.closing]
     buildings_before = buildings_in_reach(session, closing_ids, plan)
-    figures_before = grid_figures(session, closing_ids)
+    figures_before = grid_figures(session, closing_ids, ctx.has_buildings)
     near = shapely.union_all([ctx.grids[c].geom for c in plan.closing] + [o.geom for o in plan.opening])
     problems_before = affected_problems(session, ctx.community_code, set(plan.closing), near, plan.rules)
     events_scope = open_events_near(session, plan, snap_m)
@@ -157,7 +157,8 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
     note_on_timelines(session, moved_events, edit_row.id, at, user_id)
     contracts = flag_contracts(session, plan, lineage, edit_row.id, at, user_id)
     impact = edit_impact(session, plan, buildings_before, buildings_after, moved_events, contracts, new_ids)
-    impact["before_after"] = before_after(figures_before, grid_figures(session, list(new_ids.values())))
+    figures_after = grid_figures(session, list(new_ids.values()), ctx.has_buildings)
+    impact["before_after"] = before_after(figures_before, figures_after)
     new, already = split_warnings(problems_before, affected_problems(session, ctx.community_code, set(new_ids), near,
                                                                      plan.rules))
     edit_row.impact = impact

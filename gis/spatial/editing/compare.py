@@ -19,12 +19,15 @@ from gis.spatial.topology import Problem, Rules, validate_partition
 FIGURES = ("area_m2", "buildings", "households", "open_events")
 
 # Open events count by code: those that stay in their grid keep the version in force when they occurred.
+# Households: with a building register the sum over the grid's buildings (as the commit sets them), else
+# the grid's own count.
 _FIGURES_SQL = text("""
-    SELECT g.code, g.name, g.version, ST_Area(g.geom::geography) AS area_m2, g.households,
+    SELECT g.code, g.name, g.version, ST_Area(g.geom::geography) AS area_m2,
+           CASE WHEN :register THEN coalesce(b.households, 0) ELSE g.households END AS households,
            coalesce(b.n, 0) AS buildings, coalesce(e.n, 0) AS open_events
     FROM grids g
-    LEFT JOIN (SELECT grid_id, count(*) AS n FROM buildings WHERE grid_id = ANY(CAST(:ids AS integer[]))
-               GROUP BY grid_id) b ON b.grid_id = g.id
+    LEFT JOIN (SELECT grid_id, count(*) AS n, sum(households) AS households FROM buildings
+               WHERE grid_id = ANY(CAST(:ids AS integer[])) GROUP BY grid_id) b ON b.grid_id = g.id
     LEFT JOIN (SELECT v.code, count(*) AS n FROM events ev JOIN grids v ON v.id = ev.grid_id
                WHERE v.code = ANY(CAST(:codes AS text[])) AND event_is_open(ev.status) GROUP BY v.code) e
            ON e.code = g.code
@@ -32,8 +35,8 @@ _FIGURES_SQL = text("""
 """)
 
 
-def grid_figures(session: Session, ids: list[int]) -> dict[str, dict]:
-    """Code → {name, version, area_m2, buildings, households, open_events} of these grid versions, in one statement."""
+def grid_figures(session: Session, ids: list[int], register: bool) -> dict[str, dict]:
+    """Code → {name, version, area_m2, buildings, households, open_events} of these versions, in one statement."""
     if not ids:
         return {}
     codes = list(session.scalars(text("SELECT code FROM grids WHERE id = ANY(CAST(:ids AS integer[]))"),
@@ -41,7 +44,7 @@ def grid_figures(session: Session, ids: list[int]) -> dict[str, dict]:
     return {r.code: {"name": r.name, "version": r.version, "area_m2": round(float(r.area_m2), 2),
                      "buildings": int(r.buildings), "households": int(r.households or 0),
                      "open_events": int(r.open_events)}
-            for r in session.execute(_FIGURES_SQL, {"ids": ids, "codes": codes})}
+            for r in session.execute(_FIGURES_SQL, {"ids": ids, "codes": codes, "register": register})}
 
 
 def before_after(before: dict[str, dict], after: dict[str, dict]) -> list[dict]:
