@@ -10,7 +10,7 @@ from gis.core.errors import InvalidInput
 from gis.spatial.buildings import refresh_grid_totals
 from gis.spatial.editing import commit_edit, parse_edit, validate_edit
 from gis.spatial.history import grid_history
-from gis.spatial.topology import Rules
+from gis.spatial.topology import Rules, validate_partition
 from tests.factories import event, gapped_grids, grid_building, lonlat, rect, two_grids
 from webmap import catalog
 
@@ -122,3 +122,32 @@ def test_a_save_needs_a_note_and_keeps_it(session):
         session.execute(text("INSERT INTO grid_edits (op, community_id, at, request, impact) "
                              "SELECT 'reshape', community_id, now(), '{}', '{}' FROM grids LIMIT 1"))
     session.rollback()
+
+
+def test_on_the_demo_only_the_warnings_an_edit_brings_are_new(demo_session):
+    """The demo's grids carry many old warnings (sizes, households): a small move counts them apart."""
+    s = demo_session
+    rules = Rules()
+    x, y = s.execute(text("""
+        WITH pts AS (SELECT g.code, g.community_id, (ST_DumpPoints(g.geom)).geom AS p FROM grids g
+                     WHERE g.valid_to IS NULL)
+        SELECT ST_X(p) AS x, ST_Y(p) AS y FROM pts JOIN admin_areas a ON a.id = pts.community_id
+        WHERE NOT ST_Intersects(p, ST_Boundary(a.geom))
+        GROUP BY ST_X(p), ST_Y(p) HAVING count(DISTINCT pts.code) = 3 ORDER BY 1, 2 LIMIT 1""")).one()
+    body = {"op": "move_vertices", "note": "东移约 2 米", "moves": [{"from": [x, y], "to": [x + 0.00002, y]}]}
+    preview = commit_edit(s, parse_edit(body), user_id=None, if_match=None, rules=rules, dry_run=True)
+    s.rollback()
+    affected = set(preview.plan.closing)
+    assert len(affected) == 3
+
+    def concerning(report):
+        return {(p.rule, p.grid, p.other) for p in report.errors + report.warnings
+                if p.grid in affected or p.other in affected}
+
+    before = concerning(validate_partition(s, None, rules))
+    commit_edit(s, parse_edit(body), user_id=None, if_match=set(preview.plan.if_match()), rules=rules)
+    s.commit()
+    after = concerning(validate_partition(s, None, rules))
+    assert {(p.rule, p.grid, p.other) for p in preview.warnings_new} == after - before
+    assert {(p.rule, p.grid, p.other) for p in preview.warnings_already} == after & before
+    assert preview.to_dict()["warnings_already_count"] == len(after & before) > 0
