@@ -59,6 +59,13 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
                 cell = table.locator(f'tr[data-code="{code}"] td[data-figure="{figure}.{side}"]')
                 assert cell.inner_text() == str(rows[code][side][figure])  # small counts: no digit grouping
     assert page.locator("#gg-warnings-new").inner_text() == catalog.t("planner.warnings_none_new", lang)
+    # The grids' old warnings (households under the default bounds) are counted apart, listed when opened.
+    already = preview["warnings_already_count"]
+    assert already == len(preview["warnings_already"]) > 0
+    assert page.locator("#gg-warnings-already summary").inner_text() == catalog.t("planner.warnings_already", lang,
+                                                                                   n=already)
+    page.click("#gg-warnings-already summary")
+    assert page.locator("#gg-warnings-already li").all_inner_texts() == [w["text"] for w in preview["warnings_already"]]
 
     # Saving waits for a note saying why.
     assert page.locator("#gg-save").is_disabled()

@@ -26,7 +26,8 @@ function warningsView(p) {
   return el("div", { class: "gg-warnings" },
     el("p", { class: "gg-note", id: "gg-warnings-new" }, fresh.length ? t("planner.warnings_new", { n: fresh.length }) : t("planner.warnings_none_new")),
     el("ul", {}, ...fresh.map((w) => el("li", { "data-rule": w.rule }, w.text || w.detail))),
-    already ? el("p", { class: "gg-note", id: "gg-warnings-already" }, t("planner.warnings_already", { n: already })) : "");
+    already ? el("details", { id: "gg-warnings-already" }, el("summary", { class: "gg-note" }, t("planner.warnings_already", { n: already })),
+      el("ul", {}, ...(p.warnings_already || []).map((w) => el("li", { "data-rule": w.rule }, w.text || w.detail)))) : "");
 }
 
 export function impactView(p) {
