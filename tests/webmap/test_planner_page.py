@@ -50,7 +50,9 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
     lang = "en" if page.evaluate("() => document.documentElement.lang").startswith("en") else "zh"
     table = page.locator("#gg-before-after")
     assert catalog.t("planner.table.caption", lang) in table.inner_text()
-    assert catalog.t("planner.table.households", lang) in table.inner_text()
+    for figure in ("area_m2", "buildings", "households", "open_events"):
+        assert catalog.t(f"planner.table.{figure}", lang) in table.inner_text()
+    assert page.evaluate("() => gridgov.missingMessages || []") == []  # every text the preview drew is in the catalog
     rows = {r["code"]: r for r in preview["impact"]["before_after"]}
     assert rows[east]["before"]["households"] - rows[east]["after"]["households"] == 30
     for code in (west, east):

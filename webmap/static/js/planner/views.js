@@ -12,7 +12,7 @@ function beforeAfterTable(rows) {
   const head = el("tr", {}, el("th", { rowspan: "2" }, t("planner.table.grid")),
     ...FIGURES.map((k) => el("th", { colspan: "2" }, t(`planner.table.${k}`))));
   const sides = el("tr", {}, ...FIGURES.flatMap(() => [el("th", {}, t("planner.table.before")), el("th", {}, t("planner.table.after"))]));
-  const body = rows.map((r) => el("tr", { "data-code": r.code }, el("td", {}, `${r.code} ${r.name || ""}`),
+  const body = rows.map((r) => el("tr", { "data-code": r.code }, el("td", { title: r.name || "" }, r.code),
     ...FIGURES.flatMap((k) => [el("td", { "data-figure": `${k}.before` }, value(r.before, k)),
       el("td", { "data-figure": `${k}.after`, class: r.before && r.after && r.before[k] !== r.after[k] ? "gg-changed" : "" }, value(r.after, k))])));
   return el("table", { class: "gg-props gg-before-after", id: "gg-before-after" },
