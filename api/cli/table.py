@@ -21,4 +21,5 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[str]], right: Sequence
     """Lines of a table: headers, a rule, the rows; column i right-aligned when right[i] (numbers)."""
     cells = [max([width(h)] + [width(r[i]) for r in rows]) for i, h in enumerate(headers)]
     line = lambda values: "  ".join(pad(v, cells[i], right[i]) for i, v in enumerate(values)).rstrip()  # noqa: E731
-    return [line(headers), "  ".join("─" * c for c in cells), *(line(r) for r in rows)]
+    # ASCII for the rule: box-drawing characters are "ambiguous" width, two cells in some CJK terminals.
+    return [line(headers), "  ".join("-" * c for c in cells), *(line(r) for r in rows)]
