@@ -29,7 +29,8 @@ _FIGURES_SQL = text("""
     LEFT JOIN (SELECT grid_id, count(*) AS n, sum(households) AS households FROM buildings
                WHERE grid_id = ANY(CAST(:ids AS integer[])) GROUP BY grid_id) b ON b.grid_id = g.id
     LEFT JOIN (SELECT v.code, count(*) AS n FROM events ev JOIN grids v ON v.id = ev.grid_id
-               WHERE v.code = ANY(CAST(:codes AS text[])) AND event_is_open(ev.status) GROUP BY v.code) e
+               WHERE v.code IN (SELECT code FROM grids WHERE id = ANY(CAST(:ids AS integer[])))
+                 AND event_is_open(ev.status) GROUP BY v.code) e
            ON e.code = g.code
     WHERE g.id = ANY(CAST(:ids AS integer[]))
 """)
@@ -39,12 +40,10 @@ def grid_figures(session: Session, ids: list[int], register: bool) -> dict[str, 
     """Code → {name, version, area_m2, buildings, households, open_events} of these versions, in one statement."""
     if not ids:
         return {}
-    codes = list(session.scalars(text("SELECT code FROM grids WHERE id = ANY(CAST(:ids AS integer[]))"),
-                                 {"ids": ids}))
     return {r.code: {"name": r.name, "version": r.version, "area_m2": round(float(r.area_m2), 2),
                      "buildings": int(r.buildings), "households": int(r.households or 0),
                      "open_events": int(r.open_events)}
-            for r in session.execute(_FIGURES_SQL, {"ids": ids, "codes": codes, "register": register})}
+            for r in session.execute(_FIGURES_SQL, {"ids": ids, "register": register})}
 
 
 def before_after(before: dict[str, dict], after: dict[str, dict]) -> list[dict]:
