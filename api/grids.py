@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, jsonify, request
 from api import db
 from api.auth import current_user, requires
 from api.errors import PreconditionRequired, translated
+from api.lang import request_lang
 from api.locate import snap_m
 from api.params import json_body, number, timestamp
 from gis.core.errors import InvalidInput, SetupRequired
@@ -20,6 +21,7 @@ from gis.spatial.history import (
     list_edits,
 )
 from gis.spatial.topology import Rules, validate_partition
+from webmap.catalog import problem_text
 
 bp = Blueprint("grids", __name__, url_prefix="/api/v1")
 
@@ -33,6 +35,15 @@ def rules() -> Rules:
         return Rules.from_config(current_app.config)
     except ValueError as exc:
         raise SetupRequired("Bad grid editing settings", str(exc)) from None
+
+
+def _said(body: dict) -> dict:
+    """Each problem of an edit's answer with its sentence in the reader's language (`text`)."""
+    lang = request_lang(current_user())
+    for key in ("errors", "warnings", "warnings_already"):
+        for p in body.get(key) or []:
+            p["text"] = problem_text(p, lang)
+    return body
 
 
 def _feature(version: dict) -> dict:
@@ -117,7 +128,7 @@ def preview():
                 "rules": exc.extra.get("rules")}
     finally:
         session.rollback()
-    return jsonify(body)
+    return jsonify(_said(body))
 
 
 @bp.post("/grid-edits")
@@ -134,7 +145,7 @@ def commit():
     result = commit_edit(session, parse_edit(json_body()), user_id=current_user().id, if_match=if_match,
                          rules=rules(), snap_m=snap_m())
     session.commit()
-    response = jsonify(result.to_dict())
+    response = jsonify(_said(result.to_dict()))
     response.status_code = 201
     response.headers["Location"] = f"/api/v1/grid-edits/{result.edit_id}"
     return response

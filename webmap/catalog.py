@@ -119,3 +119,15 @@ def problem_title(title: str, lang: str, status: int = 500) -> tuple[str, str]:
     if not has(key):
         key = f"{PROBLEM}http_500"
     return key, t(key, lang, **values)
+
+
+def problem_text(problem: dict, lang: str) -> str:
+    """A grid problem's sentence in `lang` from its rule and figures; its English detail for an unknown rule."""
+    key = f"rule.{problem.get('rule')}"
+    if not has(key):
+        return problem.get("detail") or ""
+    area = problem.get("area_m2") or 0.0
+    values = {"hi": "", "lo": "", "households": "", "parts": ""} | (problem.get("values") or {})
+    values = {k: f"{v:,.0f}" if isinstance(v, int | float) else v for k, v in values.items()}
+    return t(key, lang, grid=problem.get("grid") or "—", other=problem.get("other") or "—",
+             area=f"{area:,.1f} m²" if area < 1e6 else f"{area / 1e6:,.3f} km²", **values)

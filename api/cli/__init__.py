@@ -39,7 +39,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "run": ("api.cli.serve:run",
             "Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."),
     "serve": ("api.cli.serve:serve", "Serve the API and pages with gunicorn (production server)."),
-    "stats": ("api.cli.stats:stats", "The evaluation indicators as CSV (or JSON) on standard output."),
+    "stats": ("api.cli.stats:stats", "The evaluation indicators: a table to read, or all of them as CSV or JSON."),
     "user": ("api.cli.users:user", "Users and their API tokens."),
     "workflow": ("api.cli.workflow:workflow", "The case workflow: deadlines, overdue flags and escalation, "
                                               "settings, the working-hours calendar."),

@@ -12,7 +12,7 @@ from api.listing import listed
 from gis.core.errors import GridgovError
 from gis.spatial.history import grid_history
 from gis.spatial.topology import Rules, validate_partition
-from webmap.catalog import say
+from webmap.catalog import env_lang, problem_text, say
 
 
 @click.group("grids")
@@ -36,8 +36,9 @@ def check(area: str | None, limit: int, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(report.to_dict(limit), ensure_ascii=False, indent=1))
     else:
+        lang = env_lang()
         for kind, items in (("cli.grids.error", report.errors), ("cli.grids.warning", report.warnings)):
-            for line in listed(items, limit, lambda p, kind=kind: say(kind, detail=p.detail)):
+            for line in listed(items, limit, lambda p, kind=kind: say(kind, detail=problem_text(p.to_dict(), lang))):
                 click.echo(line)
         counts = ", ".join(f"{n} {rule}" for rule, n in sorted(report.counts(report.errors).items()))
         click.echo(say("cli.grids.checked", communities=report.communities, grids=report.grids,
@@ -58,6 +59,8 @@ def history(code: str) -> None:
     for v in h["versions"]:
         edit = v["opened_by"]
         by = say("cli.grids.opened_by", id=edit["id"], op=edit["op"], user=edit["user"] or "—") if edit else ""
+        if edit and edit.get("note"):
+            by += say("cli.grids.note", note=edit["note"])
         links = "; ".join([say("cli.grids.from", code=p["code"], version=p["version"], relation=p["relation"])
                            for p in v["parents"]]
                           + [say("cli.grids.to", code=c["code"], version=c["version"], relation=c["relation"])

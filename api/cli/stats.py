@@ -7,8 +7,16 @@ import json
 import click
 
 from api.cli.common import workflow_session
-from gis.cases.stats import StatsQuery, indicators, rebuild, to_csv
+from api.cli.table import table
+from api.listing import more_line
+from gis.cases.stats import StatsQuery, StatsReport, indicators, rebuild, to_csv
 from webmap.catalog import say
+
+# The table's columns (the CSV has them all): counts, then ratios as %, then hours.
+COUNT_COLUMNS = ("registered", "closed", "assessed")
+RATIO_COLUMNS = ("closure_ratio", "on_time_closure_ratio", "rework_ratio", "postponement_ratio")
+HOUR_COLUMNS = ("handling_hours_mean",)
+LISTED = 50  # rows the table shows by default; --limit changes it, --csv gives them all
 
 
 @click.group("stats", invoke_without_command=True)
@@ -20,10 +28,12 @@ from webmap.catalog import say
 @click.option("--area", help="Only inside this district / street / community / grid code.")
 @click.option("--min-count", type=int, help="Rank only groups with at least this many cases.")
 @click.option("--rank-by", default="on_time_closure_ratio", show_default=True)
-@click.option("--json", "as_json", is_flag=True, help="JSON instead of CSV.")
+@click.option("--csv", "as_csv", is_flag=True, help="Every column as CSV, with stable machine headers.")
+@click.option("--json", "as_json", is_flag=True, help="JSON instead of a table.")
+@click.option("--limit", default=LISTED, show_default=True, help="Rows the table lists (the rest are counted).")
 @click.pass_context
-def stats(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_json) -> None:
-    """The evaluation indicators as CSV (or JSON) on standard output."""
+def stats(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_csv, as_json, limit) -> None:
+    """The evaluation indicators: a table to read, or all of them as CSV or JSON."""
     if ctx.invoked_subcommand:
         return
 
@@ -39,8 +49,36 @@ def stats(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_j
         report = indicators(session, query)
     if as_json:
         click.echo(json.dumps(report.as_dict(), ensure_ascii=False, indent=1))
-    else:
+    elif as_csv:
         click.echo(to_csv(report), nl=False)
+    else:
+        for line in readable(report, limit):
+            click.echo(line)
+
+
+def readable(report: StatsReport, limit: int) -> list[str]:
+    """The report as an aligned table in the command line's language, cut at `limit` rows (saying how many more)."""
+    q = report.query
+    periods = q.bucket != "none"
+    headers = [say("cli.stats.col.rank"), say("cli.stats.col.code"), say(f"cli.stats.col.{q.group}")]
+    headers += [say("cli.stats.col.period")] if periods else []
+    headers += [say(f"cli.stats.col.{c}") for c in COUNT_COLUMNS + RATIO_COLUMNS + HOUR_COLUMNS]
+    right = [True, False, False] + [False] * periods + [True] * (len(headers) - 3 - periods)
+    rows = []
+    for r in report.rows[:max(limit, 0)]:
+        label = r[q.group] or {}
+        row = ["—" if r["rank"] is None else str(r["rank"]), label.get("code") or "—", label.get("name") or "—"]
+        row += [r["period"]] if periods else []
+        row += [f"{r[c]:,}" for c in COUNT_COLUMNS]
+        row += ["—" if r[c] is None else f"{r[c]:.1%}" for c in RATIO_COLUMNS]
+        row += ["—" if r[c] is None else f"{r[c]:,.1f}" for c in HOUR_COLUMNS]
+        rows.append(row)
+    out = [say("cli.stats.title", start=q.date_from.isoformat(), end=q.date_to.isoformat(),
+               group=say(f"cli.stats.col.{q.group}"), n=len(report.rows), as_of=report.as_of or "—")]
+    out += table(headers, rows, right) if rows else [say("cli.stats.empty")]
+    if len(report.rows) > len(rows):
+        out.append(more_line(len(report.rows) - len(rows)))
+    return out
 
 
 @stats.command("rebuild")

@@ -78,7 +78,7 @@ RECIPES = {
     "users.add_user": lambda ctx: ("admin", "POST", "/api/v1/users", {"json": {"name": "新用户", "role": "viewer",
                                                                                 "password": "long enough"}}),
     "grids.commit": lambda ctx: ("planner", "POST", "/api/v1/grid-edits", {
-        "json": {"op": "retire", "grid": ctx.g["c"].code, "into": ctx.g["b"].code},
+        "json": {"op": "retire", "grid": ctx.g["c"].code, "into": ctx.g["b"].code, "note": "并入邻格"},
         "headers": {"If-Match": _etags(ctx, ctx.g["b"].code, ctx.g["c"].code)}}),
     "events.publish_event": lambda ctx: ("commander", "POST", f"/api/v1/events/{_public_report(ctx)}/publish", {
         "json": {"reply": "已安排清运"}}),

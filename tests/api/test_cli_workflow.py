@@ -44,10 +44,13 @@ def test_calendar_import_is_all_or_nothing(db_url, session, tmp_path):
     assert rows["2027-01-01"] == "false" and rows["2027-02-20"] == "true" and len(rows) == before + 2
 
 
-def test_stats_prints_csv_and_refuses_bad_dates(db_url):
+def test_stats_prints_a_table_or_csv_and_refuses_bad_dates(db_url):
     result = gridgov(db_url, "stats", "--group", "community", "--from", "2026-11-01", "--to", "2026-11-30")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.startswith("code,name,period,registered,due,postponed,closed,closed_on_time")
+    assert result.stdout.startswith(catalog.t("cli.stats.title", start="2026-11-01", end="2026-11-30",
+                                              group=catalog.t("cli.stats.col.community"), n=0, as_of="—"))
+    as_csv = gridgov(db_url, "stats", "--csv", "--group", "community", "--from", "2026-11-01", "--to", "2026-11-30")
+    assert as_csv.stdout.startswith("code,name,period,registered,due,postponed,closed,closed_on_time")
     assert gridgov(db_url, "stats", "--from", "November").returncode == 2
     assert gridgov(db_url, "stats", "rebuild").stdout.strip() == catalog.t("cli.stats.rebuilt", n=0)
 

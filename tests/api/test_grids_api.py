@@ -24,12 +24,14 @@ from tests.factories import (
     three_grids,
     two_grids,
 )
+from webmap import catalog
 
 PROBLEM = "application/problem+json"
 
 
 def _move(frm, to):
-    return {"op": "move_vertices", "moves": [{"from": list(lonlat(*frm)), "to": list(lonlat(*to))}]}
+    return {"op": "move_vertices", "moves": [{"from": list(lonlat(*frm)), "to": list(lonlat(*to))}],
+            "note": "测试：移动共用顶点"}
 
 
 def _etags(client, token, *codes) -> str:
@@ -152,7 +154,7 @@ def test_commit_refuses_a_gap_with_422_and_every_problem(client, make_user, sess
     session.commit()
     token = make_user("planner")
     response = client.post("/api/v1/grid-edits", headers=auth(token) | {"If-Match": _etags(client, token, g[1].code)},
-                           json={"op": "reshape", "grids": [{"code": g[1].code,
+                           json={"op": "reshape", "note": "西缩 10 米", "grids": [{"code": g[1].code,
                                                               "geometry": mapping(rect(0, 0, 90, 100))}]})
     assert response.status_code == 422 and response.mimetype == PROBLEM
     assert [p["rule"] for p in response.json["problems"]] == ["gap"]
@@ -217,7 +219,8 @@ def test_coverage_at_a_date_before_an_edit(client, make_user, session):
     token = make_user("planner")
     yesterday = (dt.date.today() - dt.timedelta(days=1)).isoformat()
     before = client.get(f"/api/v1/coverage?area=310101&at={yesterday}", headers=auth(token)).json
-    response = client.post("/api/v1/grid-edits", json={"op": "retire", "grid": g["c"].code, "into": g["b"].code},
+    response = client.post("/api/v1/grid-edits", json={"op": "retire", "grid": g["c"].code, "into": g["b"].code,
+                                                             "note": "并入邻格"},
                            headers=auth(token) | {"If-Match": _etags(client, token, g["b"].code, g["c"].code)})
     assert response.status_code == 201
     after_then = client.get(f"/api/v1/coverage?area=310101&at={yesterday}", headers=auth(token)).json
@@ -240,8 +243,10 @@ def test_two_planners_over_http_never_overlap(live_server, app, make_user, sessi
     g = gapped_grids(session)
     session.commit()
     tokens = [make_user("planner"), make_user("planner")]
-    bodies = [{"op": "reshape", "grids": [{"code": g["west"].code, "geometry": mapping(rect(0, 0, 160, 100))}]},
-              {"op": "reshape", "grids": [{"code": g["east"].code, "geometry": mapping(rect(140, 0, 300, 100))}]}]
+    bodies = [{"op": "reshape", "note": "填补空隙", "grids": [{"code": g["west"].code,
+                                                             "geometry": mapping(rect(0, 0, 160, 100))}]},
+              {"op": "reshape", "note": "填补空隙", "grids": [{"code": g["east"].code,
+                                                             "geometry": mapping(rect(140, 0, 300, 100))}]}]
     etags = [f'"{g["west"].code}.v1"', f'"{g["east"].code}.v1"']
     statuses: list = [None, None]
     holder = engine.connect()
@@ -298,7 +303,8 @@ def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
     assert versions == {g[1].code: 1, g[2].code: 1}
 
     edit = {"op": "move_vertices", "moves": [{"from": list(lonlat(100, 100)), "to": list(lonlat(130, 100))},
-                                             {"from": list(lonlat(100, 0)), "to": list(lonlat(130, 0))}]}
+                                             {"from": list(lonlat(100, 0)), "to": list(lonlat(130, 0))}],
+            "note": "东移 30 米"}
     done = client.post("/api/v1/grid-edits", json=edit,
                        headers=auth(token) | {"If-Match": _etags(client, token, g[1].code, g[2].code)})
     assert done.status_code == 201
@@ -314,3 +320,31 @@ def test_layers_and_tile_cache_follow_a_commit(app, client, make_user, session):
     old_area = {f["properties"]["code"]: f["properties"]["area_m2"] for f in then["features"]}
     assert {f["properties"]["version"] for f in then["features"]} == {1}
     assert area[g[1].code] == pytest.approx(old_area[g[1].code] * 1.3, rel=1e-3)
+
+
+def test_preview_says_new_warnings_in_chinese_and_a_save_needs_a_note(app, client, make_user, session):
+    g = gapped_grids(session)
+    session.commit()
+    app.config.update(GRID_AREA_M2="5000,12000", GRID_HOUSEHOLDS="off")
+    token = make_user("planner")
+    edit = {"op": "reshape", "grids": [{"code": g["west"].code, "geometry": mapping(rect(0, 0, 150, 100))}]}
+    preview = client.post("/api/v1/grid-edits/preview", headers=auth(token) | {"Accept-Language": "zh-CN"},
+                          json=edit).json
+    assert preview["valid"] is True
+    assert [(w["rule"], w["grid"]) for w in preview["warnings"]] == [("area_bounds", g["west"].code)]
+    assert all(w["text"] == catalog.problem_text(w, "zh") != w["detail"] for w in preview["warnings"])
+    assert preview["warnings_already_count"] == 1 and preview["warnings_already"][0]["rule"] == "gap"
+    assert {r["code"] for r in preview["impact"]["before_after"]} == {g["west"].code}
+
+    tags = {"If-Match": _etags(client, token, g["west"].code)}
+    refused = client.post("/api/v1/grid-edits", headers=auth(token) | tags | {"Accept-Language": "zh-CN"}, json=edit)
+    assert refused.status_code == 400 and refused.mimetype == PROBLEM
+    assert (refused.json["code"], refused.json["title"]) == ("problem.note_required",
+                                                             catalog.t("problem.note_required", "zh"))
+    assert session.scalar(text("SELECT count(*) FROM grid_edits")) == 0
+    done = client.post("/api/v1/grid-edits", headers=auth(token) | tags, json=edit | {"note": "西网格并入空地"})
+    assert done.status_code == 201 and done.json["edit"]["note"] == "西网格并入空地"
+    one = client.get(f"/api/v1/grid-edits/{done.json['edit']['id']}", headers=auth(token)).json
+    assert one["note"] == "西网格并入空地"
+    listed = client.get("/api/v1/grid-edits", headers=auth(token)).json["edits"]
+    assert [e["note"] for e in listed] == ["西网格并入空地"]

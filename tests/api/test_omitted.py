@@ -154,8 +154,8 @@ def test_grid_edits_say_how_many_older_edits_were_left_out(demo_app, demo_db_url
         community = conn.execute(text(
             "SELECT id FROM admin_areas WHERE level = 'community' ORDER BY code LIMIT 1")).scalar()
         for minutes in range(5):
-            conn.execute(text("INSERT INTO grid_edits (op, community_id, at, request, impact) VALUES "
-                              "('reshape', :c, now() - make_interval(mins => :m), '{}', '{}')"),
+            conn.execute(text("INSERT INTO grid_edits (op, community_id, at, note, request, impact) VALUES "
+                              "('reshape', :c, now() - make_interval(mins => :m), '测试', '{}', '{}')"),
                          {"c": community, "m": minutes})
     engine.dispose()
     client = demo_app.test_client()

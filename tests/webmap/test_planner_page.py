@@ -10,6 +10,7 @@ from sqlalchemy import text
 from gis.spatial.topology import Frame, Rules, validate_partition
 from tests.factories import bent_pair, grid_building, lonlat, rect
 from tests.webmap.test_map_pages import PASSWORD, browser_sign_in
+from webmap import catalog
 
 
 def _drag(page, frm, to):
@@ -45,10 +46,38 @@ def test_drag_a_shared_vertex_preview_and_save(live_server, page, make_user, ses
     assert (moved["from"], moved["to"], moved["households"]) == (east, west, 30)
     assert "no gap, no overlap" in page.locator("#gg-preview").inner_text()
     assert session.scalar(text("SELECT count(*) FROM grids")) == 2  # a preview writes nothing
+    # The before/after table: one row per grid, the 30 households counted out of the east grid into the west.
+    lang = "en" if page.evaluate("() => document.documentElement.lang").startswith("en") else "zh"
+    table = page.locator("#gg-before-after")
+    assert catalog.t("planner.table.caption", lang) in table.inner_text()
+    for figure in ("area_m2", "buildings", "households", "open_events"):
+        assert catalog.t(f"planner.table.{figure}", lang) in table.inner_text()
+    assert page.evaluate("() => gridgov.missingMessages || []") == []  # every text the preview drew is in the catalog
+    rows = {r["code"]: r for r in preview["impact"]["before_after"]}
+    assert rows[east]["before"]["households"] - rows[east]["after"]["households"] == 30
+    for code in (west, east):
+        for side in ("before", "after"):
+            for figure in ("buildings", "households", "open_events"):
+                cell = table.locator(f'tr[data-code="{code}"] td[data-figure="{figure}.{side}"]')
+                assert cell.inner_text() == str(rows[code][side][figure])  # small counts: no digit grouping
+    assert page.locator("#gg-warnings-new").inner_text() == catalog.t("planner.warnings_none_new", lang)
+    # The grids' old warnings (households under the default bounds) are counted apart, listed when opened.
+    already = preview["warnings_already_count"]
+    assert already == len(preview["warnings_already"]) > 0
+    assert page.locator("#gg-warnings-already summary").inner_text() == catalog.t("planner.warnings_already", lang,
+                                                                                   n=already)
+    page.click("#gg-warnings-already summary")
+    assert page.locator("#gg-warnings-already li").all_inner_texts() == [w["text"] for w in preview["warnings_already"]]
 
+    # Saving waits for a note saying why.
+    assert page.locator("#gg-save").is_disabled()
+    why = "东侧新楼栋划入西网格"
+    page.fill("#gg-note", why)
     page.click("#gg-save")
     page.wait_for_function("() => gridgov.state.planner.saved !== null")
     saved = page.evaluate("() => gridgov.state.planner.saved")
+    assert saved["edit"]["note"] == why
+    assert session.scalar(text("SELECT note FROM grid_edits WHERE id = :i"), {"i": saved["edit"]["id"]}) == why
     session.expire_all()
     rows = dict(session.execute(text("SELECT code, version FROM grids WHERE valid_to IS NULL")).all())
     assert rows == {west: 2, east: 2}
@@ -96,6 +125,7 @@ def _click(page, lonlat_xy):
 def _save_after_preview(page):
     page.wait_for_function("() => gridgov.state.planner.preview !== null")
     page.evaluate("() => { gridgov.state.planner.saved = null; }")
+    page.fill("#gg-note", "测试：拆分与合并")
     page.click("#gg-save")
     page.wait_for_function("() => gridgov.state.planner.saved !== null")
     return page.evaluate("() => gridgov.state.planner.saved")

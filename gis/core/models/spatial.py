@@ -151,6 +151,8 @@ class GridEdit(Base):
     __tablename__ = "grid_edits"
     __table_args__ = (
         CheckConstraint(check_in("op", GRID_EDIT_OPS), name="op"),
+        # Why the edit was made; NOT VALID in migration 0019, so edits saved before the rule keep no note.
+        CheckConstraint("note IS NOT NULL AND btrim(note) <> ''", name="note"),
         Index("ix_grid_edits_community_id", "community_id"),
         Index("ix_grid_edits_at", "at"),
     )

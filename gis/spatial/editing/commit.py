@@ -26,12 +26,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from gis.core.errors import Conflict, InvalidGeometry, PreconditionFailed
+from gis.core.errors import Conflict, InvalidGeometry, InvalidInput, PreconditionFailed
 from gis.core.models import AuditEntry, GridEdit
 from gis.spatial.assign import DEFAULT_SNAP_M
 from gis.spatial.buildings import assign_buildings, refresh_grid_totals
+from gis.spatial.editing.compare import affected_problems, before_after, grid_figures, split_warnings
 from gis.spatial.editing.context import GridRetired, community_of, load_context
 from gis.spatial.editing.impact import (
+    MAX_LISTED_IDS,
     buildings_in_reach,
     edit_impact,
     flag_contracts,
@@ -56,6 +58,8 @@ class EditResult:
     lineage: list[dict]
     impact: dict
     dry_run: bool
+    warnings_new: list[Problem]
+    warnings_already: list[Problem]
 
     def to_dict(self) -> dict:
         """JSON of the edit (preview or committed)."""
@@ -65,7 +69,9 @@ class EditResult:
                                                                "name": plan.ctx.community_name}},
                 "preview": self.dry_run, "closed": self.closed, "opened": self.opened, "retired": plan.retired,
                 "lineage": self.lineage, "impact": self.impact,
-                "warnings": [p.to_dict() for p in plan.warnings], "if_match": plan.if_match(),
+                "warnings": [p.to_dict() for p in self.warnings_new],
+                "warnings_already": [p.to_dict() for p in self.warnings_already[:MAX_LISTED_IDS]],
+                "warnings_already_count": len(self.warnings_already), "if_match": plan.if_match(),
                 "rules": plan.rules.to_dict()}
 
 
@@ -104,8 +110,12 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
     `if_match` must hold the ETag of every grid the edit changes (None skips the check — only for
     a preview). Raises PreconditionFailed when one is stale, EditRejected with every problem when
     the edit breaks a rule. With `dry_run` the caller rolls back (a preview: the very same work).
-    The caller commits.
+    The caller commits. A commit needs a note (why the edit was made); a preview does not.
     """
+    if not dry_run and not (edit.note or "").strip():
+        raise InvalidInput("Note required", "Say why this edit is made in `note` (for example: "
+                           "两个小区合并为一个网格); every saved edit keeps its reason. Nothing was saved.",
+                           parameter="note")
     try:
         community_id = community_of(session, edit)
         plan = plan_edit(session, edit, rules, lock=True, ctx=load_context(session, community_id, lock=True))
@@ -126,11 +136,15 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
     at = session.scalar(text("SELECT clock_timestamp()"))
     closing_ids = [ctx.grids[c].id for c in plan.closing]
     buildings_before = buildings_in_reach(session, closing_ids, plan)
+    figures_before = grid_figures(session, closing_ids, ctx.has_buildings)
+    near = shapely.union_all([ctx.grids[c].geom for c in plan.closing] + [o.geom for o in plan.opening])
+    problems_before = affected_problems(session, ctx.community_code, set(plan.closing), near, plan.rules)
     events_scope = open_events_near(session, plan, snap_m)
     session.execute(text("UPDATE grids SET valid_to = :at WHERE id = ANY(CAST(:ids AS integer[]))"),
                     {"at": at, "ids": closing_ids})
-    edit_row = GridEdit(op=edit.op, community_id=ctx.community_id, user_id=user_id, at=at, note=edit.note,
-                        request=edit.raw, impact={})
+    # A preview may come before the planner wrote why; its row is rolled back, never kept without a note.
+    edit_row = GridEdit(op=edit.op, community_id=ctx.community_id, user_id=user_id, at=at,
+                        note=edit.note or "(preview)", request=edit.raw, impact={})
     session.add(edit_row)
     session.flush()
     new_ids = _insert_versions(session, plan, at)
@@ -143,6 +157,10 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
     note_on_timelines(session, moved_events, edit_row.id, at, user_id)
     contracts = flag_contracts(session, plan, lineage, edit_row.id, at, user_id)
     impact = edit_impact(session, plan, buildings_before, buildings_after, moved_events, contracts, new_ids)
+    figures_after = grid_figures(session, list(new_ids.values()), ctx.has_buildings)
+    impact["before_after"] = before_after(figures_before, figures_after)
+    new, already = split_warnings(problems_before, affected_problems(session, ctx.community_code, set(new_ids), near,
+                                                                     plan.rules))
     edit_row.impact = impact
     closed = [{"code": c, "version": ctx.grids[c].version, "valid_to": at.isoformat()} for c in plan.closing]
     opened = _opened(session, new_ids)
@@ -152,7 +170,7 @@ def commit_edit(session: Session, edit: Edit, *, user_id: int | None, if_match: 
                            after={"grids": [{k: o[k] for k in ("code", "version", "name", "geometry")} for o in opened],
                                   "lineage": lineage, "note": edit.note}))
     session.flush()
-    return EditResult(edit_row.id, at, plan, closed, opened, lineage, impact, dry_run)
+    return EditResult(edit_row.id, at, plan, closed, opened, lineage, impact, dry_run, new, already)
 
 
 def _insert_versions(session: Session, plan: Plan, at: dt.datetime) -> dict[str, int]:

@@ -116,7 +116,7 @@ def part_problems(frame: Frame, cand: Candidate, rules: Rules, area_m2: float | 
     total = float(areas.sum())
     if len(parts) > 1:
         out.append(warning("multipart", f"grid {cand.code} is made of {len(parts)} separate parts", grid=cand.code,
-                            area_m2=total, where=cand.geom))
+                            area_m2=total, where=cand.geom, values={"parts": len(parts)}))
     out.extend(bounds_warnings(cand.code, cand.kind, total, cand.households, rules, where=cand.geom))
     return out
 
@@ -131,9 +131,10 @@ def bounds_warnings(code: str, kind: str, area_m2: float, households: int | None
         lo, hi = rules.area_m2
         out.append(warning("area_bounds", f"grid {code} covers {fmt_m2(area_m2)}, outside the "
                             f"{lo:,.0f}–{hi:,.0f} m² expected of a unit grid", grid=code, area_m2=area_m2,
-                            where=where))
+                            where=where, values={"lo": lo, "hi": hi}))
     if rules.households and households is not None and not rules.households[0] <= households <= rules.households[1]:
         lo, hi = rules.households
         out.append(warning("household_bounds", f"grid {code} holds {households:,} households, outside the "
-                            f"{lo:,.0f}–{hi:,.0f} expected of a grid", grid=code, area_m2=area_m2, where=where))
+                            f"{lo:,.0f}–{hi:,.0f} expected of a grid", grid=code, area_m2=area_m2, where=where,
+                            values={"households": households, "lo": lo, "hi": hi}))
     return out

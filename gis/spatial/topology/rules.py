@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import shapely
@@ -108,12 +108,13 @@ class Problem:
     other: str | None = None
     area_m2: float | None = None
     where: BaseGeometry | None = None  # lon/lat
+    values: dict[str, Any] = field(default_factory=dict)  # the figures of its sentence (parts, households, bounds)
 
     def to_dict(self) -> dict:
-        """JSON: rule, severity, grid, other, area_m2, detail, at ([lon, lat] inside), where (GeoJSON)."""
+        """JSON: rule, severity, grid, other, area_m2, detail, values, at ([lon, lat] inside), where (GeoJSON)."""
         out: dict[str, Any] = {"rule": self.rule, "severity": self.severity, "grid": self.grid, "other": self.other,
                                "area_m2": None if self.area_m2 is None else round(self.area_m2, 2),
-                               "detail": self.detail, "at": None, "where": None}
+                               "detail": self.detail, "values": dict(self.values), "at": None, "where": None}
         where = self.where
         if where is not None and not where.is_empty:
             if where.is_valid:

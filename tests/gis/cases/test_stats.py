@@ -10,10 +10,13 @@ import pytest
 from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 
+from api.cli.table import width
 from gis.cases import stats, workflow
 from gis.core.models import Cadre, CaseStatsDaily, Category, Contract
+from tests.api.test_cli import gridgov
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, person, rect, reported_event
+from webmap import catalog
 
 BJ = dt.timezone(dt.timedelta(hours=8))
 AS_OF = dt.datetime(2026, 11, 20, 12, 0, tzinfo=BJ)
@@ -267,3 +270,30 @@ def test_month_rows_and_day_rows_agree(session, cases):
     mixed = rows_by_code(stats.indicators(session, stats.StatsQuery(date_from=dt.date(2026, 10, 30),
                                                                     date_to=dt.date(2026, 11, 30))))
     assert mixed[cases.g1.code]["registered"] == 9 and mixed[cases.g1.code]["handling_hours_mean"] == 8.4
+
+
+def test_gridgov_stats_prints_an_aligned_table_in_the_catalogs_words(db_url, cases, session):
+    """Columns line up in display cells (中文 two each), in the catalog's words; a cut says what it left out."""
+    report = stats.indicators(session, stats.StatsQuery(group="grid", **NOVEMBER))
+    args = ("stats", "--group", "grid", "--from", "2026-11-01", "--to", "2026-11-30")
+    for lang in ("zh", "en"):
+        done = gridgov(db_url, *args, lang=lang)
+        assert done.returncode == 0, done.stderr
+        title, header, rule, *rows = done.stdout.splitlines()
+        assert title == catalog.t("cli.stats.title", lang, start="2026-11-01", end="2026-11-30",
+                                  group=catalog.t("cli.stats.col.grid", lang), n=len(report.rows),
+                                  as_of=report.as_of)
+        for key in ("rank", "code", "grid", "registered", "closure_ratio", "on_time_closure_ratio",
+                    "handling_hours_mean"):
+            assert catalog.t(f"cli.stats.col.{key}", lang) in header
+        assert len(rows) == len(report.rows)
+        # The last column is right-aligned: every line ends in the same display cell.
+        assert {width(line) for line in (header, rule, *rows)} == {width(rule)}
+        for line, r in zip(rows, report.rows):
+            assert r["grid"]["code"] in line and r["grid"]["name"] in line and f"{r['closure_ratio']:.1%}" in line
+    assert width("网格A") == 5 and width("ab") == 2
+    cut = gridgov(db_url, *args, "--limit", "1").stdout.splitlines()
+    assert cut[-1] == catalog.t("cli.more", n=f"{len(report.rows) - 1:,}") and len(cut) == 3 + 1 + 1
+    full = list(csv.DictReader(io.StringIO(gridgov(db_url, *args, "--csv").stdout)))
+    assert [r["code"] for r in full] == [r["grid"]["code"] for r in report.rows]
+    assert list(full[0])[:3] == ["code", "name", "period"]

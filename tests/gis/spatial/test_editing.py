@@ -33,8 +33,8 @@ RULES = Rules(area_m2=None, households=None)
 
 
 def _commit(session, body, etags=None, **kw):
-    """Commit an edit with the current ETags of the grids it names (or those given)."""
-    edit = parse_edit(body)
+    """Commit an edit with the current ETags of the grids it names (or those given), with a note if it has none."""
+    edit = parse_edit({"note": "测试调整"} | body)
     if etags is None:
         plan = validate_edit(session, edit, RULES)
         etags = set(plan.if_match())
@@ -427,7 +427,13 @@ def test_gridgov_grids_check_and_history(db_url, session):
     session.commit()
     bad = gridgov(db_url, "grids", "check")
     assert bad.returncode == 1 and "gap" in bad.stdout and "Traceback" not in bad.stderr
-    _commit(session, {"op": "merge", "grids": [g["b"].code, g["c"].code]})
+    bad_en = gridgov(db_url, "grids", "check", lang="en")
+    gap_zh, gap_en = (catalog.t("rule.gap", lang, other=g["community"].code, area="\0").split("\0")[0]
+                      for lang in ("zh", "en"))
+    assert gap_zh in bad.stdout and gap_en in bad_en.stdout  # the catalog's sentence, in the language asked
+    merged = _commit(session, {"op": "merge", "grids": [g["b"].code, g["c"].code], "note": "两格户数都太少"})
+    opened = gridgov(db_url, "grids", "history", merged.opened[0]["code"])
+    assert catalog.t("cli.grids.note", note="两格户数都太少") in opened.stdout
     history = gridgov(db_url, "grids", "history", g["b"].code)
     assert history.returncode == 0 and "merged" in history.stdout
     assert catalog.t("cli.grids.retired", code=g["b"].code) in history.stdout

@@ -28,7 +28,8 @@ def _race(engine, community_id: int, edits: list[tuple[dict, set[str]]]) -> list
     def run(i: int, body: dict, etags: set[str]) -> None:
         with session_factory(engine)() as session:
             try:
-                results[i] = commit_edit(session, parse_edit(body), user_id=None, if_match=etags, rules=RULES)
+                edit = parse_edit({"note": "并发测试"} | body)
+                results[i] = commit_edit(session, edit, user_id=None, if_match=etags, rules=RULES)
                 session.commit()
             except Exception as exc:  # the outcome under test
                 session.rollback()

@@ -130,9 +130,15 @@ export function planner(map, config) {
     ui.pending.textContent = String(n);
     ui.what.textContent = edit.label();
     ui.previewBtn.disabled = ui.discardBtn.disabled = !n;
-    ui.save.disabled = true;
     planner.preview = null;
+    canSave();
   }
+  // Saving needs a valid preview and a note saying why the edit is made.
+  function canSave() {
+    ui.save.disabled = !(planner.preview && ui.note.value.trim());
+    ui.save.title = planner.preview && !ui.note.value.trim() ? t("planner.note_needed") : "";
+  }
+  ui.note.addEventListener("input", canSave);
   function discard(reload = true) {
     edit.clear();
     problems.clearLayers();
@@ -151,7 +157,7 @@ export function planner(map, config) {
     problems.clearLayers();
     if (answer.status === 200 && answer.body.valid) {
       planner.preview = answer.body;
-      ui.save.disabled = false;
+      canSave();
       ui.result.replaceChildren(impactView(answer.body));
     } else if (answer.status === 200) {
       planner.preview = null;
@@ -169,13 +175,16 @@ export function planner(map, config) {
   ui.save.addEventListener("click", async () => {
     const body = edit.body(ui.take.checked);
     const preview = planner.preview;
+    const note = ui.note.value.trim();
     if (!body || !preview) return;
+    if (!note) return notice(t("planner.note_needed"));
     ui.save.disabled = true;
     // The versions this page loaded: if someone changed one since, the server answers 412.
     const tags = preview.closed.map((g) => etagOf(g.code) || `"${g.code}.v${g.version}"`);
-    const answer = await postJSON(api.save, body, config.csrf, tags.join(", "));
+    const answer = await postJSON(api.save, Object.assign({}, body, { note }), config.csrf, tags.join(", "));
     if (answer.status === 201) {
       planner.saved = answer.body;
+      ui.note.value = "";
       notice(t("planner.saved", { id: answer.body.edit.id, grids: answer.body.opened.map((g) => `${g.code} v${g.version}`).join(", ") }), 8000);
       discard(true);
       overview.redraw(); // the server's tile cache forgot these grids when they changed

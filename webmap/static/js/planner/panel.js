@@ -1,5 +1,5 @@
 /* The planner's side panel: the as-of date, the edit tools, the pending edit with its preview,
- * save and discard buttons, the server's answer, and the table of the grids in view. */
+ * the note saying why (required to save), save and discard buttons, the server's answer, and the table of the grids in view. */
 
 import { el } from "../core.js";
 import { fieldName, t } from "../i18n.js";
@@ -18,6 +18,7 @@ export function plannerPanel(map, editZoom, onTool) {
     nameInput: el("input", { id: "gg-name", maxlength: "100", placeholder: t("planner.new_name") }),
     take: el("input", { type: "checkbox", id: "gg-take" }),
     asOfInput: el("input", { type: "date", id: "gg-asof", "aria-label": t("planner.as_of") }),
+    note: el("textarea", { id: "gg-note", rows: "2", maxlength: "2000", required: "required", placeholder: t("planner.note_placeholder") }),
   };
   const tool = (id, label, name) => el("button", { type: "button", id, onclick: () => onTool(name) }, label);
   const side = el("aside", { class: "gg-panel gg-planner", id: "gg-planner" },
@@ -30,7 +31,8 @@ export function plannerPanel(map, editZoom, onTool) {
       tool("gg-tool-create", t("planner.create"), "create"),
       tool("gg-tool-retire", t("planner.retire"), "retire"),
       el("br"), ui.nameInput, el("label", {}, ui.take, ` ${t("planner.take")}`)),
-    el("div", { class: "gg-edit" }, t("planner.pending"), ui.pending, " ", ui.what, el("br"), ui.previewBtn, " ", ui.save, " ", ui.discardBtn),
+    el("div", { class: "gg-edit" }, t("planner.pending"), ui.pending, " ", ui.what, el("br"),
+      el("label", { for: "gg-note" }, t("planner.note")), el("br"), ui.note, el("br"), ui.previewBtn, " ", ui.save, " ", ui.discardBtn),
     ui.result,
     el("table", { class: "gg-grid-table" }, el("thead", {}, el("tr", {}, el("th", {}, fieldName("code")), el("th", {}, fieldName("name")), el("th", {}, t("planner.column.area")),
       el("th", {}, fieldName("households")), el("th", {}, t("planner.column.version")))), ui.table));
