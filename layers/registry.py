@@ -281,7 +281,7 @@ ROAD_STYLES = (
 )
 BASEMAP_LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
-        name="water", title="水系 Water", source="base_water", geometry_type="Geometry",
+        name="water", title="水系 Water", source="base_water", geometry_type="MultiPolygon",
         properties={"kind": "string", "name": "string"}, filters=("kind",), depends_on=("base_water",),
         render="basemap", shown=True, max_features=20000,
         style={"color": "#8ab4d8", "weight": 3, "fillColor": "#aad3f2", "fillOpacity": 1},

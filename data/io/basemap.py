@@ -9,6 +9,7 @@ broken multipolygons (common in OSM) are repaired by GEOS's make_valid rather th
 from __future__ import annotations
 
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -23,7 +24,7 @@ from data.bulk import copy_frame, ewkb_hex
 from data.io.check import RowErrors, coordinate_problems
 from data.io.osm import OSM_LAYERS, classes, is_osm
 from data.io.read import parse_crs
-from data.io.staging import ImportReport
+from data.io.staging import ImportReport, stage
 from gis.core import audit
 from gis.core.errors import InvalidInput
 from gis.core.models import PLACE_KINDS, ROAD_CLASSES, WATER_KINDS
@@ -35,6 +36,7 @@ BASEMAP = {
     "places": ("base_places", "kind", PLACE_KINDS, (0,), "Point"),
 }
 BASEMAP_NAMES = (*BASEMAP, "basemap")  # "basemap": all three from one OSM extract
+WATER_LINE_WIDTH_M = {"river": 20, "canal": 10, "lake": 10, "sea": 10}  # how wide a line of water is drawn
 
 
 def import_basemap(session: Session, layer: str, path: str | Path, *, crs: str | None = None,
@@ -73,7 +75,13 @@ def import_basemap(session: Session, layer: str, path: str | Path, *, crs: str |
 
 def _read(p: Path, osm_layer: str | None = None):
     try:
-        return pyogrio.read_dataframe(p, layer=osm_layer)
+        if osm_layer is None:
+            return pyogrio.read_dataframe(p)
+        # OSM extracts hold broken rings and unclosed ways GDAL warns about: they are read as no
+        # geometry (on_invalid) and left out, as the note of _read_osm says.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            return pyogrio.read_dataframe(p, layer=osm_layer, on_invalid="ignore")
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
         raise InvalidInput("Unreadable file", f"{p} cannot be read as a GIS file: {exc}") from exc
 
@@ -128,6 +136,10 @@ def _read_osm(p: Path, layer: str) -> tuple[pd.DataFrame, list[str]]:
         gdf = _read(p, osm_layer)
         kinds = classes(layer, osm_layer, gdf)
         keep = np.array([k is not None for k in kinds], dtype=bool)
+        unreadable = keep & (shapely.is_missing(gdf.geometry.values) | shapely.is_empty(gdf.geometry.values))
+        if unreadable.any():
+            notes.append(f"{int(unreadable.sum()):,} {osm_layer} with broken geometry left out")
+        keep &= ~unreadable
         names = gdf["name"].to_numpy(dtype=object) if "name" in gdf.columns else np.full(len(gdf), None)
         if layer == "places":
             keep &= np.array([isinstance(n, str) and bool(n.strip()) for n in names], dtype=bool)
@@ -182,5 +194,19 @@ def _replace(session: Session, layer: str, frame: pd.DataFrame) -> int:
     table, column, *_ = BASEMAP[layer]
     before = session.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
     session.execute(text(f"DELETE FROM {table}"))
-    copy_frame(session, table, frame.rename(columns={"kind": column}))  # '' names go in as NULL
+    if layer != "water":
+        copy_frame(session, table, frame.rename(columns={"kind": column}))  # '' names go in as NULL
+        return before
+    # Water is drawn as areas: a river or canal given as a line becomes a band its usual width wide.
+    stage(session, "stage_base_water", "kind text, name text, geom geometry(Geometry, 4326)", frame)
+    widths = " ".join(f"WHEN '{kind}' THEN {w}" for kind, w in WATER_LINE_WIDTH_M.items())
+    session.execute(text(f"""
+        INSERT INTO base_water (kind, name, geom)
+        SELECT kind, name, geom FROM (
+            SELECT kind, name, CASE WHEN ST_Dimension(geom) = 2 THEN geom ELSE ST_Multi(ST_CollectionExtract(
+                ST_MakeValid(ST_Buffer(geom::geography, (CASE kind {widths} ELSE 10 END) / 2.0)::geometry),
+                3)) END AS geom
+            FROM stage_base_water) w
+        WHERE NOT ST_IsEmpty(geom)
+    """))
     return before

@@ -17,7 +17,7 @@ depends_on = None
 # (table, its class column, the values it takes, the geometry type)
 TABLES = (
     ("base_roads", "class", ("motorway", "arterial", "secondary", "local", "path"), "MULTILINESTRING"),
-    ("base_water", "kind", ("sea", "lake", "river", "canal"), "GEOMETRY"),
+    ("base_water", "kind", ("sea", "lake", "river", "canal"), "MULTIPOLYGON"),
     ("base_places", "kind", ("district", "town", "village", "neighbourhood", "poi"), "POINT"),
 )
 
@@ -27,9 +27,6 @@ def upgrade() -> None:
         quoted = ", ".join(f"'{v}'" for v in values)
         checks = [sa.CheckConstraint(f"{column} IN ({quoted})", name=op.f(f"ck_{table}_{column}")),
                   sa.CheckConstraint("ST_IsValid(geom)", name=op.f(f"ck_{table}_geom_valid"))]
-        if table == "base_water":
-            checks.append(sa.CheckConstraint("GeometryType(geom) IN ('MULTIPOLYGON', 'MULTILINESTRING')",
-                                             name=op.f("ck_base_water_geom_shape")))
         op.create_table(
             table,
             sa.Column("id", sa.BigInteger(), nullable=False),

@@ -30,12 +30,11 @@ class BaseRoad(Base):
 
 
 class BaseWater(Base):
-    """Water of the basemap: a sea, lake or riverbank as an area, or a river or canal as a line."""
+    """Water of the basemap as an area: a sea, a lake, a river or canal (an imported line is buffered to its width)."""
 
     __tablename__ = "base_water"
     __table_args__ = (
         CheckConstraint(check_in("kind", WATER_KINDS), name="kind"),
-        CheckConstraint("GeometryType(geom) IN ('MULTIPOLYGON', 'MULTILINESTRING')", name="geom_shape"),
         *geom_checks(),
         Index("ix_base_water_geom", "geom", postgresql_using="gist"),
     )
@@ -43,7 +42,7 @@ class BaseWater(Base):
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     kind: Mapped[str] = mapped_column(String(16))
     name: Mapped[str | None] = mapped_column(Text)
-    geom = mapped_column(Geometry("GEOMETRY", srid=SRID, spatial_index=False), nullable=False)
+    geom = mapped_column(Geometry("MULTIPOLYGON", srid=SRID, spatial_index=False), nullable=False)
 
 
 class BasePlace(Base):
