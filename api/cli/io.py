@@ -34,7 +34,7 @@ def import_lines(report) -> str:
                             "wgs84, cgcs2000, EPSG:n, gcj02 (AMap, Tencent), bd09 (Baidu)")
 @click.option("--dry-run", is_flag=True, help="check everything and say what would change; write nothing")
 def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
-    """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV; basemap layers also .osm.pbf)."""
+    """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV, OSM): all rows or none."""
     bind = engine()
     require_schema(bind)
     with session_factory(bind)() as session:
