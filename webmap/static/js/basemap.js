@@ -33,6 +33,9 @@ function tiles(layer, style, zIndex) {
     vectorTileLayerStyles: { [layer.name]: (props, zoom) => style(layer.style || {}, props, zoom) },
     fetchOptions: { credentials: "same-origin" },
   });
+  // Offline (the phone's pages), a tile not kept is an empty tile, not an unhandled failed fetch.
+  const fetchTile = vg._getVectorTilePromise.bind(vg);
+  vg._getVectorTilePromise = (...args) => fetchTile(...args).catch(() => ({ layers: [] }));
   vg.on("tileload", () => {
     state.tilesLoaded[layer.name] += 1;
     mark(layer.name);
