@@ -300,7 +300,7 @@ BASEMAP_LAYERS: tuple[LayerSpec, ...] = (
         properties={"kind": "string", "name": "string"}, filters=("kind",), depends_on=("base_places",),
         render="basemap", shown=True,
         # From which zoom each kind of name is labelled: the map stays readable as it zooms out.
-        style={"label_zoom": (("district", 0), ("town", 11), ("village", 13), ("neighbourhood", 14),
+        style={"label_zoom": (("district", 0), ("town", 11), ("village", 14), ("neighbourhood", 15),
                               ("poi", 16))},
         description="Place names of the basemap (district, towns, villages, neighbourhoods, points of interest).",
     ),
