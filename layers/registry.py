@@ -100,6 +100,8 @@ class LayerSpec:
     render: str = "geojson"
     # Order in the map's layer control and whether it is on when the page opens.
     shown: bool = False
+    # SQL over `t` and the tile's zoom :z saying a row is in that zoom's tiles (minor roads only close up).
+    tile_rule: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", _frozen(self.properties))
@@ -110,6 +112,8 @@ class LayerSpec:
         unknown = [f for f in self.filters if f not in self.properties]
         if unknown:
             raise ValueError(f"layer {self.name}: filters {unknown} are not exposed properties")
+        if self.tile_rule and ":z" not in self.tile_rule:
+            raise ValueError(f"layer {self.name}: tile_rule must compare with :z")
         if self.scope and ":scope" not in self.scope:
             raise ValueError(f"layer {self.name}: scope must compare with :scope")
         if self.render not in RENDERS:
@@ -279,6 +283,10 @@ ROAD_STYLES = (
     ("motorway", "#e8925b", 6), ("arterial", "#f5c56b", 4.5), ("secondary", "#fde7a6", 3.5),
     ("local", "#ffffff", 2.5), ("path", "#d7ccc8", 1),
 )
+# From which zoom each class is in the tiles (basemap.js draws them from the same zooms): a city's
+# footways at zoom 10 would be megabytes of tiles no one can read.
+ROAD_MIN_ZOOM = (("secondary", 10), ("local", 13), ("path", 15))
+_ROAD_ZOOMS = " AND ".join(f"(t.class <> '{c}' OR :z >= {z})" for c, z in ROAD_MIN_ZOOM)
 BASEMAP_LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
         name="water", title="水系 Water", source="base_water", geometry_type="MultiPolygon",
@@ -290,8 +298,8 @@ BASEMAP_LAYERS: tuple[LayerSpec, ...] = (
     LayerSpec(
         name="roads", title="道路 Roads", source="(SELECT id, geom, class, name FROM base_roads)",
         geometry_type="MultiLineString", properties={"class": "string", "name": "string"}, filters=("class",),
-        depends_on=("base_roads",), render="basemap", shown=True, max_features=20000,
-        style={"color": "#ffffff", "casing": "#b0a89c", "weight": 2.5,
+        depends_on=("base_roads",), render="basemap", shown=True, max_features=20000, tile_rule=_ROAD_ZOOMS,
+        style={"color": "#ffffff", "weight": 2.5, "min_zoom": ROAD_MIN_ZOOM,
                "classes": tuple((c, colour, width) for c, colour, width in ROAD_STYLES)},
         description="Roads of the basemap by class (motorway, arterial, secondary, local, path) and name.",
     ),

@@ -55,3 +55,12 @@ def test_places_geojson_filters_by_kind_for_the_labels(client, basemap):
     assert client.get("/layers/places.geojson?kind=district").json["features"] == []
     roads = client.get("/layers/roads.geojson?class=arterial").json
     assert [f["properties"]["name"] for f in roads["features"]] == ["幸福大道"]
+
+
+def test_minor_roads_are_left_out_of_tiles_zoomed_out(client, basemap):
+    x, y = tile_of(*lonlat(200, 200), 12)
+    roads = mapbox_vector_tile.decode(client.get(f"/tiles/roads/12/{x}/{y}.mvt").data)["roads"]["features"]
+    assert [f["properties"]["name"] for f in roads] == ["幸福大道"]  # the lane is local: in tiles from zoom 13
+    x, y = tile_of(*lonlat(200, 200), 13)
+    roads = mapbox_vector_tile.decode(client.get(f"/tiles/roads/13/{x}/{y}.mvt").data)["roads"]["features"]
+    assert sorted(f["properties"]["name"] for f in roads) == ["小巷", "幸福大道"]

@@ -16,8 +16,8 @@ const MAX_LABELS = 150;
 // Road width in pixels: the class's width at zoom 15, halved for every two zooms out.
 function roadStyle(style, props, zoom) {
   const cls = (style.classes || []).find(([name]) => name === props.class) || [props.class, style.color, style.weight];
-  const hidden = (props.class === "path" && zoom < 15) || (props.class === "local" && zoom < 13);
-  if (hidden) return [];
+  const from = (style.min_zoom || []).find(([name]) => name === props.class);
+  if (from && zoom < from[1]) return [];  // the tiles leave them out too (the registry's tile_rule)
   const weight = Math.max(0.6, Math.min(24, cls[2] * 2 ** ((zoom - 15) / 2)));
   return { color: cls[1], weight, opacity: 1, lineCap: "round", lineJoin: "round", fill: false };
 }
