@@ -83,7 +83,8 @@ def _read(p: Path, osm_layer: str | None = None):
             warnings.simplefilter("ignore", RuntimeWarning)
             return pyogrio.read_dataframe(p, layer=osm_layer, on_invalid="ignore")
     except (DataSourceError, DataLayerError, OSError, ValueError) as exc:
-        raise InvalidInput("Unreadable file", f"{p} cannot be read as a GIS file: {exc}") from exc
+        raise InvalidInput("Cannot read file", f"{p}: {exc}. The basemap reads GeoJSON, GeoPackage, Shapefile, "
+                           "FlatGeobuf and OpenStreetMap extracts (.osm.pbf).") from exc
 
 
 def _read_file(p: Path, layer: str, crs: str | None) -> tuple[pd.DataFrame, list[str]]:
