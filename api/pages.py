@@ -24,7 +24,7 @@ from gis.core.errors import Forbidden
 from gis.core.users import user_grid_codes
 from gis.spatial.areas import district_bounds
 from gis.spatial.assign import BUILDING_NEAR_M
-from layers.registry import describe, readable_layers
+from layers.registry import basemap_layers, describe, readable_layers
 from webmap.assets import static_version
 from webmap.command import command_page
 from webmap.planner import planner_page
@@ -73,7 +73,9 @@ def _config(user) -> dict:
         "user": {"name": user.name, "display_name": user.display_name, "role": user.role,
                  "grids": user_grid_codes(db.session(), user.id)},
         "csrf": csrf_token(),
-        "layers": [describe(spec) for spec in readable_layers(user.role)],
+        "layers": [describe(spec) for spec in readable_layers(user.role, basemap=False)],
+        # Drawn under every other layer by basemap.js (issue 19), from the district's own data.
+        "basemap_layers": [describe(spec) for spec in basemap_layers()],
         "basemap": {"url": cfg["BASEMAP_URL"], "attribution": cfg.get("BASEMAP_ATTRIBUTION") or ""}
         if cfg.get("BASEMAP_URL") else None,
         "endpoints": {

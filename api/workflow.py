@@ -15,6 +15,7 @@ from gis.cases.stats import rebuild
 from gis.core import clock
 from gis.core.errors import Forbidden, InvalidInput
 from gis.core.models import Event
+from layers.registry import basemap_layers, describe
 from webmap import case as case_pages
 
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
@@ -204,7 +205,8 @@ def case_page(event_id: int):
                                 attachments=data["attachments"],
                                 csrf_token=csrf_token(), user_name=user.display_name or user.name, user_key=user.name,
                                 time_zone=clock.zone_of(session).key,
-                                basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"])
+                                basemap_url=cfg["BASEMAP_URL"], basemap_attribution=cfg["BASEMAP_ATTRIBUTION"],
+                                basemap_layers=[describe(spec) for spec in basemap_layers()])
 
 
 @pages_bp.get("/cases")

@@ -46,6 +46,8 @@ def tile_sql(q: LayerQuery, z: int, x: int, y: int) -> tuple[str, dict]:
     else:
         where, where_params = q.where()
         params.update(where_params)
+        if spec.tile_rule:
+            where = f"{where} AND {spec.tile_rule}"
         props = ", ".join(_property_sql(n, k) for n, k in spec.properties.items())
         body = (f"SELECT t.{spec.id_column} AS id, {props}, {mvt_geom.format(geom='t.' + spec.geom_column)} AS geom "
                 f"FROM {spec.source} AS t WHERE t.{spec.geom_column} && {env4326} AND {where}")

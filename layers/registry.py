@@ -23,6 +23,8 @@ SIGNED_IN = ROLES
 # Whether an event is open is the SQL function event_is_open(status) (migration 0004), also the
 # predicate of the partial index ix_events_open_grid_id that the open-event counts read.
 
+RENDERS = ("tiles", "geojson", "points", "basemap")
+
 # Property types, as OGC API / JSON Schema know them ("datetime" is an RFC 3339 string).
 PROPERTY_TYPES = ("string", "integer", "number", "boolean", "datetime", "date")
 
@@ -94,10 +96,12 @@ class LayerSpec:
     # GeoJSON answers with more features than this are refused with a problem that says what to do.
     max_features: int = 5000
     # How the command center draws it: "tiles" (vector tiles), "geojson" (bbox-loaded vectors),
-    # "points" (clustered markers + heat map).
+    # "points" (clustered markers + heat map), "basemap" (under every other layer, by basemap.js).
     render: str = "geojson"
     # Order in the map's layer control and whether it is on when the page opens.
     shown: bool = False
+    # SQL over `t` and the tile's zoom :z saying a row is in that zoom's tiles (minor roads only close up).
+    tile_rule: str | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "properties", _frozen(self.properties))
@@ -108,10 +112,12 @@ class LayerSpec:
         unknown = [f for f in self.filters if f not in self.properties]
         if unknown:
             raise ValueError(f"layer {self.name}: filters {unknown} are not exposed properties")
+        if self.tile_rule and ":z" not in self.tile_rule:
+            raise ValueError(f"layer {self.name}: tile_rule must compare with :z")
         if self.scope and ":scope" not in self.scope:
             raise ValueError(f"layer {self.name}: scope must compare with :scope")
-        if self.render not in ("tiles", "geojson", "points"):
-            raise ValueError(f"layer {self.name}: render must be tiles, geojson or points")
+        if self.render not in RENDERS:
+            raise ValueError(f"layer {self.name}: render must be one of {', '.join(RENDERS)}")
 
     @property
     def is_point(self) -> bool:
@@ -271,6 +277,43 @@ LAYERS: tuple[LayerSpec, ...] = (
     ),
 )
 
+# The basemap (issue 19): the district's own roads, water and place names, public (no personal
+# data), drawn under every other layer by basemap.js; road widths and colours by class, widest first.
+ROAD_STYLES = (
+    ("motorway", "#e8925b", 6), ("arterial", "#f5c56b", 4.5), ("secondary", "#fde7a6", 3.5),
+    ("local", "#ffffff", 2.5), ("path", "#d7ccc8", 1),
+)
+# From which zoom each class is in the tiles (basemap.js draws them from the same zooms): a city's
+# footways at zoom 10 would be megabytes of tiles no one can read.
+ROAD_MIN_ZOOM = (("secondary", 10), ("local", 13), ("path", 15))
+_ROAD_ZOOMS = " AND ".join(f"(t.class <> '{c}' OR :z >= {z})" for c, z in ROAD_MIN_ZOOM)
+BASEMAP_LAYERS: tuple[LayerSpec, ...] = (
+    LayerSpec(
+        name="water", title="水系 Water", source="base_water", geometry_type="MultiPolygon",
+        properties={"kind": "string", "name": "string"}, filters=("kind",), depends_on=("base_water",),
+        render="basemap", shown=True, max_features=20000,
+        style={"color": "#8ab4d8", "weight": 3, "fillColor": "#aad3f2", "fillOpacity": 1},
+        description="Sea, lakes, rivers and canals of the basemap.",
+    ),
+    LayerSpec(
+        name="roads", title="道路 Roads", source="(SELECT id, geom, class, name FROM base_roads)",
+        geometry_type="MultiLineString", properties={"class": "string", "name": "string"}, filters=("class",),
+        depends_on=("base_roads",), render="basemap", shown=True, max_features=20000, tile_rule=_ROAD_ZOOMS,
+        style={"color": "#ffffff", "weight": 2.5, "min_zoom": ROAD_MIN_ZOOM,
+               "classes": tuple((c, colour, width) for c, colour, width in ROAD_STYLES)},
+        description="Roads of the basemap by class (motorway, arterial, secondary, local, path) and name.",
+    ),
+    LayerSpec(
+        name="places", title="地名 Place names", source="base_places", geometry_type="Point",
+        properties={"kind": "string", "name": "string"}, filters=("kind",), depends_on=("base_places",),
+        render="basemap", shown=True,
+        # From which zoom each kind of name is labelled: the map stays readable as it zooms out.
+        style={"label_zoom": (("district", 0), ("town", 11), ("village", 14), ("neighbourhood", 15),
+                              ("poi", 16))},
+        description="Place names of the basemap (district, towns, villages, neighbourhoods, points of interest).",
+    ),
+)
+LAYERS += BASEMAP_LAYERS
 REGISTRY: Mapping[str, LayerSpec] = MappingProxyType({spec.name: spec for spec in LAYERS})
 
 
@@ -283,9 +326,14 @@ def get_layer(name: str) -> LayerSpec:
                        f"{', '.join(REGISTRY)}.") from None
 
 
-def readable_layers(role: str | None) -> list[LayerSpec]:
-    """The layers a user of `role` (None: anonymous) may read, in registry order."""
-    return [spec for spec in LAYERS if spec.readable_by(role)]
+def readable_layers(role: str | None, *, basemap: bool = True) -> list[LayerSpec]:
+    """The layers a user of `role` (None: anonymous) may read, in registry order (basemap=False: the overlays)."""
+    return [spec for spec in LAYERS if spec.readable_by(role) and (basemap or spec.render != "basemap")]
+
+
+def basemap_layers() -> list[LayerSpec]:
+    """The basemap's layers (public: no personal data), drawn under every other layer."""
+    return [spec for spec in LAYERS if spec.render == "basemap"]
 
 
 def describe(spec: LayerSpec) -> dict:

@@ -4,10 +4,10 @@ from __future__ import annotations
 import math
 
 from geoalchemy2.shape import from_shape
-from shapely import MultiPolygon, Polygon, box
+from shapely import LineString, MultiLineString, MultiPolygon, Point, Polygon, box
 from shapely.geometry.base import BaseGeometry
 
-from gis.core.models import AdminArea, Grid
+from gis.core.models import AdminArea, BasePlace, BaseRoad, BaseWater, Grid
 
 # An origin in Shanghai; hand-drawn shapes are given in metres east/north of it.
 ORIGIN_LON, ORIGIN_LAT = 121.47, 31.23
@@ -295,3 +295,17 @@ def bent_pair(session):
     east = grid(session, community, 2, polygon_m((100, 0), (200, 0), (200, 100), (100, 100), (100, 50), (100, 0)),
                 name="东网格")
     return {"community": community, "west": west, "east": east}
+
+
+# -- Issue 19: the basemap ------------------------------------------------------------------------
+def basemap_rows(session) -> dict:
+    """A road across the four grids' community, a lake in its north-east and a place name in its middle."""
+    road = BaseRoad(class_="arterial", name="幸福大道",
+                    geom=from_shape(MultiLineString([LineString([lonlat(0, 100), lonlat(400, 100)])]), srid=4326))
+    lane = BaseRoad(class_="local", name="小巷", geom=from_shape(
+        MultiLineString([LineString([lonlat(100, 0), lonlat(100, 400)])]), srid=4326))
+    lake = BaseWater(kind="lake", name="镜湖", geom=from_shape(rect(300, 300, 380, 380), srid=4326))
+    place = BasePlace(kind="neighbourhood", name="和坊社区", geom=from_shape(Point(*lonlat(200, 200)), srid=4326))
+    session.add_all([road, lane, lake, place])
+    session.flush()
+    return {"roads": [road, lane], "water": [lake], "places": [place]}

@@ -59,7 +59,8 @@ def base_map(bounds: list[list[float]] | None) -> folium.Map:
     maxZoom must be set on the map itself: with no tile layer Leaflet has no maximum zoom, and
     marker clustering throws on an infinite one.
     """
-    m = folium.Map(location=[30.0, 120.0], zoom_start=12, tiles=None, control_scale=True,
+    # No Folium scale bar (it shows feet too): basemap.js adds a metric one on every map page.
+    m = folium.Map(location=[30.0, 120.0], zoom_start=12, tiles=None, control_scale=False,
                    prefer_canvas=True, maxZoom=20, minZoom=3)
     if bounds:
         m.fit_bounds(bounds)

@@ -7,6 +7,7 @@ from typing import Any
 import folium
 
 from webmap.assets import literal_html, render_page
+from webmap.basemap import BasemapHook
 from webmap.catalog import DEFAULT_LANG, messages, t
 from webmap.render import render
 
@@ -40,12 +41,15 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               handlers: list[str], duplicates: list[dict], csrf_token: str, user_name: str, lang: str = DEFAULT_LANG,
               basemap_url: str | None = None, basemap_attribution: str = "",
-              attachments: list[dict] = (), user_key: str = "", time_zone: str | None = None) -> str:
+              attachments: list[dict] = (), user_key: str = "", time_zone: str | None = None,
+              basemap_layers: list[dict] = ()) -> str:
     """The page for one case, usable at phone width: a small map, the state, the moves, the timeline."""
     lon, lat = lonlat
-    m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=True)
-    if basemap_url:
-        folium.TileLayer(basemap_url, attr=basemap_attribution or "basemap", max_zoom=20).add_to(m)
+    m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=False)
+    # Our own basemap under the case, the outside XYZ one as an alternative, and a metric scale bar.
+    BasemapHook({"lang": lang, "messages": messages(lang, "basemap."), "basemap_layers": list(basemap_layers),
+                 "basemap": {"url": basemap_url, "attribution": basemap_attribution} if basemap_url else None}
+                ).add_to(m)
     colour = OVERDUE_COLOUR if case["overdue"] else STATUS_COLOURS[case["status"]]
     folium.CircleMarker([lat, lon], radius=10, color="#fff", weight=2, fill=True, fill_color=colour,
                         fill_opacity=0.9, tooltip=literal_html(f"#{case['id']} {case['title']}")).add_to(m)

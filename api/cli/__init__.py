@@ -35,7 +35,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Export a layer to FILE: .geojson, .gpkg, .shp, .zip (zipped Shapefile), .fgb or .csv."),
     "grids": ("api.cli.grids:grids", "Grid boundaries: check the partition, read a grid's history."),
     "import": ("api.cli.io:import_layer",
-               "Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV): all rows or none."),
+               "Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV, OSM): all rows or none."),
     "run": ("api.cli.serve:run",
             "Everything `make run` does: database up, migrate, demo data if empty, demo users, serve."),
     "serve": ("api.cli.serve:serve", "Serve the API and pages with gunicorn (production server)."),

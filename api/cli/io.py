@@ -8,6 +8,7 @@ from api.cli.schema import require_schema
 from data import LAYER_NAMES
 from data.io import export_layer as export
 from data.io import import_file
+from data.io.basemap import BASEMAP_NAMES, import_basemap
 from data.io.staging import PROGRESS_ROWS
 from gis.core.db import session_factory
 from webmap.catalog import say
@@ -27,20 +28,23 @@ def import_lines(report) -> str:
 
 
 @click.command("import")
-@click.argument("layer", type=click.Choice(LAYER_NAMES))
+@click.argument("layer", type=click.Choice(LAYER_NAMES + BASEMAP_NAMES))
 @click.argument("file")
 @click.option("--crs", help="CRS of the coordinates when the file names none (or a wrong one): "
                             "wgs84, cgcs2000, EPSG:n, gcj02 (AMap, Tencent), bd09 (Baidu)")
 @click.option("--dry-run", is_flag=True, help="check everything and say what would change; write nothing")
 def import_layer(layer: str, file: str, crs: str | None, dry_run: bool) -> None:
-    """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV): all rows or none."""
+    """Import a layer FILE (GeoJSON, GeoPackage, Shapefile, zip, FlatGeobuf, CSV, OSM): all rows or none."""
     bind = engine()
     require_schema(bind)
     with session_factory(bind)() as session:
-        report = import_file(session, layer, file, crs=crs, dry_run=dry_run, progress=True)
+        if layer in BASEMAP_NAMES:
+            reports = import_basemap(session, layer, file, crs=crs, dry_run=dry_run)
+        else:
+            reports = [import_file(session, layer, file, crs=crs, dry_run=dry_run, progress=True)]
         if not dry_run:
             session.commit()
-    click.echo(import_lines(report))
+    click.echo("\n".join(import_lines(report) for report in reports))
 
 
 @click.command("export")

@@ -12,6 +12,7 @@ from shapely import Polygon
 from shapely.ops import split
 
 from data import names as nm
+from data.demo.basemap import draw_water
 from data.demo.buildings import draw_buildings
 from data.demo.cadres import draw_cadres
 from data.demo.checks import check_invariants
@@ -23,6 +24,7 @@ from data.demo.layout import (
     DensityField,
     Samples,
     draw_outline,
+    draw_shores,
     largest_remainder,
     partition,
     polygon_parts,
@@ -59,7 +61,7 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     expected_per_r2 = float((unit_samples.w).sum())
     # Whole metres: everything below is drawn from the radius, so it must not carry last bits.
     radius = float(round(math.sqrt(sc.grids / (expected_per_r2 * LEAVES_PER_EXPECTED_GRID))))
-    outline, river = draw_outline(np.random.default_rng(seed), radius)
+    outline, river, bay = draw_shores(np.random.default_rng(seed), radius)
     fld = DensityField(radius, (-0.15 * radius, 0.12 * radius), sc)
     samples = Samples(outline, fld, radius / 160)
 
@@ -114,6 +116,7 @@ def generate(scale: str | Scale = "demo", seed: int = 1, as_of: dt.datetime | No
     cats = categories if categories is not None else read_categories()
     events, hotspots = draw_events(grids, buildings, sc, evt_rng, as_of, cats, to_ll, pool)
     cadres, contracts = draw_cadres(areas, grids, sc, cad_rng, as_of)
-    district = DemoDistrict(sc, seed, as_of, areas, grids, roads, buildings, events, cadres, contracts, hotspots)
+    district = DemoDistrict(sc, seed, as_of, areas, grids, roads, buildings, events, cadres, contracts, hotspots,
+                            water=draw_water(river_in, bay, to_ll))
     check_invariants(district)
     return district

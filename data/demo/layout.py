@@ -271,7 +271,14 @@ def _cut_in_two(p, area: float, target: float, least: float, fld: DensityField, 
 
 # -- the outline -----------------------------------------------------------------------------
 def draw_outline(rng: np.random.Generator, radius: float, grid: float = NODING_GRID_M) -> tuple[Polygon, LineString]:
-    """An irregular district outline with a bay in the south, and the river into the bay.
+    """An irregular district outline with a bay in the south, and the river into the bay."""
+    outline, river, _bay = draw_shores(rng, radius, grid)
+    return outline, river
+
+
+def draw_shores(rng: np.random.Generator, radius: float, grid: float = NODING_GRID_M
+                ) -> tuple[Polygon, LineString, Polygon]:
+    """The district outline, the river and the bay (the sea the basemap draws).
 
     Drawn with math.cos/sin on scalars (NumPy's array kernels may differ in the last bit between
     CPUs) and snapped to `grid` (1 cm; the sizing probe draws a unit outline with a finer grid).
@@ -300,7 +307,7 @@ def draw_outline(rng: np.random.Generator, radius: float, grid: float = NODING_G
         pts.append(((x0 + (x1 - x0) * s + wig * nx / norm) * radius,
                     (y0 + (y1 - y0) * s + wig * ny / norm) * radius))
     river = on_grid(LineString(pts), grid)
-    return outline, river
+    return outline, river, on_grid(bay, grid)
 
 
 def largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

@@ -27,7 +27,9 @@ from data.bulk import (
     ewkb_hex,
     pg_micros,
 )
+from data.demo.basemap import basemap_frames
 from data.demo.generator import generate
+from data.demo.plane import plane_to_lonlat
 from data.demo.records import CITY_NAME, DISTRICT_NAME, SCALES, DemoDistrict
 from gis.core import dated
 from gis.core.db import session_factory
@@ -37,7 +39,8 @@ from gis.core.users import set_user_grids, user_grid_codes
 from gis.spatial.assign import insert_assigned
 from gis.spatial.buildings import footprint_grids_sql, refresh_grid_totals
 
-DATA_TABLES = ("admin_areas", "grids", "buildings", "events", "cadres", "contracts")
+DATA_TABLES = ("admin_areas", "grids", "buildings", "events", "cadres", "contracts", "base_roads", "base_water",
+               "base_places")
 
 
 @dataclass
@@ -210,6 +213,8 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
             session.execute(text(f"ANALYZE {table}"))  # fresh rows have no statistics; the joins are sized from them
         with deferred_indexes(session, ["events"]):
             insert_assigned(session, "stage_new_events", event_columns)
+    for table, frame in basemap_frames(d, plane_to_lonlat()).items():
+        counts[table.removeprefix("base_")] = copy_frame(session, table, frame)
     return counts
 
 

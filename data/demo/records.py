@@ -85,6 +85,15 @@ class Road:
 
 
 @dataclass
+class Water:
+    """The river or the bay, as the basemap draws it (an area, in WGS84)."""
+
+    kind: str
+    name: str
+    geom: MultiPolygon
+
+
+@dataclass
 class Buildings:
     """Rectangular footprints (centre, size, angle in plane metres) and their attributes."""
 
@@ -158,6 +167,7 @@ class DemoDistrict:
     cadres: list[dict]
     contracts: list[dict]
     hotspots: list[dict] = field(default_factory=list)
+    water: list[Water] = field(default_factory=list)
 
     def footprint_rings(self, sl: slice = slice(None)) -> np.ndarray:
         """Building footprints as (n, 5, 2) closed WGS84 rings."""

@@ -9,7 +9,7 @@ from sqlalchemy import text
 
 from layers.registry import REGISTRY
 from tests.conftest import auth, live_hub, wait_for_change
-from tests.factories import cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
+from tests.factories import basemap_rows, cadre, contract, four_grids, grid, hierarchy, lonlat, point_event, rect
 from webmap import catalog
 
 PHONE = "13800138000"
@@ -25,6 +25,7 @@ def district(session):
     holder = cadre(session, "C001", name="李四", phone=CADRE_PHONE)
     for g in grids[:2]:
         contract(session, holder, grid_code=g.code)
+    basemap_rows(session)
     session.commit()
     return {"community": community, "grids": grids, "buildings": buildings, "events": events}
 

@@ -168,7 +168,6 @@ export function command(map, config) {
   const layers = config.layers;
   const { overlays, events } = drawLayers(map, layers, notice);
   const bases = basemapLayers(config);
-  Object.values(bases).forEach((b) => b.addTo(map));
   // The layer control lists layers in registry order, whatever order they were drawn in.
   const ordered = {};
   layers.forEach((layer) => Object.keys(overlays).filter((name) => name.startsWith(layerTitle(layer))).forEach((name) => (ordered[name] = overlays[name])));

@@ -89,9 +89,9 @@ export function bboxLayer(map, layer, options) {
   return group;
 }
 
+// The base layers basemap.js made (our own, on the map already, and the outside XYZ one if configured).
 export function basemapLayers(config) {
-  if (!config.basemap) return {};
-  return { [t("layer.basemap")]: L.tileLayer(config.basemap.url, { attribution: config.basemap.attribution, maxZoom: 20 }) };
+  return config.bases || {};
 }
 
 // Point query: what lies under a click (current grid, building), from the layers themselves.

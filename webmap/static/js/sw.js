@@ -1,14 +1,15 @@
 /* gridgov's service worker, served as /sw.js: the grid worker's page works without a network.
  *   the page itself, /cases pages: network first, the kept copy when offline;
  *   /static/ (our scripts, styles, Leaflet): the kept copy first, refreshed in the background;
- *   the worker's data (/layers/*.geojson, /api/v1/events…, /api/v1/attachments…): network first.
+ *   the worker's data (/layers/*.geojson, /api/v1/events…, /api/v1/attachments…) and the basemap's tiles
+ *   seen online (/tiles/roads|water/…, basemap.js): network first.
  * Writes (POST…) never pass through a cache: the page's outbox (worker/outbox.js) sends them.
  * The cache's name carries the server's asset version, so a new release drops the old copies. */
 
 const VERSION = new URL(self.location.href).searchParams.get("v") || "0";
 const CACHE = `gridgov-${VERSION}`;
 const PAGES = /^\/(map\/worker|cases)(\/|$)/;
-const DATA = /^\/(layers\/[\w-]+\.geojson|api\/v1\/(events|attachments|me))/;
+const DATA = /^\/(layers\/[\w-]+\.geojson|tiles\/(roads|water)\/|api\/v1\/(events|attachments|me))/;
 const NEVER = /^\/api\/v1\/(stream|locate)/;
 
 self.addEventListener("install", () => self.skipWaiting());

@@ -223,7 +223,6 @@ export function planner(map, config) {
     drawText: false, cutPolygon: false, rotateMode: false, dragMode: false, removalMode: false });
   map.pm.setGlobalOptions({ snappable: true, snapDistance: 10, allowSelfIntersection: false });
   const bases = basemapLayers(config);
-  Object.values(bases).forEach((b) => b.addTo(map));
   const overlays = {};
   config.layers.filter((l) => ["districts", "streets", "communities"].includes(l.name)).forEach((l) => {
     overlays[layerTitle(l)] = bboxLayer(map, l, { notice, readOnly: true });
