@@ -4,7 +4,7 @@ The column exists since 0007 (nullable); adding it is skipped when present. The 
 edits saved before the rule stay as they were, every new or changed row must carry a non-blank note.
 
 Revision ID: 0019
-Revises: 0017
+Revises: 0018
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0019"
-down_revision = "0017"
+down_revision = "0018"
 branch_labels = None
 depends_on = None
 
