@@ -68,6 +68,8 @@ def test_a_commander_takes_a_new_report_from_the_queue_to_dispatch(browser, live
     _, _, community = hierarchy(session)
     g = grid(session, community, 1, rect(0, 0, 200, 200))
     late = [reported_event(session, grid=g, x=20 + 10 * i, y=30, title=f"超期事件{i}") for i in range(3)]
+    reported_event(session, grid=g, x=30, y=170, title="三天前的事件",
+                   reported_at=dt.datetime.now(dt.UTC) - dt.timedelta(days=3))
     session.commit()
     session.execute(text("UPDATE events SET deadline_at = now() - interval '2 days' WHERE id = ANY(:ids)"),
                     {"ids": [e.id for e in late]})
@@ -136,6 +138,21 @@ def test_a_commander_takes_a_new_report_from_the_queue_to_dispatch(browser, live
             "items => items.map(i => i.dataset.id)")) == [e.id for e in late]
         assert catalog.t("command.queue.count", name=catalog.t("command.queue.overdue"), n=3) in overdue.inner_text()
         assert overdue.locator(f"a[href='/cases/{late[0].id}']").count() == 1
+
+        # Today (the district's day) leaves out the report of three days ago; the last 7 days has it.
+        page.wait_for_function("() => gridgov.state.drawn.events === 5")
+        page.select_option("#gg-time", "today")
+        page.wait_for_function("() => gridgov.state.drawn.events === 4")
+        page.select_option("#gg-time", "week")
+        page.wait_for_function("() => gridgov.state.drawn.events === 5")
+
+        # A click inside the grid, away from the events, shows the grid (not its community or street).
+        x, y = page.evaluate("([lat, lon]) => { const p = gridgov.map.latLngToContainerPoint([lat, lon]); "
+                             "return [p.x, p.y]; }", list(reversed(lonlat(170, 120))))
+        box = page.locator(".folium-map").bounding_box()
+        page.mouse.click(box["x"] + x, box["y"] + y)
+        page.wait_for_function("() => gridgov.state.identified && gridgov.state.identified.layer === 'grids'")
+        assert g.code in page.locator(".gg-card").inner_text()
         no_raw_keys(page)
 
 

@@ -9,6 +9,7 @@ import { label, layerTitle, t } from "./i18n.js";
 import { basemapLayers, bboxLayer, identify, tileLayer } from "./layers.js";
 import { liveStream } from "./live.js";
 import { incomingQueue } from "./queue.js";
+import { timeFilter } from "./timefilter.js";
 import { gridgov } from "./state.js";
 
 function countersPanel(map, config) {
@@ -168,7 +169,7 @@ function drawLayers(map, layers, notice) {
       overlays[layerTitle(layer)] = drawn.events.cluster;
       overlays[t("layer.heat", { layer: layerTitle(layer) })] = drawn.events.heat;
     } else {
-      overlays[layerTitle(layer)] = bboxLayer(map, layer, { notice });
+      overlays[layerTitle(layer)] = bboxLayer(map, layer, { notice, identified: true });
     }
     if (layer.shown && overlays[layerTitle(layer)]) overlays[layerTitle(layer)].addTo(map);
   });
@@ -195,6 +196,7 @@ export function command(map, config) {
   } else refreshCounters();
   if (events) eventOptions(map, events);
   if (events) overdueFilter(map, events);  // issue #8
+  if (events) timeFilter(map, events);  // issue 19
   userBar(map, config);
   const queue = ["commander", "admin"].includes(config.user.role) ? incomingQueue(map, config) : null;
   map.on("click", (e) => identify(map, e.latlng, layers));

@@ -65,3 +65,19 @@ export function fieldValue(key, value) {
   if (typeof value === "number") return number(value);
   return String(value);
 }
+
+// The district's calendar day of a moment, as YYYY-MM-DD ("today" is the district's day, not the browser's).
+export function localDay(moment = Date.now()) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: gridgov.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date(moment));
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+// The district's midnight starting `day` (YYYY-MM-DD) as an ISO time with the zone's offset then.
+export function localMidnight(day) {
+  const noon = new Date(`${day}T12:00:00Z`);
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: gridgov.timeZone, timeZoneName: "longOffset" }).formatToParts(noon)
+    .find((p) => p.type === "timeZoneName").value;  // "GMT+08:00", or "GMT" for UTC
+  const offset = name === "GMT" ? "+00:00" : name.slice(3);
+  return `${day}T00:00:00${offset}`;
+}

@@ -13,7 +13,7 @@ const SHOWN = 8;  // items per list in the panel; the to-do page (/cases) has th
 const caseLink = (c) => el("a", { href: `/cases/${encodeURIComponent(c.id)}`, "data-id": c.id }, `#${c.id} ${c.title || ""}`);
 
 export function incomingQueue(map, config) {
-  const ctl = L.control({ position: "topright" });
+  const ctl = L.control({ position: "topleft" });  // under the search: the right holds layers and legend
   const parts = {};
   const toasts = el("div", { class: "gg-toasts", id: "gg-toasts", role: "status", "aria-live": "polite" });
   ctl.onAdd = () => {
