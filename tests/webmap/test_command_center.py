@@ -117,6 +117,7 @@ def test_a_commander_takes_a_new_report_from_the_queue_to_dispatch(browser, live
         screenshot(page, "case-page.png")
 
         # Register, then dispatch: no reload, the next move comes first each time.
+        reported = page.locator("#timeline li[data-move=report] time").inner_text()  # as the server wrote it
         page.evaluate("() => { window.stayed = true; }")
         page.locator("form.move[data-move=register] button").click()
         page.wait_for_selector("#case-status[data-status=registered]")
@@ -128,6 +129,7 @@ def test_a_commander_takes_a_new_report_from_the_queue_to_dispatch(browser, live
         assert page.locator("#timeline li").evaluate_all("items => items.map(i => i.dataset.move)") == \
             ["dispatch", "register", "report"]
         assert page.evaluate("() => window.stayed") is True
+        assert page.locator("#timeline li[data-move=report] time").inner_text() == reported  # same zone, same form
         no_raw_keys(page)
 
         # Back on the map, the overdue ones are in the queue, each linking to its case.

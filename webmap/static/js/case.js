@@ -7,7 +7,7 @@
  * config.forms, the most likely next move first and prominent; reject and merge ask for a second click.
  * section.moves carries the URL, the CSRF token and who is signed in (case_panel.html). */
 
-import { label, localTime, setMessages, t } from "./i18n.js";
+import { label, localDateTime, setMessages, t } from "./i18n.js";
 import { outbox as makeOutbox } from "./worker/outbox.js";
 import { renderOutbox } from "./worker/sheet.js";
 
@@ -46,7 +46,7 @@ function timelineItem(s) {
   const change = [];
   if (s.from_status !== s.to_status) change.push(`${label("status", s.from_status)} → ${label("status", s.to_status)}`);
   if (s.from_level && s.to_level && s.from_level !== s.to_level) change.push(`${label("level", s.from_level)} → ${label("level", s.to_level)}`);
-  const li = el("li", { "data-move": s.move }, el("time", {}, localTime(s.at)), " ", el("b", {}, label("move", s.move)), ` ${who}`,
+  const li = el("li", { "data-move": s.move }, el("time", {}, localDateTime(s.at)), " ", el("b", {}, label("move", s.move)), ` ${who}`,
     s.handler ? ` → ${s.handler}` : "", " ", el("span", { class: "change" }, change.join(" ")));
   if (s.note) li.append(el("q", {}, s.note));
   if (s.photo_ref) li.append(" ", s.photo_ref.startsWith("/") && !s.photo_ref.startsWith("//")
@@ -63,7 +63,7 @@ function redraw(payload, drawForms) {
   const overdue = document.getElementById("case-overdue");
   if (overdue) overdue.hidden = !c.overdue;
   document.getElementById("case-level").textContent = t("case.level", { level: label("level", c.level) });
-  document.getElementById("case-deadline").textContent = c.deadline_at ? localTime(c.deadline_at) : "—";
+  document.getElementById("case-deadline").textContent = c.deadline_at ? localDateTime(c.deadline_at) : "—";
   document.getElementById("case-handler").textContent = c.handler || "—";
   const left = document.getElementById("case-hours-left");
   if (left && (c.work_hours_left === null || c.work_hours_left === undefined)) left.hidden = true;
