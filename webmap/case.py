@@ -118,7 +118,9 @@ def _facts(details: dict, zone: ZoneInfo | None) -> dict:
             "reported_at": _local(details.get("reported_at"), zone),
             "occurred_at": _local(details.get("occurred_at"), zone), "accuracy_m": details.get("accuracy_m"),
             "places": [(kind, place[kind]) for kind in ("grid", "community", "street") if place.get(kind)],
-            "building": place.get("building"), "contact": details.get("contact"), "shows_contact": "contact" in details}
+            "building": place.get("building"), "shows_contact": "contact" in details,
+            # a resident's contact is an object of short texts ({"name": …, "phone": …}): its values, in order
+            "contact": " · ".join(str(v) for v in (details.get("contact") or {}).values())}
 
 
 def _hours_left(hours: float | None, lang: str) -> str | None:

@@ -169,3 +169,56 @@ def test_a_capped_list_says_how_many_there_are(client, session, make_user):
     mine = client.get("/api/v1/cases/mine?limit=2").json
     assert len(mine["to_register"]) == 2 and mine["to_register_omitted"] == 3
     assert mine["escalated"] == [] and client.get("/api/v1/cases/mine?limit=0").status_code == 400
+
+
+def test_the_case_page_shows_the_reporters_contact_only_to_its_readers_and_audits_the_read(client, session,
+                                                                                          make_user):
+    _, _, community = hierarchy(session)
+    g = grid(session, community, 1, rect(0, 0, 200, 200))
+    session.commit()
+    boss = make_user("commander", name="zhang", password=PASSWORD)
+    make_user("worker", name="li", grids=[g.code], password=PASSWORD)
+    lon, lat = lonlat(50, 50)
+    case = client.post("/api/v1/events", headers={"Authorization": f"Bearer {boss}"},
+                       json={"lon": lon, "lat": lat, "category": "01001", "title": "井盖缺失",
+                             "contact": {"name": "王先生", "phone": "13812345678"}}).json["id"]
+    before = session.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log"))
+    client.post("/login", data={"name": "zhang", "password": PASSWORD})
+    page = client.get(f"/cases/{case}").get_data(as_text=True)
+    assert catalog.t("case.contact") in page and "王先生 · 13812345678" in page
+    assert f'href="/map?focus={g.code}"' in page and f'href="/map?focus={community.code}"' in page
+    reads = session.execute(text("SELECT action, entity, after FROM audit_log WHERE id > :id AND action = 'read'"),
+                            {"id": before}).all()
+    assert [(r.action, r.entity, r.after["ids"]) for r in reads] == [("read", "events", [case])]
+    client.post("/login", data={"name": "li", "password": PASSWORD})  # signing in again: now the worker
+    worker_page = client.get(f"/cases/{case}").get_data(as_text=True)
+    assert "13812345678" not in worker_page and catalog.t("case.contact") not in worker_page
+
+
+@pytest.mark.browser
+def test_reject_asks_first_and_a_code_on_the_map_jumps_to_its_place(browser, live_server, session, make_user):
+    _, _, community = hierarchy(session)
+    g = grid(session, community, 1, rect(0, 0, 200, 200))
+    case = reported_event(session, grid=g)
+    session.commit()
+    make_user("commander", name="zhang", password=PASSWORD)
+    with commander_page(browser, live_server, "zhang") as page:
+        page.goto(f"{live_server}/cases/{case.id}")
+        reject = page.locator("form.move[data-move=reject]")
+        reject.locator("input[name=note]").fill("不属于受理范围")
+        reject.locator("button").click()
+        assert reject.get_attribute("data-confirming") == "yes"
+        assert catalog.t("case.confirm", move=catalog.t("move.reject")) == reject.locator("button").inner_text()
+        assert page.locator("#case-status").get_attribute("data-status") == "reported"  # nothing sent yet
+        reject.locator("button").click()
+        page.wait_for_selector("#case-status[data-status=rejected]")
+
+        # The grid's link on the case page frames that grid on the map; a 12-digit code finds its community.
+        with page.expect_navigation():
+            page.locator("a.place[data-kind=grid]").click()
+        page.wait_for_function(f"() => gridgov.state.found && gridgov.state.found.code === '{g.code}'")
+        page.fill("#gg-search", community.code)
+        page.press("#gg-search", "Enter")
+        page.wait_for_function(f"() => gridgov.state.found.code === '{community.code}'")
+        assert page.evaluate("() => gridgov.state.found.type") == "community"
+        no_raw_keys(page)

@@ -97,6 +97,7 @@ function searchControl(map, config, layers, notice) {
     return form;
   };
   async function show(r) {
+    gridgov.state.found = { type: r.type, code: r.code };  // what the map last jumped to
     const [w, s, e, n] = r.bbox;
     map.fitBounds([[s, w], [n, e]], { maxZoom: 18, padding: [40, 40] });
     if (found.highlight) map.removeLayer(found.highlight);
