@@ -60,7 +60,11 @@ function redraw(payload, drawForms) {
   const status = document.getElementById("case-status");
   status.dataset.status = c.status;
   status.textContent = label("status", c.status);
-  const overdue = document.getElementById("case-overdue");
+  let overdue = document.getElementById("case-overdue");
+  if (!overdue && c.overdue) {
+    overdue = el("span", { class: "badge overdue", id: "case-overdue" }, t("status.overdue"));
+    status.after(overdue);
+  }
   if (overdue) overdue.hidden = !c.overdue;
   document.getElementById("case-level").textContent = t("case.level", { level: label("level", c.level) });
   document.getElementById("case-deadline").textContent = c.deadline_at ? localDateTime(c.deadline_at) : "—";
