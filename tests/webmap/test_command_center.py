@@ -154,7 +154,9 @@ def test_a_commander_takes_a_new_report_from_the_queue_to_dispatch(browser, live
         box = page.locator(".folium-map").bounding_box()
         page.mouse.click(box["x"] + x, box["y"] + y)
         page.wait_for_function("() => gridgov.state.identified && gridgov.state.identified.layer === 'grids'")
-        assert g.code in page.locator(".gg-card").inner_text()
+        card = page.locator(".gg-card")
+        assert card.locator(".gg-card-name").inner_text() == f"{g.name} {g.code}"  # the grid's name, its code
+        assert catalog.t("field.area_m2") in card.inner_text() and "area_m2" not in card.inner_text()
         no_raw_keys(page)
 
 
