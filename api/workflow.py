@@ -199,7 +199,7 @@ def case_page(event_id: int):
     session = db.session()
     event = _visible_event(event_id)
     data = _case(event)
-    duplicates = workflow.duplicates_of(session, event_id)[0] if "merge" in data["allowed_moves"] else []
+    duplicates = workflow.duplicates_of(session, event_id)[0]  # shown to all; the merge form names one
     # What the events API knows of it (the reporter's contact only for its readers, each unmasked read audited).
     row, location = events.get_event(session, user, event_id)
     record_read(session, user.role, "events", "event_json", [row])

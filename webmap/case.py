@@ -71,7 +71,7 @@ def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *,
     forms = [{"move": move, "fields": _form(move)} for move in ranked(allowed, case["status"])]
     panel = render("case_panel.html", lang, case=case, user_name=user_name, facts=_facts(details, zone),
                    forms=forms, handlers=handlers,
-                   duplicates=duplicates if "merge" in allowed else [],
+                   duplicates=duplicates,
                    steps=[_step(step) for step in reversed(timeline)],
                    moves_url=f"/api/v1/events/{case['id']}/moves", csrf_token=csrf_token,
                    photos=[_photo(a, case, timeline, lang) for a in attachments], user_key=user_key,

@@ -184,11 +184,14 @@ def test_the_case_page_shows_the_reporters_contact_only_to_its_readers_and_audit
     case = client.post("/api/v1/events", headers={"Authorization": f"Bearer {boss}"},
                        json={"lon": lon, "lat": lat, "category": "01001", "title": "井盖缺失",
                              "contact": {"name": "王先生", "phone": "13812345678"}}).json["id"]
+    again = client.post("/api/v1/events", headers={"Authorization": f"Bearer {boss}"},
+                        json={"lon": lon, "lat": lat, "category": "01001", "title": "井盖又缺"}).json["id"]
     before = session.scalar(text("SELECT coalesce(max(id), 0) FROM audit_log"))
     client.post("/login", data={"name": "zhang", "password": PASSWORD})
     page = client.get(f"/cases/{case}").get_data(as_text=True)
     assert catalog.t("case.contact") in page and "王先生 · 13812345678" in page
     assert f'href="/map?focus={g.code}"' in page and f'href="/map?focus={community.code}"' in page
+    assert catalog.t("case.duplicates") in page and f'<a href="/cases/{again}">' in page  # its likely duplicate
     reads = session.execute(text("SELECT action, entity, after FROM audit_log WHERE id > :id AND action = 'read'"),
                             {"id": before}).all()
     assert [(r.action, r.entity, r.after["ids"]) for r in reads] == [("read", "events", [case])]
