@@ -80,6 +80,7 @@ def _config(user) -> dict:
         if cfg.get("BASEMAP_URL") else None,
         "endpoints": {
             "counters": "/api/v1/counters", "search": "/api/v1/search", "stream": "/api/v1/stream/events",
+            "todo": "/api/v1/cases/mine", "cases": "/cases",  # issue 19: the command center's queue
             # Locating and reporting come from the assignment issue; the page says so until they exist.
             "locate": "/api/v1/locate" if _has_route("/api/v1/locate", "GET") else None,
             "report": "/api/v1/events" if _has_route("/api/v1/events", "POST") else None,

@@ -9,12 +9,13 @@ from api import db
 from api.auth import csrf_token, current_user, requires, scoped_grids
 from api.lang import request_lang, tr
 from api.params import json_body, number
-from gis.cases import queues, workflow
+from gis.cases import events, queues, workflow
 from gis.cases.attachments import attachments_json, attachments_of
 from gis.cases.stats import rebuild
 from gis.core import clock
 from gis.core.errors import Forbidden, InvalidInput
 from gis.core.models import Event
+from gis.core.personal import record_read
 from layers.registry import basemap_layers, describe
 from webmap import case as case_pages
 
@@ -125,9 +126,11 @@ def make_move(event_id: int):
 @bp.get("/cases/mine")
 @requires("commander", "worker")
 def my_cases():
-    """The cases waiting on the caller: to handle or verify (a worker); to register, verify, or overdue
-    (a commander)."""
-    lists, omitted = workflow.todo(db.session(), current_user())
+    """The cases waiting on the caller (a worker: handle, verify; a commander: register, verify, overdue, escalated)."""
+    limit = number(request.args, "limit", required=False, lo=1, hi=200)
+    if limit is not None and limit != int(limit):
+        raise InvalidInput("Invalid limit", "`limit` must be a whole number.", parameter="limit")
+    lists, omitted = workflow.todo(db.session(), current_user(), limit=int(limit or 200))
     return jsonify(lists | {f"{name}_omitted": n for name, n in omitted.items()})
 
 
@@ -197,9 +200,15 @@ def case_page(event_id: int):
     session = db.session()
     event = _visible_event(event_id)
     data = _case(event)
-    duplicates = workflow.duplicates_of(session, event_id)[0] if "merge" in data["allowed_moves"] else []
+    duplicates = workflow.duplicates_of(session, event_id)[0]  # shown to all; the merge form names one
+    # What the events API knows of it (the reporter's contact only for its readers, each unmasked read audited).
+    row, location = events.get_event(session, user, event_id)
+    record_read(session, user.role, "events", "event_json", [row])
+    details = events.event_json(row, location, role=user.role)
+    details["grid_outline"] = events.grid_outline(session, row.grid_id)
+    db.end_read(session)
     cfg = current_app.config
-    return case_pages.case_page(data["case"], data["timeline"], data["allowed_moves"],
+    return case_pages.case_page(data["case"], data["timeline"], data["allowed_moves"], details=details,
                                 lonlat=workflow.event_lonlat(session, event_id), lang=request_lang(user),
                                 handlers=workflow.handler_choices(session, event), duplicates=duplicates,
                                 attachments=data["attachments"],

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import folium
 
@@ -38,13 +39,20 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
 }
 
 
+# The move people most likely make next, by status: it comes first and prominent, the rest smaller.
+LIKELY_NEXT = {"reported": ("register", "merge"), "registered": ("dispatch",), "dispatched": ("start", "handle"),
+               "in_progress": ("handle",), "handled": ("verify",)}
+CONFIRM = ("reject", "merge")  # moves the page asks to confirm before sending
+
+
 def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *, lonlat: tuple[float, float],
               handlers: list[str], duplicates: list[dict], csrf_token: str, user_name: str, lang: str = DEFAULT_LANG,
-              basemap_url: str | None = None, basemap_attribution: str = "",
+              basemap_url: str | None = None, basemap_attribution: str = "", details: dict | None = None,
               attachments: list[dict] = (), user_key: str = "", time_zone: str | None = None,
               basemap_layers: list[dict] = ()) -> str:
-    """The page for one case, usable at phone width: a small map, the state, the moves, the timeline."""
+    """The page for one case, usable at phone width: the map on top, what is known of it, the moves, the timeline."""
     lon, lat = lonlat
+    details = details or {}
     m = folium.Map(location=[lat, lon], zoom_start=18, tiles=None, max_zoom=20, height="38vh", control_scale=False)
     # Our own basemap under the case, the outside XYZ one as an alternative, and a metric scale bar.
     BasemapHook({"lang": lang, "messages": messages(lang, "basemap."), "basemap_layers": list(basemap_layers),
@@ -53,28 +61,85 @@ def case_page(case: dict[str, Any], timeline: list[dict], allowed: list[str], *,
     colour = OVERDUE_COLOUR if case["overdue"] else STATUS_COLOURS[case["status"]]
     folium.CircleMarker([lat, lon], radius=10, color="#fff", weight=2, fill=True, fill_color=colour,
                         fill_opacity=0.9, tooltip=literal_html(f"#{case['id']} {case['title']}")).add_to(m)
+    # The grid's outline and the accuracy circle around the point; they never take the pointer (case.css).
+    for ring in _rings(details.get("grid_outline")):
+        folium.Polygon(ring, color="#1565c0", weight=3, fill=False, dash_array="6 4",
+                       class_name="gg-grid-outline").add_to(m)
+    if details.get("accuracy_m"):
+        folium.Circle([lat, lon], radius=float(details["accuracy_m"]), color="#1e88e5", weight=1, fill=True,
+                      fill_opacity=0.12, class_name="gg-accuracy").add_to(m)
     figure = m.get_root()
     figure.header.add_child(folium.CssLink(CASE_CSS), name="case_css")
     figure.header.add_child(folium.Element(f'<script type="module" src="{CASE_JS}"></script>'), name="case_js")
-    panel = render("case_panel.html", lang, case=case, user_name=user_name, handlers=handlers,
-                   forms=_forms(allowed), duplicates=duplicates if "merge" in allowed else [],
+    zone = ZoneInfo(time_zone) if time_zone else None
+    forms = [{"move": move, "fields": _form(move)} for move in ranked(allowed, case["status"])]
+    panel = render("case_panel.html", lang, case=case, user_name=user_name, facts=_facts(details, zone),
+                   forms=forms, handlers=handlers,
+                   duplicates=duplicates,
                    steps=[_step(step) for step in reversed(timeline)],
                    moves_url=f"/api/v1/events/{case['id']}/moves", csrf_token=csrf_token,
                    photos=[_photo(a, case, timeline, lang) for a in attachments], user_key=user_key,
-                   # The page's outbox (moves made without a network) shows its items in these words.
-                   script_config={"lang": lang, "time_zone": time_zone,
+                   hours_left=_hours_left(case.get("work_hours_left"), lang),
+                   # The page's outbox (moves made without a network) shows its items in these words; the
+                   # forms are drawn from `forms` by case.js, again after each move from the API's answer.
+                   script_config={"lang": lang, "time_zone": time_zone, "handlers": handlers,
+                                  "forms": {move: _form(move) for move in FORM_FIELDS}, "likely": LIKELY_NEXT,
+                                  "confirm": list(CONFIRM),
                                   "messages": {**messages(lang, "worker.outbox"), **messages(lang, "move."),
-                                               **messages(lang, "worker.queued"), **messages(lang, "worker.failed")}})
+                                               **messages(lang, "worker.queued"), **messages(lang, "worker.failed"),
+                                               **messages(lang, "status."), **messages(lang, "level."),
+                                               **messages(lang, "case.")}})
     figure.html.add_child(folium.Element(panel), name="case_panel")
     return render_page(m, f"{t('case.title', lang, id=case['id'])} — gridgov")
 
 
-def _forms(allowed: list[str]) -> list[dict]:
-    """One form per move the viewer may make, with the fields FORM_FIELDS gives it."""
-    return [{"move": move,
-             "fields": [{"name": name, "label": label, "kind": kind, "required": required}
-                        for name, label, kind, required in FORM_FIELDS.get(move, [])]}
-            for move in allowed]
+def ranked(allowed: list[str], status: str) -> list[str]:
+    """The allowed moves, the likeliest next first (LIKELY_NEXT), then the others in the state table's order."""
+    first = next((move for move in LIKELY_NEXT.get(status, ()) if move in allowed), None)
+    return [first, *(move for move in allowed if move != first)] if first else list(allowed)
+
+
+def _rings(geometry: dict | None) -> list[list[list[float]]]:
+    """The outer rings of a GeoJSON (Multi)Polygon as Leaflet's [lat, lon] lists."""
+    if not geometry:
+        return []
+    polygons = geometry["coordinates"] if geometry["type"] == "MultiPolygon" else [geometry["coordinates"]]
+    return [[[y, x] for x, y in polygon[0]] for polygon in polygons]
+
+
+def _local(iso: str | None, zone: ZoneInfo | None) -> str | None:
+    """An ISO time moved into the district's zone (the page reads it as local time)."""
+    if not iso or zone is None:
+        return iso
+    return dt.datetime.fromisoformat(iso).astimezone(zone).isoformat()
+
+
+def _facts(details: dict, zone: ZoneInfo | None) -> dict:
+    """What the events API knows of the case, as the panel lists it: places with codes, times in the district's zone."""
+    place = details.get("assignment") or {}
+    return {"category": details.get("category_name"), "major": details.get("category_major"),
+            "code": details.get("category"), "description": details.get("description") or "",
+            "reported_at": _local(details.get("reported_at"), zone),
+            "occurred_at": _local(details.get("occurred_at"), zone), "accuracy_m": details.get("accuracy_m"),
+            "places": [(kind, place[kind]) for kind in ("grid", "community", "street") if place.get(kind)],
+            "building": place.get("building"), "shows_contact": "contact" in details,
+            # a resident's contact is an object of short texts ({"name": …, "phone": …}): its values, in order
+            "contact": " · ".join(str(v) for v in (details.get("contact") or {}).values())}
+
+
+def _hours_left(hours: float | None, lang: str) -> str | None:
+    """Working hours left before the deadline, or how far past it, in words."""
+    if hours is None:
+        return None
+    if hours < 0:
+        return t("case.hours_over", lang, n=f"{-hours:g}")
+    return t("case.hours_left", lang, n=f"{hours:g}")
+
+
+def _form(move: str) -> list[dict]:
+    """The fields of one move's form, as case.js draws it."""
+    return [{"name": name, "label": label, "kind": kind, "required": required}
+            for name, label, kind, required in FORM_FIELDS.get(move, [])]
 
 
 def _step(step: dict) -> dict:

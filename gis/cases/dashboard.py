@@ -42,13 +42,13 @@ def search_places(session: Session, q: str, limit: int = 10) -> tuple[list[dict]
     """Current grids, admin areas and buildings whose code starts with `q` or whose name contains it,
     and how many more matched than the `limit` listed.
 
-    Codes first (a 15-digit grid code finds exactly its grid), then names; each hit carries its
-    bounding box [west, south, east, north] so the map can frame it.
+    The exact code first (a community's 12 digits find it before its grids), then codes, then names;
+    each hit carries its bounding box [west, south, east, north] so the map can frame it.
     """
     q = q.strip()
     if not q:
         return [], 0
-    params = {"prefix": _like(q) + "%", "part": "%" + _like(q) + "%", "limit": limit}
+    params = {"prefix": _like(q) + "%", "part": "%" + _like(q) + "%", "limit": limit, "exact": q}
     sql = f"""
       SELECT kind, code, name, ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b) FROM (
         (SELECT 'grid' AS kind, code, name, ST_Envelope(geom) AS b, 0 AS rank FROM grids
@@ -59,7 +59,7 @@ def search_places(session: Session, q: str, limit: int = 10) -> tuple[list[dict]
         UNION ALL
         (SELECT 'building', code, coalesce(name, code), ST_Envelope(geom), 2 FROM buildings
           WHERE code LIKE :prefix OR name LIKE :part ORDER BY code LIMIT :limit)
-      ) hits ORDER BY (code LIKE :prefix) DESC, rank, code LIMIT :limit"""
+      ) hits ORDER BY code = :exact DESC, (code LIKE :prefix) DESC, rank, code LIMIT :limit"""
     hits = [{"type": r[0], "code": r[1], "name": r[2], "bbox": [r[3], r[4], r[5], r[6]]}
             for r in session.execute(text(sql), params)]
     if len(hits) < limit:

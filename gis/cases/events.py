@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 
@@ -154,8 +155,8 @@ def _check_scope(session: Session, user: User, location: Location) -> None:
 
 # -- reading ----------------------------------------------------------------------------------
 _EVENT_COLUMNS = """
-  e.id, e.status, e.level, e.deadline_at, e.category, c.name AS category_name, e.title, e.description,
-  e.occurred_at, e.reported_at,
+  e.id, e.status, e.level, e.deadline_at, e.category, c.name AS category_name, c.major_name AS category_major,
+  e.title, e.description, e.occurred_at, e.reported_at,
   e.updated_at, ST_X(e.geom) AS lon, ST_Y(e.geom) AS lat, e.source_crs, e.source_x, e.source_y, e.accuracy_m,
   e.assign_status, e.assign_distance_m, e.contact, e.reporter_id,
   e.grid_id, g.code AS grid_code, g.name AS grid_name,
@@ -224,7 +225,8 @@ def event_json(row, location: Location, *, role: str | None, attachments: list[d
     out = {"id": row.id, "status": row.status, "category": row.category,
            # Issue #8: where the case stands in the loop.
            "level": getattr(row, "level", None), "deadline_at": _iso(getattr(row, "deadline_at", None)),
-           "category_name": getattr(row, "category_name", None), "title": personal.text_for(role, row.title),
+           "category_name": getattr(row, "category_name", None),
+           "category_major": getattr(row, "category_major", None), "title": personal.text_for(role, row.title),
            "description": personal.text_for(role, row.description), "occurred_at": _iso(row.occurred_at),
            "reported_at": _iso(row.reported_at), "updated_at": _iso(row.updated_at),
            "lon": _lon_lat(row)[0], "lat": _lon_lat(row)[1],
@@ -244,6 +246,14 @@ def _lon_lat(row) -> tuple[float | None, float | None]:
 
 def _iso(value: dt.datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
+
+
+def grid_outline(session: Session, grid_id: int | None) -> dict | None:
+    """The outline of a grid version as a GeoJSON geometry (WGS84), for drawing it around a case."""
+    if grid_id is None:
+        return None
+    raw = session.execute(text("SELECT ST_AsGeoJSON(geom, 7) FROM grids WHERE id = :id"), {"id": grid_id}).scalar()
+    return json.loads(raw) if raw else None
 
 
 def get_event(session: Session, user: User, event_id: int) -> tuple[object, Location]:

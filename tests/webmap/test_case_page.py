@@ -45,15 +45,18 @@ def photo_file(tmp_path) -> str:
 
 
 def do(page, move: str, **fields):
-    """Fill a move's form and submit it; wait for the page to reload with the new state."""
+    """Fill a move's form and submit it; wait for the page to show the move in its timeline (no reload)."""
     form = page.locator(f"form.move[data-move={move}]")
     for name, value in fields.items():
         if form.locator(f"select[name={name}]").count():
             form.locator(f"select[name={name}]").select_option(value)
         else:
             form.locator(f"input[name={name}]").fill(value)
-    with page.expect_navigation():
-        form.locator("button[type=submit]").click()
+    before = page.locator("#timeline li").count()
+    page.evaluate("() => { window.ggNoReload = true; }")  # gone if the page reloaded
+    form.locator("button[type=submit]").click()
+    page.wait_for_function("(n) => document.querySelectorAll('#timeline li').length > n", arg=before)
+    assert page.evaluate("() => window.ggNoReload === true")
 
 
 @pytest.mark.browser

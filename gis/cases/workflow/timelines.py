@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session
 
 from gis.cases.workflow.moves import get_event
 from gis.cases.workflow.states import MOVE_LABELS, OPEN_STATUSES, STATUS_LABELS
+from gis.cases.workhours import load_calendar
 from gis.core import clock
 from gis.core.models import Event, EventMove, User
 from gis.core.personal import text_for
@@ -73,8 +74,18 @@ def case_summary(session: Session, event: Event, *, role: str | None, now: dt.da
         "deadline_at": _iso(event.deadline_at), "overdue": is_overdue(event, now),
         "postponed_count": event.postponed_count, "rework_count": event.rework_count,
         "merged_into": event.merged_into_id, "merged_reports": merged,
-        "handling_work_hours": event.handling_work_hours,
+        "handling_work_hours": event.handling_work_hours, "work_hours_left": work_hours_left(session, event, now),
     }
+
+
+def work_hours_left(session: Session, event: Event, now: dt.datetime) -> float | None:
+    """Working hours from `now` to an open case's deadline, negative once past it (None: closed or no deadline)."""
+    if event.status not in OPEN_STATUSES or event.deadline_at is None:
+        return None
+    calendar = load_calendar(session)
+    if event.deadline_at >= now:
+        return round(calendar.working_hours_between(now, event.deadline_at), 1)
+    return -round(calendar.working_hours_between(event.deadline_at, now), 1)
 
 
 def is_overdue(event: Event, now: dt.datetime) -> bool:

@@ -11,6 +11,8 @@ from gis.cases.workflow.states import OPEN_STATUSES
 from gis.core import clock
 from gis.core.models import Event, EventMove, Grid, User, user_grids
 
+COMMAND_LEVEL = "district"  # the level a commander works at, until users carry their areas
+
 
 def todo(session: Session, user: User, *, now: dt.datetime | None = None,
          limit: int = 200) -> tuple[dict[str, list[dict]], dict[str, int]]:
@@ -19,7 +21,7 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None,
 
     A worker: cases dispatched to them, and handled cases in their grids that someone else handled
     (to verify). A commander or admin: reports to register, handled cases to verify (not their own
-    work), and overdue cases.
+    work), overdue cases, and open cases at the district level (escalated to them).
     """
     now = now or clock.now(session)
     tz = clock.zone_of(session)
@@ -38,6 +40,8 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None,
         lists["to_register"] = base.where(Event.status == "reported")
         lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id), not_mine)
         lists["overdue"] = base.where(Event.status.in_(OPEN_STATUSES), Event.deadline_at < now)
+        # Issue 19: open cases escalated to the commander's level (users have no areas yet: the district).
+        lists["escalated"] = base.where(Event.status.in_(OPEN_STATUSES), Event.level == COMMAND_LEVEL)
     found, omitted = {}, {}
     for name, query in lists.items():
         rows = session.execute(query).all()

@@ -1,5 +1,6 @@
 /* The command center (/map): every readable layer, live events, the counters strip, place
- * search, and the event colour and overdue filters. */
+ * search (an exact grid, community or street code jumps to it; /map?focus=<code> too), the
+ * incoming queue (queue.js), and the event colour and overdue filters. */
 
 import { el, getJSON, notifier, propsTable, withQuery } from "./core.js";
 import { legend, userBar } from "./controls.js";
@@ -7,6 +8,8 @@ import { eventLayers } from "./events.js";
 import { label, layerTitle, t } from "./i18n.js";
 import { basemapLayers, bboxLayer, identify, tileLayer } from "./layers.js";
 import { liveStream } from "./live.js";
+import { incomingQueue } from "./queue.js";
+import { timeFilter } from "./timefilter.js";
 import { gridgov } from "./state.js";
 
 function countersPanel(map, config) {
@@ -52,6 +55,9 @@ function countersPanel(map, config) {
   return refresh;
 }
 
+// A grid (15 digits), community (12) or street (9) code: searching it exactly goes straight there.
+const CODE = /^(\d{9}|\d{12}|\d{15})$/;
+
 function searchControl(map, config, layers, notice) {
   const ctl = L.control({ position: "topleft" });
   const found = { highlight: null };  // the outline of the place last shown
@@ -67,6 +73,8 @@ function searchControl(map, config, layers, notice) {
       const data = await getJSON(withQuery(config.endpoints.search, { q }));
       if (data.problem) return notice(data.problem.detail);
       if (!data.results.length) return notice(t("map.search.nothing", { q }));
+      const exact = CODE.test(q) && data.results.find((r) => r.code === q);
+      if (exact) return show(exact);
       data.results.forEach((r) => {
         const item = el("li", { tabindex: "0" }, `${r.name} `, el("small", {}, `${label("map.search.type", r.type)} ${r.code}`));
         const go = () => show(r);
@@ -81,9 +89,15 @@ function searchControl(map, config, layers, notice) {
     });
     L.DomEvent.disableClickPropagation(form);
     L.DomEvent.disableScrollPropagation(form);
+    const focus = new URLSearchParams(window.location.search).get("focus");
+    if (focus && CODE.test(focus)) {  // the case page's links to its grid, community and street
+      input.value = focus;
+      setTimeout(() => form.requestSubmit(), 0);
+    }
     return form;
   };
   async function show(r) {
+    gridgov.state.found = { type: r.type, code: r.code };  // what the map last jumped to
     const [w, s, e, n] = r.bbox;
     map.fitBounds([[s, w], [n, e]], { maxZoom: 18, padding: [40, 40] });
     if (found.highlight) map.removeLayer(found.highlight);
@@ -156,7 +170,7 @@ function drawLayers(map, layers, notice) {
       overlays[layerTitle(layer)] = drawn.events.cluster;
       overlays[t("layer.heat", { layer: layerTitle(layer) })] = drawn.events.heat;
     } else {
-      overlays[layerTitle(layer)] = bboxLayer(map, layer, { notice });
+      overlays[layerTitle(layer)] = bboxLayer(map, layer, { notice, identified: true });
     }
     if (layer.shown && overlays[layerTitle(layer)]) overlays[layerTitle(layer)].addTo(map);
   });
@@ -182,13 +196,16 @@ export function command(map, config) {
   } else refreshCounters();
   if (events) eventOptions(map, events);
   if (events) overdueFilter(map, events);  // issue #8
+  if (events) timeFilter(map, events);  // issue 19
   userBar(map, config);
+  const queue = ["commander", "admin"].includes(config.user.role) ? incomingQueue(map, config) : null;
   map.on("click", (e) => identify(map, e.latlng, layers));
   if (events) {
     gridgov.stream = liveStream(config.endpoints.stream, {
       feature(feature, op) {
         events.upsert(feature);
         refreshCounters.soon();
+        if (queue) queue.live(feature, op);
         const live = document.getElementById("gg-live");
         const values = { id: feature.id, title: feature.properties.title, grid: feature.properties.grid_code || "—" };
         if (live) live.textContent = op === "insert" ? t("map.live.new", values) : t("map.live.updated", values);
@@ -196,6 +213,7 @@ export function command(map, config) {
       reload() {
         events.reload();
         refreshCounters.soon();
+        if (queue) queue.soon();
       },
     }, config.stream_poll_s);
   }

@@ -19,13 +19,22 @@ export function escapeHtml(text) {
   return String(text ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 }
 
-// A feature's properties as a popup shows them: each by its catalog name, its value labelled and in units.
+// A feature's properties as a popup shows them, a labelled card: the layer, then the feature's own name
+// (title or name, with its code), then each other field by its catalog name, its value labelled and in
+// units. Fields the card already says (the name, the code, the category's code beside its name, `open`
+// beside the status) are not repeated.
+const SAID = new Set(["title", "name", "code", "open"]);
+
 export function propsTable(props, title) {
+  const name = props.title || props.name;
+  const code = props.code;
+  const skip = new Set([...SAID, ...(props.category_name ? ["category"] : [])]);
   const rows = Object.entries(props)
-    .filter(([, v]) => v !== null && v !== "")
-    .map(([k, v]) => `<tr><th>${escapeHtml(fieldName(k))}</th><td>${escapeHtml(fieldValue(k, v))}</td></tr>`)
+    .filter(([k, v]) => v !== null && v !== "" && !skip.has(k))
+    .map(([k, v]) => `<tr><th>${escapeHtml(fieldName(k))}</th><td>${escapeHtml(fieldValue(k, k === "category_name" && props.category ? `${v} (${props.category})` : v))}</td></tr>`)
     .join("");
-  return (title ? `<b>${escapeHtml(title)}</b>` : "") + `<table class="gg-props">${rows}</table>`;
+  const head = name || code ? `<div class="gg-card-name">${escapeHtml(name || "")}${code ? ` <small>${escapeHtml(code)}</small>` : ""}</div>` : "";
+  return (title ? `<b>${escapeHtml(title)}</b>` : "") + head + `<table class="gg-props">${rows}</table>`;
 }
 
 // A message bar at the bottom of the map: problems are shown to people, never thrown.

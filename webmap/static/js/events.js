@@ -20,7 +20,7 @@ export function eventColor(layer, props, by) {
 export function eventLayers(map, layer, notice) {
   const cluster = L.markerClusterGroup({ maxClusterRadius: 50, chunkedLoading: true, disableClusteringAtZoom: 19 });
   const heat = L.heatLayer([], { radius: 22, blur: 18, maxZoom: 17, minOpacity: 0.3 });
-  const ctx = { cluster, heat, colorBy: "status", includeClosed: false, overdueOnly: false, aggregated: false };
+  const ctx = { cluster, heat, colorBy: "status", includeClosed: false, overdueOnly: false, aggregated: false, datetime: null, since: null, until: null };
   const fetchLatest = latestJSON();
 
   function marker(feature) {
@@ -55,6 +55,7 @@ export function eventLayers(map, layer, notice) {
     const params = { bbox: bboxOf(map), zoom: Math.round(map.getZoom()), overflow: "aggregate" };
     if (!ctx.includeClosed) params.open = "true";
     if (ctx.overdueOnly) params.overdue = "true";
+    if (ctx.datetime) params.datetime = ctx.datetime;  // issue 19: the time filter (timefilter.js)
     const data = await fetchLatest(withQuery(layer.links.geojson, params));
     if (!data) return;
     if (data.problem) return notice(t("map.problem", { layer: layerTitle(layer), title: data.problem.title, detail: data.problem.detail || "" }));
@@ -94,6 +95,8 @@ export function eventLayers(map, layer, notice) {
     if (ctx.aggregated) return;
     if (!feature.properties.open && !ctx.includeClosed) return;
     if (ctx.overdueOnly && !feature.properties.overdue) return;
+    const at = Date.parse(feature.properties.occurred_at);
+    if ((ctx.since && at < ctx.since) || (ctx.until && at >= ctx.until)) return;
     const m = marker(feature);
     state.events.set(feature.id, m);
     cluster.addLayer(m);

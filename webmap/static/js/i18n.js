@@ -35,6 +35,14 @@ export function localTime(moment, withDate = true) {
   return new Date(moment).toLocaleString(gridgov.lang === "en" ? "en-GB" : "zh-CN", opts);
 }
 
+// A moment as the pages write it in full, in the district's zone: 2026-12-03 15:11 (as the server's pages do).
+export function localDateTime(moment) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: gridgov.timeZone, hourCycle: "h23", year: "numeric", month: "2-digit",
+    day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date(moment));
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")} ${get("hour")}:${get("minute")}`;
+}
+
 // A number as the reader's language writes it (at most one decimal).
 export function number(n) {
   return Number(n).toLocaleString(gridgov.lang === "en" ? "en" : "zh-CN", { maximumFractionDigits: 1 });
@@ -61,7 +69,24 @@ export function fieldValue(key, value) {
   if (key === "households") return t("unit.households", { n: number(value) });
   if (key === "population") return t("unit.people", { n: number(value) });
   if (key === "floors") return t("unit.floors", { n: number(value) });
+  if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d.*(Z|[+-]\d\d:?\d\d)$/.test(value)) return localDateTime(value);  // the district's zone
   if (typeof value === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d/.test(value)) return value.slice(0, 16).replace("T", " ");
   if (typeof value === "number") return number(value);
   return String(value);
+}
+
+// The district's calendar day of a moment, as YYYY-MM-DD ("today" is the district's day, not the browser's).
+export function localDay(moment = Date.now()) {
+  const parts = new Intl.DateTimeFormat("en-CA", { timeZone: gridgov.timeZone, year: "numeric", month: "2-digit", day: "2-digit" }).formatToParts(new Date(moment));
+  const get = (type) => parts.find((p) => p.type === type).value;
+  return `${get("year")}-${get("month")}-${get("day")}`;
+}
+
+// The district's midnight starting `day` (YYYY-MM-DD) as an ISO time with the zone's offset then.
+export function localMidnight(day) {
+  const noon = new Date(`${day}T12:00:00Z`);
+  const name = new Intl.DateTimeFormat("en-US", { timeZone: gridgov.timeZone, timeZoneName: "longOffset" }).formatToParts(noon)
+    .find((p) => p.type === "timeZoneName").value;  // "GMT+08:00", or "GMT" for UTC
+  const offset = name === "GMT" ? "+00:00" : name.slice(3);
+  return `${day}T00:00:00${offset}`;
 }

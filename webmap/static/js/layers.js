@@ -57,7 +57,10 @@ export function bboxLayer(map, layer, options) {
     style: (f) => pathStyle(layer, f.properties),
     pointToLayer: opts.pointToLayer,
     onEachFeature: (f, lyr) => {
-      lyr.bindPopup(() => propsTable(f.properties, layerTitle(layer)));
+      // Polygons of a page that identifies clicks (opts.identified) leave the popup to identify(),
+      // which picks the building over the grid over the area under the pointer.
+      const polygon = /Polygon$/.test((f.geometry || {}).type || "");
+      if (!(opts.identified && polygon)) lyr.bindPopup(() => propsTable(f.properties, layerTitle(layer)));
       if (opts.onEachFeature) opts.onEachFeature(f, lyr);
     },
   });
@@ -94,16 +97,23 @@ export function basemapLayers(config) {
   return config.bases || {};
 }
 
-// Point query: what lies under a click (current grid, building), from the layers themselves.
+// Point query: what lies under a click, the most particular first — a building over a grid over
+// an area (community, street, district) — shown as one labelled card from the layers themselves.
+export const IDENTIFY_ORDER = ["buildings", "grids", "uncovered_grids", "contracted_areas", "communities", "streets", "districts"];
+
 export async function identify(map, latlng, layers) {
   const d = 0.00001;
   const bbox = [latlng.lng - d, latlng.lat - d, latlng.lng + d, latlng.lat + d].map((v) => v.toFixed(7)).join(",");
-  const parts = [];
-  for (const name of ["grids", "buildings", "communities"]) {
+  for (const name of IDENTIFY_ORDER) {
     const layer = layers.find((l) => l.name === name);
-    if (!layer) continue;
+    if (!layer || !layer.links || !layer.links.geojson) continue;
     const data = await getJSON(withQuery(layer.links.geojson, { bbox }));
-    if (data && data.features) data.features.slice(0, 2).forEach((f) => parts.push(propsTable(f.properties, layerTitle(layer))));
+    const feature = data && !data.aggregated && data.features ? data.features[0] : null;  // not per-grid counts
+    if (feature) {
+      state.identified = { layer: name, id: feature.id ?? null };
+      L.popup({ maxWidth: 360, className: "gg-card" }).setLatLng(latlng).setContent(propsTable(feature.properties, layerTitle(layer))).openOn(map);
+      return;
+    }
   }
-  if (parts.length) L.popup({ maxWidth: 360 }).setLatLng(latlng).setContent(parts.join("<hr>")).openOn(map);
+  state.identified = null;
 }

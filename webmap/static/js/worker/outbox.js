@@ -61,6 +61,7 @@ export function outbox({ reportUrl, attachmentsUrl, csrf, user, onChange, onDeli
       if (item.kind === "move") {
         item.moveId = r.body.move.id;
         item.answer = { id: item.eventId, move: r.body.move.move };
+        item.result = r.body;  // the case as it now stands, for the case page to redraw without a reload
       } else {
         item.eventId = r.body.id;
         item.answer = { id: r.body.id, grid: r.body.assignment && r.body.assignment.grid ? r.body.assignment.grid.code : null,
