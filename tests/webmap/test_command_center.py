@@ -51,12 +51,12 @@ def jpeg() -> bytes:
     return buffer.getvalue()
 
 
-def screenshot(page, name: str) -> None:
+def screenshot(page, name: str, *, full_page: bool = False) -> None:
     """Only when GRIDGOV_SCREENSHOTS names a folder (docs/img for the docs' pictures)."""
     folder = os.environ.get("GRIDGOV_SCREENSHOTS")
     if folder:
         Path(folder).mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(Path(folder) / name))
+        page.screenshot(path=str(Path(folder) / name), full_page=full_page)
 
 
 def no_raw_keys(page) -> None:

@@ -89,8 +89,12 @@ if (moves) {
   const outbox = makeOutbox({
     reportUrl: "/api/v1/events", attachmentsUrl: (id) => `/api/v1/events/${encodeURIComponent(id)}/attachments`,
     csrf, user,
-    onChange: (items) => renderOutbox(box, items.filter((it) => it.kind === "move" && String(it.eventId) === event), user,
-      { resend: (k) => outbox.resend(k), edit: () => null, discard: (k) => outbox.discard(k) }),
+    onChange: (items) => {
+      // Only this case's waiting moves, and nothing at all when none wait.
+      const mine = items.filter((it) => it.kind === "move" && String(it.eventId) === event);
+      if (!mine.length) return box.replaceChildren();
+      return renderOutbox(box, mine, user, { resend: (k) => outbox.resend(k), edit: () => null, discard: (k) => outbox.discard(k) });
+    },
     onDelivered: async (item) => {
       if (String(item.eventId) !== event) return;
       error.textContent = "";
