@@ -94,3 +94,14 @@ def test_the_import_over_http_is_all_or_nothing(client, city):
     assert made.status_code == 201 and made.get_json()["created"] == 2
     assert client.post("/api/v1/responsibilities/import", data=good, content_type="text/csv",
                        headers=auth(city["commander"])).status_code == 403
+
+
+def test_the_case_page_shows_the_proposed_owner_and_a_member_sees_only_its_cases(client, city):
+    case = city["case"]
+    move(client, city["commander"], case, move="register")
+    page = client.get(f"/cases/{case}", headers=auth(city["commander"]))
+    assert page.status_code == 200 and 'id="case-proposed">城管执法局 <small>CGJ</small>' in page.get_data(as_text=True)
+    assert client.get(f"/cases/{case}", headers=auth(city["member"])).status_code == 403  # not dispatched yet
+    move(client, city["commander"], case, move="dispatch")
+    owned = client.get(f"/cases/{case}", headers=auth(city["member"])).get_data(as_text=True)
+    assert 'id="case-owner">城管执法局' in owned and "水务局" in owned  # the co-operating department too
