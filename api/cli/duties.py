@@ -68,7 +68,8 @@ def check(levels) -> None:
     with new_session() as session:
         found = gaps(session, levels=tuple(levels) or LEVELS)
     for gap in found:
-        click.echo(say("cli.duties.gap", street=gap.street, street_name=gap.street_name, category=gap.category,
+        click.echo(say("cli.duties.gap", street=gap.street, street_name=gap.street_name,
+                       community_name=gap.community_name, category=gap.category,
                        category_name=gap.category_name, level=gap.level))
     click.echo(say("cli.duties.gaps", n=len(found)) if found else say("cli.duties.no_gaps"))
     if found:
