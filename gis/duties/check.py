@@ -47,6 +47,6 @@ class Gap:
 
 
 def gaps(session: Session, *, levels: tuple[str, ...] = LEVELS, at: dt.date | None = None) -> list[Gap]:
-    """Every (category, level, community and its street) the list in force on `at` (default today) names no owner for."""
+    """Every (category, level, community with its street) the list in force on `at` (default today) leaves ownerless."""
     rows = session.execute(GAPS_SQL, {"levels": list(levels), "day": at or clock.today(session)})
     return [Gap(*row) for row in rows]
