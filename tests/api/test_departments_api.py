@@ -105,3 +105,15 @@ def test_the_case_page_shows_the_proposed_owner_and_a_member_sees_only_its_cases
     move(client, city["commander"], case, move="dispatch")
     owned = client.get(f"/cases/{case}", headers=auth(city["member"])).get_data(as_text=True)
     assert 'id="case-owner">城管执法局' in owned and "水务局" in owned  # the co-operating department too
+
+
+def test_stats_group_department_on_the_command_line(client, city, db_url):
+    case = city["case"]
+    move(client, city["commander"], case, move="register")
+    move(client, city["commander"], case, move="dispatch")
+    move(client, city["member"], case, move="return", note="不属本部门")
+    listed = gridgov(db_url, "stats", "--group", "department", "--from", "2000-01-01", "--min-count", "1",
+                     "--rank-by", "return_ratio", lang="en")
+    assert listed.returncode == 0, listed.stderr
+    line = next(x for x in listed.stdout.splitlines() if "CGJ" in x)
+    assert line.split()[0] == "1" and "100.0%" in line  # ranked first, every case it got sent back
