@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gis.core import personal
-from gis.core.models import ROLES, AuditEntry, EventMove
+from gis.core.models import ROLES, AuditEntry, Event, EventMove, User
+from gis.duties import create_department, set_member
 from layers.registry import LAYERS
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, lonlat, point_event, rect
@@ -161,3 +162,16 @@ def test_a_photos_position_reaches_only_the_readers_declared_for_it(client, sess
     outputs = [after["output"] for after in session.scalars(select(AuditEntry.after).where(
         AuditEntry.action == "read", AuditEntry.entity == "attachments", AuditEntry.id > before))]
     assert sorted(outputs) == (["event_json", "photo"] if role in readers else [])
+
+
+def test_a_department_member_reads_its_own_case_with_personal_data_masked(client, session, town):
+    owner = create_department(session, "CGJ", "城管执法局", "district")
+    member = session.scalar(select(User).where(User.role == "department"))
+    set_member(session, member, owner)
+    session.get(Event, town["event"]).owner_department_id = owner.id
+    session.commit()
+    response = client.get(f"/api/v1/events/{town['event']}/timeline", headers=headers_of(town, "department"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert PHONE not in text and ID_NUMBER not in text and MASKED_PHONE in text
+    assert not personal.sees_personal("department")
