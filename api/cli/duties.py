@@ -9,7 +9,16 @@ from sqlalchemy import select
 from api.cli.common import new_session
 from gis.core.errors import InvalidInput
 from gis.core.models import LEVELS, User
-from gis.duties import create_department, decode_csv, department_by_code, gaps, import_responsibilities, set_member
+from gis.duties import (
+    create_department,
+    decode_csv,
+    department_by_code,
+    departments_csv,
+    gaps,
+    import_departments,
+    import_responsibilities,
+    set_member,
+)
 from webmap.catalog import say
 
 
@@ -30,6 +39,20 @@ def add_department(code, name, level, area, contact) -> None:
         made = create_department(session, code, name, level, area_code=area, contact=contact)
         session.commit()
         click.echo(say("cli.duties.department_added", code=made.code, name=made.name))
+
+
+@duties.command("departments")
+@click.option("--import", "source", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Add the departments of this CSV (UTF-8 or GB18030): all or none.")
+def departments(source: Path | None) -> None:
+    """Every department as CSV (code, name, level, area, contact), or --import such a file."""
+    with new_session() as session:
+        if source is None:
+            click.echo(departments_csv(session), nl=False)
+            return
+        added = import_departments(session, decode_csv(source.read_bytes()))
+        session.commit()
+        click.echo(say("cli.duties.departments_imported", n=added))
 
 
 @duties.command("member")

@@ -1,5 +1,9 @@
-"""Departments as data: create one, find it by code, make a user its member, list them."""
+"""Departments as data: create one, find it by code, make a user its member, list them, import and export them."""
 from __future__ import annotations
+
+import csv
+import io
+import re
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -58,3 +62,44 @@ def departments_json(session: Session) -> list[dict]:
     return [{"id": d.id, "code": d.code, "name": d.name, "level": d.level, "area": areas.get(d.area_id),
              "contact": d.contact, "active": d.active, "members": members.get(d.id, [])}
             for d in session.scalars(select(Department).order_by(Department.code))]
+
+
+DEPARTMENT_COLUMNS = {"code": "部门代码", "name": "部门名称", "level": "层级", "area": "服务区域",
+                      "contact": "联系方式"}
+LEVEL_WORDS = {"区": "district", "街道": "street", "镇": "street", "社区": "community", "村": "community"}
+
+
+def import_departments(session: Session, csv_text: str) -> int:
+    """Add the departments of a CSV (English or Chinese headings; the export's columns), all or none."""
+    areas = set(session.scalars(select(AdminArea.code)))
+    known = set(session.scalars(select(Department.code)))
+    errors, rows = [], []
+    for line, raw in enumerate(csv.DictReader(io.StringIO(csv_text)), start=2):
+        get = {name: (raw.get(name) or raw.get(zh) or "").strip() for name, zh in DEPARTMENT_COLUMNS.items()}
+        get["level"] = LEVEL_WORDS.get(get["level"], get["level"])
+        for column, bad, problem in (
+                ("code", not re.fullmatch(r"[A-Za-z0-9_.-]{1,32}", get["code"]), "1–32 letters, digits, _ . -"),
+                ("code", get["code"] in known, "already a department"), ("name", not get["name"], "required"),
+                ("level", get["level"] not in DEPARTMENT_LEVELS, f"one of {', '.join(DEPARTMENT_LEVELS)}"),
+                ("area", get["area"] and get["area"] not in areas, "no such admin area")):
+            if bad:
+                errors.append({"line": line, "column": column, "problem": problem})
+        known.add(get["code"])
+        rows.append(get)
+    if errors:
+        raise InvalidInput("Invalid department list", f"{len(errors)} problem(s); nothing was imported.",
+                           errors=errors[:50])
+    for get in rows:
+        create_department(session, get["code"], get["name"], get["level"], area_code=get["area"] or None,
+                          contact=get["contact"])
+    return len(rows)
+
+
+def departments_csv(session: Session) -> str:
+    """Every department as CSV with the import's columns (an export imports back into an empty table)."""
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(DEPARTMENT_COLUMNS)
+    for d in departments_json(session):
+        writer.writerow([d["code"], d["name"], d["level"], d["area"] or "", d["contact"]])
+    return out.getvalue()

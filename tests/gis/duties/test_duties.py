@@ -11,7 +11,16 @@ from gis.cases import workflow
 from gis.cases.stats import department_league
 from gis.core.errors import Forbidden, InvalidInput
 from gis.core.models import Event, EventMove, Responsibility
-from gis.duties import create_department, decode_csv, gaps, import_responsibilities, owner_of_event, set_member
+from gis.duties import (
+    create_department,
+    decode_csv,
+    departments_csv,
+    gaps,
+    import_departments,
+    import_responsibilities,
+    owner_of_event,
+    set_member,
+)
 from tests.factories import area, grid, person, rect, reported_event
 
 DAY = dt.date(2020, 1, 1)
@@ -152,3 +161,15 @@ def test_the_import_is_all_or_nothing_and_reads_gb18030(session, town):
         import_responsibilities(session, good)
     assert session.scalar(select(func.count()).select_from(Responsibility)) == 2
     assert session.scalar(select(func.count()).select_from(Event)) == 0
+
+
+def test_departments_export_and_import_back_all_or_nothing(session, town):
+    exported = departments_csv(session)
+    assert exported.splitlines()[0] == "code,name,level,area,contact"
+    assert "JD001,西街道办事处,street,310101001" in exported
+    with pytest.raises(InvalidInput) as refused:
+        import_departments(session, "部门代码,部门名称,层级,服务区域\nPCS001,西派出所,街道,310101001\nCGJ,重复,区,\n")
+    assert [(e["line"], e["column"]) for e in refused.value.extra["errors"]] == [(3, "code")]
+    assert import_departments(session, decode_csv("部门代码,部门名称,层级,服务区域\nPCS001,西派出所,街道,310101001\n"
+                                                  .encode("gb18030"))) == 1
+    assert "PCS001,西派出所,street,310101001" in departments_csv(session)
