@@ -12,8 +12,8 @@ from gis.duties.departments import (
     set_member,
 )
 from gis.duties.importing import ImportReport, decode_csv, import_responsibilities
-from gis.duties.responsibilities import Owner, owner_of, owner_of_event
+from gis.duties.responsibilities import Owner, assign_owners, owner_of, owner_of_event
 
-__all__ = ["Gap", "ImportReport", "Owner", "create_department", "decode_csv", "department_by_code",
+__all__ = ["Gap", "ImportReport", "Owner", "assign_owners", "create_department", "decode_csv", "department_by_code",
            "departments_csv", "departments_json", "gaps", "import_departments", "import_responsibilities",
            "owner_of", "owner_of_event", "set_member"]

@@ -11,6 +11,8 @@ from gis.core import clock
 from gis.core.dated import in_force
 from gis.core.models import Event
 
+# Most specific first: a category over its major class, an area over everywhere, a smaller area first.
+MOST_SPECIFIC = "(r.category IS NOT NULL) DESC, (r.area_id IS NOT NULL) DESC, ra.area_m2 ASC NULLS LAST, r.id"
 # One statement: the list's rows in force on the day that name the category or its major class at this
 # level, where the row's area is everywhere or covers the place; the most specific first.
 OWNER_SQL = f"""
@@ -23,8 +25,27 @@ SELECT r.id, r.owner_id, d.code, d.name, r.co_ids, r.time_limit_hours
         OR r.major_code = (SELECT major_code FROM categories WHERE code = :category))
    AND {in_force("r", ":day", open_start=False)}
    AND (r.area_id IS NULL OR ST_Covers(ra.geom, CAST(:place AS geometry)))
- ORDER BY (r.category IS NOT NULL) DESC, (r.area_id IS NOT NULL) DESC, ra.area_m2 ASC NULLS LAST, r.id
+ ORDER BY {MOST_SPECIFIC}
  LIMIT 1
+"""
+# The same rule set-wise, for cases dispatched without an owner (the demo's histories, imports): each gets the
+# owner the list in force on its report day names for its category, level and place; its dispatches name it.
+ASSIGN_SQL = f"""
+UPDATE events e SET owner_department_id = o.owner_id
+  FROM (SELECT x.id, (SELECT r.owner_id FROM responsibilities r
+                        JOIN departments d ON d.id = r.owner_id AND d.active
+                        LEFT JOIN admin_areas ra ON ra.id = r.area_id
+                       WHERE r.level = x.level AND (r.category = x.category OR r.major_code = c.major_code)
+                         AND {in_force("r", "(x.reported_at AT TIME ZONE :tz)::date", open_start=False)}
+                         AND (r.area_id IS NULL OR ST_Covers(ra.geom, x.geom))
+                       ORDER BY {MOST_SPECIFIC} LIMIT 1) AS owner_id
+          FROM events x JOIN categories c ON c.code = x.category
+         WHERE x.dispatched_at IS NOT NULL AND x.owner_department_id IS NULL) o
+ WHERE e.id = o.id AND o.owner_id IS NOT NULL
+"""
+MOVES_SQL = """
+UPDATE event_moves m SET department_id = e.owner_department_id FROM events e
+ WHERE m.event_id = e.id AND m.move = 'dispatch' AND m.department_id IS NULL AND e.owner_department_id IS NOT NULL
 """
 PLACE_OF_AREA = "(SELECT ST_PointOnSurface(geom) FROM admin_areas WHERE id = :area_id)"
 
@@ -71,3 +92,10 @@ def owner_of_event(session: Session, event: Event, *, at: dt.date | dt.datetime 
     """The owner the list in force on `at` (default today) proposes for a case: its category, level and place."""
     wkt = session.scalar(text("SELECT ST_AsText(geom) FROM events WHERE id = :id"), {"id": event.id})
     return owner_of(session, event.category, event.level, point_wkt=wkt, at=at)
+
+
+def assign_owners(session: Session) -> int:
+    """Give every dispatched case without an owner the one the list names (by `owner_of`'s rule, set-wise)."""
+    changed = session.execute(text(ASSIGN_SQL), {"tz": clock.zone_of(session).key}).rowcount
+    session.execute(text(MOVES_SQL))
+    return changed

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
+from data.demo_history import simulate
 from gis.cases import workflow
 from gis.cases.stats import department_league
 from gis.core.models import Department, Event
@@ -40,3 +41,15 @@ def test_a_demo_report_goes_to_its_owner_and_back_into_the_league(demo_session):
     session.commit()
     league = department_league(session, date_from=dt.date(2000, 1, 1), min_count=1)
     assert any(r["code"] == owner.code and r["dispatched"] >= 1 for r in league["rows"])
+
+
+def test_the_demo_histories_dispatch_to_the_departments_the_list_names(demo_session):
+    session = demo_session
+    simulate(session, now=dt.datetime.now(dt.UTC))
+    session.commit()
+    dispatched = session.scalars(select(Event).where(Event.dispatched_at.is_not(None)).limit(50)).all()
+    assert dispatched and all(e.owner_department_id == owner_of_event(session, e, at=e.reported_at).department_id
+                              for e in dispatched)
+    league = department_league(session, date_from=dt.date(2000, 1, 1))
+    assert sum(r["dispatched"] for r in league["rows"]) == session.scalar(
+        select(func.count()).select_from(Event).where(Event.dispatched_at.is_not(None)))
