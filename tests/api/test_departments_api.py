@@ -117,3 +117,14 @@ def test_stats_group_department_on_the_command_line(client, city, db_url):
     assert listed.returncode == 0, listed.stderr
     line = next(x for x in listed.stdout.splitlines() if "CGJ" in x)
     assert line.split()[0] == "1" and "100.0%" in line  # ranked first, every case it got sent back
+
+
+def test_departments_are_listed_with_their_members_and_added_by_an_admin(client, city):
+    listed = client.get("/api/v1/departments", headers=auth(city["commander"])).get_json()["departments"]
+    assert [(d["code"], d["members"]) for d in listed] == [("CGJ", ["cg-1"]), ("SWJ", ["sw-1"])]
+    body = {"code": "JD001", "name": "测试街道办事处", "level": "street", "area": "310101001"}
+    assert client.post("/api/v1/departments", json=body, headers=auth(city["commander"])).status_code == 403
+    assert client.post("/api/v1/departments", json=body, headers=auth(city["admin"])).status_code == 201
+    again = client.post("/api/v1/departments", json=body, headers=auth(city["admin"]))
+    assert again.status_code == 400 and again.get_json()["parameter"] == "code"
+    assert client.get("/api/v1/departments", headers=auth(city["member"])).status_code == 403
