@@ -18,6 +18,7 @@ from api import (
     contracts,
     coverage,
     db,
+    departments,
     errors,
     events,
     grids,
@@ -94,7 +95,8 @@ BLUEPRINTS = (health.bp, auth.bp, users.bp, pages.bp, static.bp, locate.bp, even
               workflow.bp, workflow.pages_bp, stats.bp, open311.bp,  # issue #8: the closed loop
               grids.bp,  # issue #7: boundary edits
               audit.bp,  # issue #17: the audit trail
-              attachments.bp, offline.bp, residents.bp)  # issue 18: photos, offline, residents
+              attachments.bp, offline.bp, residents.bp,  # issue 18: photos, offline, residents
+              departments.bp)  # issue 25: departments and the responsibility list
 
 
 def create_app(test_config: dict | None = None) -> Flask:

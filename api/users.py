@@ -8,6 +8,7 @@ from api.auth import current_user, requires
 from api.hub import hub
 from api.params import json_body
 from gis.core.errors import InvalidInput
+from gis.core.models import ROLES
 from gis.core.users import create_user, set_lang, user_grid_codes
 from gis.core.users import sign_out_everywhere as end_sessions
 
@@ -15,16 +16,16 @@ bp = Blueprint("users", __name__, url_prefix="/api/v1")
 
 
 @bp.get("/me")
-@requires("admin", "planner", "commander", "worker", "viewer")
+@requires(*ROLES)
 def me():
-    """The signed-in user, their role and grid scope."""
+    """The signed-in user, their role, grid scope and department (issue 25)."""
     user = current_user()
     return jsonify(name=user.name, display_name=user.display_name, role=user.role, lang=user.lang,
-                   grids=user_grid_codes(db.session(), user.id))
+                   grids=user_grid_codes(db.session(), user.id), department_id=user.department_id)
 
 
 @bp.patch("/me")
-@requires("admin", "planner", "commander", "worker", "viewer")
+@requires(*ROLES)
 def set_my_lang():
     """Choose the language I read gridgov in: {"lang": "zh" | "en" | null (follow the browser)}."""
     body = json_body()

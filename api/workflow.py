@@ -22,13 +22,17 @@ from webmap import case as case_pages
 bp = Blueprint("workflow", __name__, url_prefix="/api/v1")
 pages_bp = Blueprint("case_pages", __name__)
 
-MOVE_FIELDS = {"move", "note", "photo_ref", "handler", "deadline", "extra_hours", "target", "category"}
+MOVE_FIELDS = {"move", "note", "photo_ref", "handler", "deadline", "extra_hours", "target", "category", "department"}
+CASE_ROLES = ("commander", "worker", "department")  # department: its members, on its own cases (issue 25)
 
 
 def _visible_event(event_id: int) -> Event:
-    """The event, if the caller may see it: a worker only in their grids."""
+    """The event, if the caller may see it: a worker only in their grids, a department member only its cases."""
     session = db.session()
     event = workflow.get_event(session, event_id)
+    user = current_user()
+    if user.role == "department" and (user.department_id is None or event.owner_department_id != user.department_id):
+        raise Forbidden("Not your department", f"Case {event_id} is not dispatched to your department.")
     grids = scoped_grids(current_user())
     if grids is not None and workflow.event_grid_code(session, event) not in grids:
         raise Forbidden("Outside your grids", f"Event {event_id} is not in one of your grids.")
@@ -77,14 +81,14 @@ def put_setting(key: str):
 
 
 @bp.get("/events/<int(max=9223372036854775807):event_id>/timeline")
-@requires("commander", "worker")
+@requires(*CASE_ROLES)
 def event_timeline(event_id: int):
     """The case's state, its every move, and the moves the caller may make now."""
     return jsonify(_case(_visible_event(event_id)))
 
 
 @bp.post("/events/<int(max=9223372036854775807):event_id>/moves")
-@requires("commander", "worker")
+@requires(*CASE_ROLES)
 def make_move(event_id: int):
     """Make one move on a case (the state table decides who may); 201 with the updated case."""
     body = json_body()
@@ -95,7 +99,7 @@ def make_move(event_id: int):
     if not isinstance(body.get("move"), str):
         raise InvalidInput("Missing move", f"Give `move`: one of {', '.join(workflow.USER_MOVES)}.",
                            parameter="move")
-    for name in ("note", "photo_ref", "deadline", "category"):
+    for name in ("note", "photo_ref", "deadline", "category", "department"):
         if body.get(name) is not None and not isinstance(body[name], str):
             raise InvalidInput(f"Invalid {name}", f"`{name}` must be a string.", parameter=name)
     session = db.session()
@@ -112,7 +116,7 @@ def make_move(event_id: int):
     record = workflow.apply_move(session, event_id, user, body["move"], note=body.get("note") or "",
                                  photo_ref=body.get("photo_ref"), handler=handler, deadline=body.get("deadline"),
                                  extra_hours=extra, target=int(target) if target is not None else None,
-                                 category=body.get("category"),
+                                 category=body.get("category"), department=body.get("department"),
                                  idempotency_key=request.headers.get("Idempotency-Key"))
     session.commit()
     event = workflow.get_event(session, event_id)
@@ -124,7 +128,7 @@ def make_move(event_id: int):
 
 
 @bp.get("/cases/mine")
-@requires("commander", "worker")
+@requires(*CASE_ROLES)
 def my_cases():
     """The cases waiting on the caller (a worker: handle, verify; a commander: register, verify, overdue, escalated)."""
     limit = number(request.args, "limit", required=False, lo=1, hi=200)
@@ -195,8 +199,9 @@ def case_page(event_id: int):
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login_form", next=request.path))
-    if user.role not in ("admin", "commander", "worker"):
-        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    if user.role not in ("admin", *CASE_ROLES):
+        raise Forbidden("Role not allowed",
+                        f"Cases are for commanders, grid workers and departments; you are {user.role}.")
     session = db.session()
     event = _visible_event(event_id)
     data = _case(event)
@@ -224,7 +229,8 @@ def todo_page():
     user = current_user()
     if user is None:
         return redirect(url_for("auth.login_form", next=request.path))
-    if user.role not in ("admin", "commander", "worker"):
-        raise Forbidden("Role not allowed", f"Cases are for commanders and grid workers; you are {user.role}.")
+    if user.role not in ("admin", *CASE_ROLES):
+        raise Forbidden("Role not allowed",
+                        f"Cases are for commanders, grid workers and departments; you are {user.role}.")
     lists, omitted = workflow.todo(db.session(), user)
     return case_pages.todo_page(lists, omitted, user_name=user.display_name or user.name, lang=request_lang(user))

@@ -18,6 +18,7 @@ from gis.cases.workhours import load_calendar
 from gis.core import clock, dated
 from gis.core.models import Cadre, Event, User
 from gis.core.users import create_user
+from gis.duties import assign_owners
 
 PATH = {  # the moves after the report that lead to each status
     "reported": [], "rejected": ["reject"], "registered": ["register"],
@@ -167,6 +168,7 @@ def _write(session: Session, facts: list[dict], moves: list[dict]) -> None:
         UPDATE events e SET ({columns}) = ({', '.join(f'f.{c}' for c in FACT_COLUMNS)})
         FROM demo_facts f WHERE e.id = f.id"""))
     session.execute(text("DROP TABLE demo_facts"))
+    assign_owners(session)  # issue 25: each dispatched case to the department the list names
 
 
 FACT_COLUMNS = ("level", "first_deadline_at", "deadline_at", "postponed_count", "rework_count", "registered_at",

@@ -24,8 +24,10 @@ FORM_FIELDS: dict[str, list[tuple[str, str, str, bool]]] = {
     "register": [("category", "case.field.category", "text", False), ("note", "case.field.note", "text", False)],
     "reject": [("note", "case.field.reason", "text", True)],
     "merge": [("target", "case.field.target", "number", True), ("note", "case.field.note", "text", False)],
-    "dispatch": [("handler", "case.field.handler", "handler", False),
+    "dispatch": [("department", "case.field.department", "text", False),
+                 ("handler", "case.field.handler", "handler", False),
                  ("note", "case.field.dispatch_note", "text", False)],
+    "return": [("note", "case.field.return_reason", "text", True)],  # 退单 (issue 25)
     "start": [],
     # Photos of the work done or checked go as attachments of the move (the page's outbox sends them after it).
     "handle": [("note", "case.field.done", "text", True), ("photos", "case.field.photos", "file", False)],

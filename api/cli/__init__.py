@@ -31,6 +31,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "coverage": ("api.cli.coverage:coverage", "Coverage of a district, street or community by cadres' contracts."),
     "db": ("api.cli.db:db", "The database: the embedded PostGIS under var/pg, or DATABASE_URL when set."),
     "demo": ("api.cli.demo:demo", "Load the demo district 幸福湾区 into an empty database."),
+    "duties": ("api.cli.duties:duties", "Departments and the responsibility list (权责清单): add, import, check."),
     "export": ("api.cli.io:export_layer",
                "Export a layer to FILE: .geojson, .gpkg, .shp, .zip (zipped Shapefile), .fgb or .csv."),
     "grids": ("api.cli.grids:grids", "Grid boundaries: check the partition, read a grid's history."),

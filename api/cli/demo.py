@@ -6,6 +6,7 @@ import secrets
 from pathlib import Path
 
 import click
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from api.cli.common import engine
@@ -13,8 +14,10 @@ from api.cli.schema import require_schema
 from data.demo import attach_demo_worker, load
 from data.demo_history import SUPERVISOR
 from gis.core.db import check_postgis
+from gis.core.models import Department
 from gis.core.pgcluster import var_dir
 from gis.core.users import create_user, find_user, set_password
+from gis.duties import set_member
 
 
 @click.command("demo")
@@ -39,7 +42,18 @@ def demo_password_file() -> Path:
 def demo_users() -> list[tuple[str, str, str]]:
     """The demo sign-ins `gridgov run` makes, one of every role it creates: (name, role, display name)."""
     return [(role, role, f"demo {role}") for role in ("admin", "planner", "commander", "worker")] + [
-        (SUPERVISOR[0], "commander", SUPERVISOR[1])]
+        (SUPERVISOR[0], "commander", SUPERVISOR[1]), (DEPARTMENT_USER, "department", "城管执法局 demo")]
+
+
+DEPARTMENT_USER = "department"  # issue 25: a member of the demo's 城管执法局 (CGJ)
+
+
+def _attach_demo_department(session: Session) -> None:
+    # The demo member belongs to 城管执法局 when the demo's departments are there and they belong nowhere yet.
+    user = find_user(session, DEPARTMENT_USER)
+    owner = session.scalar(select(Department).where(Department.code == "CGJ"))
+    if user is not None and owner is not None and user.department_id is None:
+        set_member(session, user, owner)
 
 
 def demo_sign_ins() -> str:
@@ -65,4 +79,6 @@ def ensure_demo_users(session: Session) -> str:
         else:
             set_password(session, name, password)  # also a supervisor the demo histories made without one
     attach_demo_worker(session, "worker")  # one community's grids, linked to its 网格员
+    _attach_demo_department(session)
+
     return password

@@ -9,7 +9,7 @@ import click
 from api.cli.common import workflow_session
 from api.cli.table import table
 from api.listing import more_line
-from gis.cases.stats import StatsQuery, StatsReport, indicators, rebuild, to_csv
+from gis.cases.stats import StatsQuery, StatsReport, department_league, indicators, rebuild, to_csv
 from webmap.catalog import say
 
 # The table's columns (the CSV has them all): counts, then ratios as %, then hours.
@@ -21,7 +21,7 @@ LISTED = 50  # rows the table shows by default; --limit changes it, --csv gives 
 
 @click.group("stats", invoke_without_command=True)
 @click.option("--group", default="grid", show_default=True,
-              type=click.Choice(["district", "street", "community", "grid", "cadre"]))
+              type=click.Choice(["district", "street", "community", "grid", "cadre", "department"]))
 @click.option("--from", "date_from", help="First registration day (YYYY-MM-DD; default: 1st of this month).")
 @click.option("--to", "date_to", help="Last registration day, inclusive (default: today).")
 @click.option("--bucket", default="none", show_default=True, type=click.Choice(["none", "day", "week", "month"]))
@@ -43,6 +43,13 @@ def stats(ctx, group, date_from, date_to, bucket, area, min_count, rank_by, as_c
         except ValueError:
             raise click.BadParameter(say("cli.stats.bad_date", name=name)) from None
 
+    if group == "department":
+        with workflow_session() as session:
+            league = department_league(session, date_from=day(date_from, "--from"), date_to=day(date_to, "--to"),
+                                       rank_by=rank_by if rank_by != "on_time_closure_ratio" else
+                                       "on_time_handling_ratio", min_count=min_count)
+        click.echo(json.dumps(league, ensure_ascii=False, indent=1) if as_json else "\n".join(league_table(league)))
+        return
     query = StatsQuery(group=group, date_from=day(date_from, "--from"), date_to=day(date_to, "--to"),
                        bucket=bucket, area=area, rank_by=rank_by, min_count=min_count)
     with workflow_session() as session:
@@ -79,6 +86,27 @@ def readable(report: StatsReport, limit: int) -> list[str]:
     if len(report.rows) > len(rows):
         out.append(more_line(len(report.rows) - len(rows)))
     return out
+
+
+DEPARTMENT_COLUMNS = ("dispatched", "returned", "on_time_handling_ratio", "rework_ratio", "return_ratio",
+                      "handling_hours_mean")
+
+
+def league_table(league: dict) -> list[str]:
+    """The department league table as an aligned table in the command line's language."""
+    headers = [say("cli.stats.col.rank"), say("cli.stats.col.code"), say("cli.stats.col.department")]
+    headers += [say(f"cli.stats.col.{c}") for c in DEPARTMENT_COLUMNS]
+    rows = []
+    for r in league["rows"]:
+        row = ["—" if r["rank"] is None else str(r["rank"]), r["code"], r["name"], f"{r['dispatched']:,}",
+               f"{r['returned']:,}"]
+        row += ["—" if r[c] is None else f"{r[c]:.1%}" for c in DEPARTMENT_COLUMNS[2:5]]
+        row.append("—" if r["handling_hours_mean"] is None else f"{r['handling_hours_mean']:,.1f}")
+        rows.append(row)
+    out = [say("cli.stats.title", start=league["from"], end=league["to"], group=say("cli.stats.col.department"),
+               n=len(rows), as_of="—")]
+    return out + (table(headers, rows, [True, False, False] + [True] * len(DEPARTMENT_COLUMNS)) if rows
+                  else [say("cli.stats.empty")])
 
 
 @stats.command("rebuild")

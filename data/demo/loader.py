@@ -28,6 +28,7 @@ from data.bulk import (
     pg_micros,
 )
 from data.demo.basemap import basemap_frames
+from data.demo.duties import load_duties
 from data.demo.generator import generate
 from data.demo.plane import plane_to_lonlat
 from data.demo.records import CITY_NAME, DISTRICT_NAME, SCALES, DemoDistrict
@@ -118,6 +119,7 @@ def write(session, d: DemoDistrict, progress: bool = False) -> dict[str, int]:
         """), {"level": a.level, "code": a.code, "name": a.name, "parent": a.parent_code,
                "geom": shapely.to_wkb(shapely.set_srid(a.geom, 4326), hex=True, include_srid=True)})
     counts["areas"] = len(d.areas)
+    counts |= load_duties(session)  # issue 25: departments and the responsibility list, over these areas
     comm_id = dict(session.execute(text("SELECT code, id FROM admin_areas WHERE level = 'community'")).all())
 
     # Keys go back after the indexes are rebuilt, so their checks can use them.

@@ -169,13 +169,15 @@ class Principal:
     role: str
     active: bool
     lang: str | None = None
+    department_id: int | None = None  # issue 25: a department member's department
 
 
 def principal_by_token(session: Session, token: str) -> Principal | None:
     """The active user holding this API token, as a Principal (cacheable across requests), or None."""
     if not token:
         return None
-    row = session.execute(select(User.id, User.name, User.display_name, User.role, User.active, User.lang)
+    row = session.execute(select(User.id, User.name, User.display_name, User.role, User.active, User.lang,
+                                 User.department_id)
                           .where(User.token_hash == hash_token(token), User.active)).first()
     return Principal(*row) if row else None
 

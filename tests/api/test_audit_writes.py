@@ -56,6 +56,13 @@ def _public_report(ctx) -> int:
     return int(made.json[0]["service_request_id"])
 
 
+def _department(ctx, code: str = "CGJ") -> str:
+    made = ctx.client.post("/api/v1/departments", headers=auth(ctx.admin),
+                           json={"code": code, "name": "城管执法局", "level": "district"})
+    assert made.status_code == 201, made.get_data(as_text=True)
+    return code
+
+
 # endpoint: ctx → (role, method, path, request kwargs); earlier requests a recipe makes are set-up.
 RECIPES = {
     "contracts.add_contract": lambda ctx: ("planner", "POST", "/api/v1/contracts", {"json": {
@@ -86,6 +93,11 @@ RECIPES = {
     "users.sign_out_everywhere": lambda ctx: ("admin", "POST", f"/api/v1/users/{ctx.names['worker']}/signout", {}),
     "open311.create_request": lambda ctx: ("commander", "POST", "/open311/v2/requests.json", _open311(ctx)),
     "open311.create_request_bare": lambda ctx: ("commander", "POST", "/open311/v2/requests", _open311(ctx)),
+    "departments.post_department": lambda ctx: ("admin", "POST", "/api/v1/departments", {
+        "json": {"code": "SWJ", "name": "水务局", "level": "district"}}),
+    "departments.post_responsibilities": lambda ctx: ("admin", "POST", "/api/v1/responsibilities/import", {
+        "data": f"category,level,owner,valid_from\n11002,grid,{_department(ctx)},2021-01-01\n",
+        "content_type": "text/csv"}),
     "attachments.upload": lambda ctx: ("worker", "POST", f"/api/v1/events/{_event(ctx)}/attachments", {
         "data": {"file": (io.BytesIO(photo(lonlat=lonlat(50, 50))), "p.jpg")}, "content_type": "multipart/form-data"}),
 }

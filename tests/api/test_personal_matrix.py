@@ -11,7 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from gis.core import personal
-from gis.core.models import ROLES, AuditEntry, EventMove
+from gis.core.models import ROLES, AuditEntry, Event, EventMove, User
+from gis.duties import create_department, set_member
 from layers.registry import LAYERS
 from tests.conftest import auth
 from tests.factories import grid, hierarchy, lonlat, point_event, rect
@@ -66,7 +67,7 @@ def test_no_layer_exposes_a_declared_personal_column():
 @pytest.mark.parametrize("role", [*ROLES, ANONYMOUS])
 def test_event_json_shows_each_declared_field_only_to_its_readers(client, town, role):
     response = client.get(f"/api/v1/events/{town['event']}", headers=headers_of(town, role))
-    if role in (None, "viewer"):
+    if role in (None, "viewer", "department"):  # a department reads only its own cases
         assert response.status_code in (401, 403)
         assert PHONE not in response.get_data(as_text=True)
         return
@@ -150,7 +151,7 @@ def test_a_photos_position_reaches_only_the_readers_declared_for_it(client, sess
     before = session.scalar(select(func.coalesce(func.max(AuditEntry.id), 0)))  # the upload's own rows
     event = client.get(f"/api/v1/events/{town['event']}", headers=headers_of(town, role))
     original = client.get(made.json["original_url"], headers=headers_of(town, role))
-    if role in (None, "viewer"):
+    if role in (None, "viewer", "department"):  # a department reads only its own cases
         assert event.status_code in (401, 403) and original.status_code in (401, 403)
         return
     listed = event.json["attachments"][0]
@@ -161,3 +162,16 @@ def test_a_photos_position_reaches_only_the_readers_declared_for_it(client, sess
     outputs = [after["output"] for after in session.scalars(select(AuditEntry.after).where(
         AuditEntry.action == "read", AuditEntry.entity == "attachments", AuditEntry.id > before))]
     assert sorted(outputs) == (["event_json", "photo"] if role in readers else [])
+
+
+def test_a_department_member_reads_its_own_case_with_personal_data_masked(client, session, town):
+    owner = create_department(session, "CGJ", "城管执法局", "district")
+    member = session.scalar(select(User).where(User.role == "department"))
+    set_member(session, member, owner)
+    session.get(Event, town["event"]).owner_department_id = owner.id
+    session.commit()
+    response = client.get(f"/api/v1/events/{town['event']}/timeline", headers=headers_of(town, "department"))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    text = response.get_data(as_text=True)
+    assert PHONE not in text and ID_NUMBER not in text and MASKED_PHONE in text
+    assert not personal.sees_personal("department")

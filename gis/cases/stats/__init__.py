@@ -4,6 +4,7 @@ summary (the rows, kept current and rebuilt) ← indicators (read, ranked, CSV) 
 counters the tick refreshes).
 """
 from gis.cases.stats.command_center import counters, refresh_counters
+from gis.cases.stats.departments import DEPARTMENT_RANKABLE, DEPARTMENT_RATIOS, department_league
 from gis.cases.stats.indicators import (
     BUCKETS,
     CSV_FIELDS,
@@ -28,6 +29,7 @@ from gis.cases.stats.summary import (
     refresh_dirty,
 )
 
-__all__ = ["BATCH", "BUCKETS", "COUNTS", "CSV_FIELDS", "DEFINITIONS", "GROUPS", "KEY", "KEY_LIST", "RANKABLE",
+__all__ = ["BATCH", "BUCKETS", "COUNTS", "CSV_FIELDS", "DEFINITIONS", "DEPARTMENT_RANKABLE", "DEPARTMENT_RATIOS",
+           "department_league", "GROUPS", "KEY", "KEY_LIST", "RANKABLE",
            "RATIOS", "REST", "StatsQuery", "StatsReport", "counters", "indicators", "local_today", "mark_due_dirty",
            "rebuild", "refresh_counters", "refresh_dirty", "to_csv"]

@@ -9,12 +9,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from gis.cases.stats import refresh_dirty
+from gis.cases.workflow.owners import check_member, proposal, resolve_department
 from gis.cases.workflow.states import NEEDS_REASON, OPEN_STATUSES, TRANSITIONS, USER_MOVES, Transition, transition
 from gis.cases.workhours import WorkCalendar, load_calendar
 from gis.core import audit, clock
 from gis.core.errors import Conflict, Forbidden, InvalidInput, NotFound
 from gis.core.idempotency import idempotency_key as checked_key
-from gis.core.models import LEVELS, Category, Event, EventMove, Grid, User, user_grids
+from gis.core.models import LEVELS, Category, Department, Event, EventMove, Grid, User, user_grids
 
 
 def get_event(session: Session, event_id: int, *, lock: bool = False) -> Event:
@@ -70,6 +71,8 @@ def check_move(session: Session, event: Event, user: User, move: str) -> Transit
         if move in ("start", "handle") and event.handler_id != user.id:
             raise Forbidden("Not the handler", f"Event {event.id} is dispatched to someone else; "
                             "only its handler (or a commander) may do this.")
+    if user.role == "department":
+        check_member(session, event, user)
     if move in ("verify", "rework") and user.id in _last_handler_ids(session, event):
         raise Forbidden("Verification by someone else",
                         "The handler may not verify their own work; a supervisor or the reporter must.")
@@ -138,9 +141,9 @@ def _resolve_handler(session: Session, event: Event, handler: int | str | None) 
     user = session.scalar(query)
     if user is None or not user.active:
         raise InvalidInput("Unknown handler", f"No active user {handler!r}.", parameter="handler")
-    if user.role not in ("worker", "commander", "admin"):
-        raise InvalidInput("Handler cannot handle", f"{user.name} is a {user.role}; dispatch to a worker or commander.",
-                           parameter="handler")
+    if user.role not in ("worker", "commander", "admin", "department"):
+        raise InvalidInput("Handler cannot handle", f"{user.name} is a {user.role}; dispatch to a worker, commander "
+                           "or department member.", parameter="handler")
     if (event.level == "grid" and user.role == "worker"
             and not _holds_grid(session, user, event_grid_code(session, event))):
         raise InvalidInput("Handler does not hold the grid",
@@ -195,7 +198,8 @@ def check_photo_ref(photo_ref: str | None) -> str | None:
 def apply_move(session: Session, event_id: int, user: User, move: str, *, note: str = "",
                photo_ref: str | None = None, handler: int | str | None = None,
                deadline: dt.datetime | str | None = None, extra_hours: float | None = None,
-               target: int | None = None, category: str | None = None, at: dt.datetime | None = None,
+               target: int | None = None, category: str | None = None, department: int | str | None = None,
+               at: dt.datetime | None = None,
                calendar: WorkCalendar | None = None, idempotency_key: str | None = None) -> EventMove:
     """Make one move on a case, checked against the state table and its rules, and record it.
 
@@ -235,11 +239,13 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
             event.level = record.to_level = new.default_level
             event.first_deadline_at = event.deadline_at = calendar.add_working_hours(
                 event.reported_at, float(new.time_limit_hours))
-        record.deadline_at = event.deadline_at
+        _propose_on_register(session, event, record, calendar)
     elif move == "dispatch":
-        assignee = _resolve_handler(session, event, handler)
-        event.handler_id = record.handler_id = assignee.id
+        _dispatch(session, event, record, handler, department)
         event.dispatched_at = event.dispatched_at or at
+    elif move == "return":
+        record.department_id = event.owner_department_id
+        event.owner_department_id = event.handler_id = None
     elif move == "handle":
         event.handled_at = at
     elif move == "verify":
@@ -261,6 +267,7 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
             raise Conflict("No level there", f"The case is already at {event.level} level; "
                            f"it cannot go {'higher' if step > 0 else 'lower'}.")
         event.level = record.to_level = LEVELS[index]
+        record.detail = {"proposed_owner": proposal(session, event)}  # the owner at the new level
     elif move == "merge":
         _merge(session, event, user, target, record, at)
     event.status = row.to_status
@@ -273,6 +280,38 @@ def apply_move(session: Session, event_id: int, user: User, move: str, *, note: 
                         "handler_id": record.handler_id, "detail": record.detail})
     refresh_dirty(session)
     return record
+
+
+def _propose_on_register(session: Session, event: Event, record: EventMove, calendar: WorkCalendar) -> None:
+    # The list's owner, named in the move; its time limit, if the row gives one, replaces the category's.
+    proposed = proposal(session, event)
+    if proposed is not None:
+        record.detail = (record.detail or {}) | {"proposed_owner": proposed}
+        if proposed["time_limit_hours"] and event.postponed_count == 0:
+            event.first_deadline_at = event.deadline_at = calendar.add_working_hours(
+                event.reported_at, proposed["time_limit_hours"])
+    record.deadline_at = event.deadline_at
+
+
+def _dispatch(session: Session, event: Event, record: EventMove, handler, department) -> None:
+    # To a department named, or the handler's, or the one the list proposes; a handler only when named or when
+    # no department owns it (then the grid's one worker, as before departments).
+    chosen = resolve_department(session, department)
+    assignee = _resolve_handler(session, event, handler) if handler not in (None, "") else None
+    if chosen is None and assignee is not None and assignee.department_id is not None:
+        chosen = session.get(Department, assignee.department_id)
+    if chosen is None and assignee is None:
+        proposed = proposal(session, event)
+        chosen = session.get(Department, proposed["department_id"]) if proposed else None
+    if chosen is None and assignee is None:
+        assignee = _resolve_handler(session, event, None)
+    if assignee is not None and assignee.role == "department" and assignee.department_id != (chosen and chosen.id):
+        raise InvalidInput("Handler not in the department", f"{assignee.name} is not a member of "
+                           f"{chosen.name if chosen else 'a department'}.", parameter="handler")
+    event.owner_department_id = record.department_id = chosen.id if chosen else None
+    event.handler_id = record.handler_id = assignee.id if assignee else None
+    if chosen is not None:
+        record.detail = {"department": chosen.code}
 
 
 def move_by_key(session: Session, user: User, key: str) -> EventMove | None:

@@ -34,6 +34,7 @@ def _rows(froms: tuple[str, ...], move: str, to: str | None, roles: tuple[str, .
 
 
 C, W = ("commander",), ("worker", "commander")
+D, WD = ("department",), ("worker", "commander", "department")  # issue 25: a department's members
 # admin may make every move a role may make (as with every route guard); the rules still apply.
 TRANSITIONS: tuple[Transition, ...] = (
     *_rows(("reported",), "register", "registered", C, "may correct the category (the deadline follows)"),
@@ -41,17 +42,22 @@ TRANSITIONS: tuple[Transition, ...] = (
     *_rows(("reported",), "merge", "merged", W, "into an open case; a worker must hold both grids"),
     *_rows(("registered",), "merge", "merged", C, "into an open case"),
     *_rows(("registered", "dispatched", "in_progress"), "dispatch", "dispatched", C,
-           "to a handler; at grid level a worker handler must hold the grid"),
-    *_rows(("dispatched",), "start", "in_progress", ("worker",), "the assigned handler only"),
-    *_rows(("dispatched", "in_progress"), "handle", "handled", W,
-           "a worker must be the assigned handler; a note or photo of what was done"),
+           "to a department (by default the one the responsibility list proposes) and/or a handler; "
+           "at grid level a worker handler must hold the grid"),
+    *_rows(("dispatched",), "start", "in_progress", ("worker", "department"),
+           "the assigned handler, or a member of the owning department"),
+    *_rows(("dispatched", "in_progress"), "handle", "handled", WD,
+           "a worker must be the assigned handler, a department member of the owning department; "
+           "a note or photo of what was done"),
+    *_rows(("dispatched", "in_progress"), "return", "registered", D,
+           "退单: a member of the owning department sends it back as not theirs; reason required"),
     *_rows(("handled",), "verify", "closed", W, "by someone other than the handler"),
     *_rows(("handled",), "rework", "dispatched", W, "by someone other than the handler; reason required"),
     *_rows(("registered", "dispatched", "in_progress"), "postpone", None, C,
            "reason and a later deadline required"),
     *_rows(("registered", "dispatched", "in_progress"), "escalate", None, W, "one level up, not above district"),
     *_rows(("registered", "dispatched", "in_progress"), "deescalate", None, C, "one level down, not below grid"),
-    *_rows(OPEN_STATUSES, "note", None, W, "a remark or photo; the state does not change"),
+    *_rows(OPEN_STATUSES, "note", None, WD, "a remark or photo; the state does not change"),
 )
 USER_MOVES = tuple(dict.fromkeys(t.move for t in TRANSITIONS))
 
@@ -60,14 +66,14 @@ MOVE_LABELS = {
     "dispatch": "派遣 dispatch", "start": "接单 start", "handle": "处置反馈 report back",
     "verify": "核查结案 verify & close", "rework": "返工 rework", "postpone": "延期 postpone",
     "escalate": "上报上级 escalate", "deescalate": "下派 de-escalate", "note": "备注 note",
-    "overdue": "超期 overdue",
+    "overdue": "超期 overdue", "return": "退单 send back",
 }
 STATUS_LABELS = {
     "reported": "待立案 reported", "registered": "已立案 registered", "dispatched": "已派遣 dispatched",
     "in_progress": "处置中 in progress", "handled": "待核查 handled", "closed": "已结案 closed",
     "rejected": "不予立案 rejected", "merged": "已合并 merged",
 }
-NEEDS_REASON = {"reject", "rework", "postpone"}
+NEEDS_REASON = {"reject", "rework", "postpone", "return"}
 
 
 def transition(status: str, move: str) -> Transition | None:

@@ -7,6 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gis.cases.workflow.moves import get_event
+from gis.cases.workflow.owners import owner_view
 from gis.cases.workflow.states import MOVE_LABELS, OPEN_STATUSES, STATUS_LABELS
 from gis.cases.workhours import load_calendar
 from gis.core import clock
@@ -75,7 +76,7 @@ def case_summary(session: Session, event: Event, *, role: str | None, now: dt.da
         "postponed_count": event.postponed_count, "rework_count": event.rework_count,
         "merged_into": event.merged_into_id, "merged_reports": merged,
         "handling_work_hours": event.handling_work_hours, "work_hours_left": work_hours_left(session, event, now),
-    }
+    } | owner_view(session, event)
 
 
 def work_hours_left(session: Session, event: Event, now: dt.datetime) -> float | None:

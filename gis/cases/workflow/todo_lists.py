@@ -19,9 +19,10 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None,
     """The cases waiting on `user`, by kind, most urgent (earliest deadline) first, and how many of
     each kind were left out past `limit`.
 
-    A worker: cases dispatched to them, and handled cases in their grids that someone else handled
+    A department member: the cases dispatched to their department. A worker: cases dispatched to them, and
+    handled cases in their grids that someone else handled
     (to verify). A commander or admin: reports to register, handled cases to verify (not their own
-    work), overdue cases, and open cases at the district level (escalated to them).
+    work), overdue cases, open cases at the district level (escalated to them), and cases sent back (退单).
     """
     now = now or clock.now(session)
     tz = clock.zone_of(session)
@@ -36,12 +37,19 @@ def todo(session: Session, user: User, *, now: dt.datetime | None = None,
         lists["to_handle"] = base.where(Event.handler_id == user.id, Event.status.in_(("dispatched", "in_progress")))
         lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id),
                                         not_mine, Grid.code.in_(my_grids))
+    elif user.role == "department":
+        # Issue 25: the cases dispatched to their department, whoever of its members handles them.
+        lists["to_handle"] = base.where(Event.owner_department_id == user.department_id,
+                                        Event.status.in_(("dispatched", "in_progress")))
     elif user.role in ("commander", "admin"):
         lists["to_register"] = base.where(Event.status == "reported")
         lists["to_verify"] = base.where(Event.status == "handled", Event.handler_id.is_distinct_from(user.id), not_mine)
         lists["overdue"] = base.where(Event.status.in_(OPEN_STATUSES), Event.deadline_at < now)
         # Issue 19: open cases escalated to the commander's level (users have no areas yet: the district).
         lists["escalated"] = base.where(Event.status.in_(OPEN_STATUSES), Event.level == COMMAND_LEVEL)
+        # Issue 25: cases a department sent back (退单), waiting to be dispatched again.
+        lists["returned"] = base.where(Event.status == "registered", Event.id.in_(
+            select(EventMove.event_id).where(EventMove.move == "return")))
     found, omitted = {}, {}
     for name, query in lists.items():
         rows = session.execute(query).all()

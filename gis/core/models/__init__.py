@@ -22,6 +22,7 @@ from gis.core.models.cases import (
     case_stats_dirty,
     event_is_open,
 )
+from gis.core.models.duties import DEPARTMENT_LEVELS, Department, Responsibility
 from gis.core.models.spatial import (
     AREA_CODE_LENGTH,
     AREA_LEVELS,
@@ -39,7 +40,9 @@ from gis.core.models.users import LANGS, ROLES, AuditEntry, LoginThrottle, User,
 
 __all__ = ["AREA_CODE_LENGTH", "AREA_LEVELS", "ASSIGN_STATUSES", "ATTACHMENT_FLAGS", "AdminArea", "Attachment",
            "AuditEntry", "Base", "BasePlace", "BaseRoad", "BaseWater", "Building", "CADRE_TYPES",
-           "CLOSED_EVENT_STATUSES", "Cadre", "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract",
+           "CLOSED_EVENT_STATUSES", "Cadre",
+           "DEPARTMENT_LEVELS", "Department", "Responsibility",
+           "CaseStatsDaily", "CaseStatsMonthly", "Category", "Contract",
            "EVENT_STATUSES", "Event", "EventMove", "GRID_EDIT_OPS", "GRID_KINDS", "Grid", "GridEdit", "GridLineage",
            "LANGS", "LEVELS", "LINEAGE_RELATIONS", "LoginThrottle", "MOVES", "NAMING", "OPEN_EVENT_STATUSES",
            "PLACE_KINDS", "ROAD_CLASSES", "ROLES", "SRID", "User", "UserSession", "WATER_KINDS", "WorkCalendarDay",

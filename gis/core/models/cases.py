@@ -85,6 +85,7 @@ class Event(Base):
         Index("ix_events_first_deadline_at", "first_deadline_at"),
         Index("ix_events_reported_at", "reported_at"),
         Index("ix_events_merged_into_id", "merged_into_id"),
+        Index("ix_events_owner_department_id", "owner_department_id"),
         CheckConstraint(check_in("channel", EVENT_CHANNELS), name="channel"),
     )
 
@@ -140,6 +141,8 @@ class Event(Base):
     channel: Mapped[str] = mapped_column(String(16), server_default="staff")
     published_at: Mapped[dt.datetime | None]
     public_reply: Mapped[str | None] = mapped_column(Text)
+    # Issue 25: the department the case is dispatched to (its members see it in their queue).
+    owner_department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
 
 
 # -- Issue 5: cadres' contracted areas and coverage -------------------------------------------
@@ -165,7 +168,7 @@ Index("ix_events_open_grid_id", Event.grid_id, postgresql_where=text("event_is_o
 
 # -- Issue #8: the closed loop (workflow moves, calendar, settings, assessment summary) -------
 MOVES = ("report", "register", "reject", "merge", "dispatch", "start", "handle", "verify", "rework",
-         "postpone", "escalate", "deescalate", "note", "overdue")
+         "postpone", "escalate", "deescalate", "note", "overdue", "return")  # return: 退单 (issue 25)
 
 
 class EventMove(Base):
@@ -199,6 +202,8 @@ class EventMove(Base):
     handler_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     deadline_at: Mapped[dt.datetime | None]
     detail: Mapped[dict | None] = mapped_column(JSONB)
+    # Issue 25: the department a dispatch sent the case to, or that sent it back (return).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
 
 
 class WorkCalendarDay(Base):

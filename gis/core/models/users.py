@@ -22,7 +22,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from gis.core.models.base import Base, check_in
 
-ROLES = ("admin", "planner", "commander", "worker", "viewer")
+ROLES = ("admin", "planner", "commander", "worker", "viewer", "department")  # department: issue 25
 LANGS = ("zh", "en")  # the catalog's languages (webmap/catalog.py; tests/webmap/test_catalog.py checks they agree)
 
 
@@ -45,6 +45,8 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(server_default=func.now())
     # The language they chose for pages, problems and messages; NULL follows the browser's Accept-Language.
     lang: Mapped[str | None] = mapped_column(String(2))
+    # Issue 25: the department a member belongs to (role `department` sees and moves only its cases).
+    department_id: Mapped[int | None] = mapped_column(ForeignKey("departments.id", ondelete="SET NULL"))
 
 
 user_grids = Table(

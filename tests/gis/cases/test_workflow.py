@@ -13,6 +13,7 @@ from gis.cases import workflow
 from gis.core.db import session_factory
 from gis.core.errors import Conflict, Forbidden, InvalidInput
 from gis.core.models import EVENT_STATUSES, ROLES, Event, EventMove
+from gis.duties import create_department, set_member
 from tests.factories import grid, hierarchy, person, rect, reported_event
 
 BJ = dt.timezone(dt.timedelta(hours=8))
@@ -27,9 +28,11 @@ def town(session):
     users = {name: person(session, role, name, grids=codes)[0] for name, role, codes in [
         ("admin", "admin", ()), ("planner", "planner", ()), ("commander", "commander", ()),
         ("viewer", "viewer", ()), ("h", "worker", (a.code,)), ("w2", "worker", (a.code,)),
-        ("wx", "worker", (b.code,)), ("boss", "commander", ())]}
+        ("wx", "worker", (b.code,)), ("boss", "commander", ()), ("department", "department", ())]}
+    owner = create_department(session, "CGJ", "城管执法局", "district")  # issue 25: cases go to it below
+    set_member(session, users["department"], owner)
     session.commit()
-    return SimpleNamespace(a=a, b=b, community=community, **users)
+    return SimpleNamespace(a=a, b=b, community=community, owner=owner, **users)
 
 
 def case_in(session, town, status: str, *, level: str = "grid", g=None, x: float = 50) -> Event:
@@ -42,7 +45,7 @@ def case_in(session, town, status: str, *, level: str = "grid", g=None, x: float
     if status != "reported":
         e.registered_at = now
     if status in ("dispatched", "in_progress", "handled", "closed"):
-        e.handler_id, e.dispatched_at = town.h.id, now
+        e.handler_id, e.dispatched_at, e.owner_department_id = town.h.id, now, town.owner.id
     if target is not None:
         e.merged_into_id = target.id
     session.commit()
@@ -64,6 +67,7 @@ def params(session, town, move: str) -> dict:
         "reject": {"note": "重复来电 not a case"},
         "rework": {"note": "未清理干净 not clean"},
         "postpone": {"note": "需要协调 needs another department", "extra_hours": 8},
+        "return": {"note": "不属本部门 not ours"},
         "note": {"note": "现场照片", "photo_ref": "https://files.example.org/p/1.jpg"},
     }.get(move, {})
 
@@ -80,7 +84,8 @@ def test_every_move_by_every_role(session, town, row):
         if row.move == "merge":
             kwargs["target"] = case_in(session, town, "registered").id
         user = actor(town, role, row.move)
-        allowed = role == "admin" or role in row.roles
+        # A department member acts only on cases dispatched to its department (the rule beside the table).
+        allowed = role == "admin" or role in row.roles and (role != "department" or e.owner_department_id is not None)
         if allowed:
             record = workflow.apply_move(session, e.id, user, row.move, **kwargs)
             session.commit()
@@ -108,8 +113,8 @@ def test_moves_not_in_the_table_are_refused_in_every_state(session, town):
             session.rollback()
             assert err.value.extra["case_status"] == status
             refused += 1
-    # 8 states × 12 user moves, minus the 27 rows of the table.
-    assert refused == len(EVENT_STATUSES) * len(workflow.USER_MOVES) - len(workflow.TRANSITIONS) == 69
+    # 8 states × 13 user moves, minus the 29 rows of the table.
+    assert refused == len(EVENT_STATUSES) * len(workflow.USER_MOVES) - len(workflow.TRANSITIONS) == 75
 
 
 def test_unknown_move_is_bad_input(session, town):

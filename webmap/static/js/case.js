@@ -69,6 +69,9 @@ function redraw(payload, drawForms) {
   document.getElementById("case-level").textContent = t("case.level", { level: label("level", c.level) });
   document.getElementById("case-deadline").textContent = c.deadline_at ? localDateTime(c.deadline_at) : "—";
   document.getElementById("case-handler").textContent = c.handler || "—";
+  const owner = c.owner_department, proposed = c.proposed_owner;
+  document.getElementById("case-owner").textContent = owner ? `${owner.name} ${owner.code}` : "—";
+  document.getElementById("case-proposed").textContent = proposed ? `${proposed.name} ${proposed.code}` : "—";
   const left = document.getElementById("case-hours-left");
   if (left && (c.work_hours_left === null || c.work_hours_left === undefined)) left.hidden = true;
   else if (left) left.textContent = c.work_hours_left < 0 ? t("case.hours_over", { n: -c.work_hours_left }) : t("case.hours_left", { n: c.work_hours_left });
