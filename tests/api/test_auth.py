@@ -35,7 +35,7 @@ def test_token_identifies_user_and_grid_scope(client, make_user, session):
     response = client.get("/api/v1/me", headers=auth(token))
     assert response.status_code == 200
     assert response.json == {"name": "wang", "display_name": None, "role": "worker", "lang": None,
-                             "grids": [g.code]}
+                             "grids": [g.code], "department_id": None}
 
 
 def test_wrong_role_is_403(client, make_user):

@@ -37,10 +37,12 @@ def _recipes(tmp_path, g, c):
         "contract": (["contract", "add", c.code, "--grid", g.code, "--role", "包片"], "contract.create"),
         "assign": (["assign"], "assign"),
         "audit purge": (["audit", "purge"], "audit.purge"),
+        "duties department": (["duties", "department", "CG01", "城管执法局", "--level", "district"],
+                              "department.create"),
     }
 
 
-WRITING = {"audit", "user", "workflow", "import", "export", "contract", "assign"}
+WRITING = {"audit", "user", "workflow", "import", "export", "contract", "assign", "duties"}
 
 
 def test_every_command_is_audited_or_has_a_reason():
