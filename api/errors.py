@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError, DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
+from api.lang import request_lang
 from gis.core.errors import (
     AtCapacity,
     Conflict,
@@ -34,7 +35,7 @@ from gis.core.errors import (
     Unauthenticated,
     UnsupportedMedia,
 )
-from webmap.catalog import choose_lang, problem_title
+from webmap.catalog import problem_title
 
 log = logging.getLogger(__name__)
 
@@ -82,9 +83,7 @@ def status_of(exc: GridgovError) -> int:
 def problem_lang() -> str:
     """The language of a problem: the user's, if this request resolved one, else Accept-Language, else Chinese."""
     # Only a user already resolved: looking one up now could meet the database that just failed.
-    if not request:
-        return choose_lang(None, None)
-    return choose_lang(getattr(g.get("user"), "lang", None), request.headers.get("Accept-Language"))
+    return request_lang(g.get("user") if request else None)
 
 
 def translated(title: str, status: int = 500) -> tuple[str, str]:
