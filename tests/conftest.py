@@ -239,17 +239,29 @@ def problem(response, status: int) -> dict:
     return body
 
 
+def start_server(app, port: int = 0):
+    """Serve `app` over real HTTP on a loopback port (0: a free one), threaded; (server, thread)."""
+    from werkzeug.serving import make_server
+
+    server = make_server("127.0.0.1", port, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    return server, thread
+
+
+def stop_server(server, thread) -> None:
+    """Stop a server of start_server and free its port."""
+    server.shutdown()
+    server.server_close()
+    thread.join(timeout=5)
+
+
 @pytest.fixture
 def live_server(app):
     """The app served over real HTTP on a free loopback port (threaded), for browsers and clients."""
-    from werkzeug.serving import make_server
-
-    server = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, thread = start_server(app)
     yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    stop_server(server, thread)
 
 
 CHROMIUM = "/usr/bin/chromium"

@@ -6,15 +6,14 @@ Debian's fonts-noto-cjk, or the Chinese labels come out as boxes)."""
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
 import requests
 from PIL import Image
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
 from gis.core.users import create_user
+from tests.conftest import start_server, stop_server
 from tests.webmap.test_command_center import screenshot
 from webmap import catalog
 
@@ -24,12 +23,9 @@ BASEMAP_DRAWN = "() => gridgov.state.tilesLoaded.roads > 0 && gridgov.state.tile
 
 @pytest.fixture
 def demo_server(demo_app):
-    server = make_server("127.0.0.1", 0, demo_app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+    server, thread = start_server(demo_app)
     yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    thread.join(timeout=5)
+    stop_server(server, thread)
 
 
 def sign_in(context, url: str, name: str, path: str):

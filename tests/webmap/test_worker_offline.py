@@ -7,13 +7,12 @@ false) and the server itself is stopped, so the service worker's own fetches fin
 from __future__ import annotations
 
 import io
-import threading
 
 import pytest
 from PIL import Image
 from sqlalchemy import text
-from werkzeug.serving import make_server
 
+from tests.conftest import start_server, stop_server
 from tests.factories import four_grids, lonlat
 from tests.webmap.test_map_pages import PASSWORD, browser_sign_in
 from tests.webmap.test_worker_page import PHONE, pick_category
@@ -28,15 +27,11 @@ class Mains:
         self.on()
 
     def on(self):
-        self.server = make_server("127.0.0.1", self.port, self.app, threaded=True)
+        self.server, self.thread = start_server(self.app, self.port)
         self.port = self.server.server_port
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
 
     def off(self):
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        stop_server(self.server, self.thread)
 
     @property
     def url(self):
