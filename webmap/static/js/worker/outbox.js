@@ -13,7 +13,7 @@ const RETRYABLE = new Set([408, 425, 429]);
 const idempotencyKey = () => (crypto.randomUUID ? crypto.randomUUID() : `${Date.now()}-${Math.random().toString(16).slice(2)}`);
 
 // A report (POST to the events API) or a move on a known case (POST to its moves API), with photos.
-export function makeItem(user, body, photos, move = null) {
+function makeItem(user, body, photos, move = null) {
   return { key: idempotencyKey(), user, created: Date.now(), body, photos, kind: move ? "move" : "report",
            url: move ? move.url : null, eventId: move ? move.eventId : null, moveId: null, sent: [], state: "queued", problem: null };
 }
